@@ -1,0 +1,42 @@
+import { DefinitionError } from "../errors.js";
+import type { NumericFields, Simplify } from "../core/schema.js";
+import type { AggregationDef, PlanNode, Row } from "../plan/nodes.js";
+import { validateAggregate } from "../plan/validate.js";
+import type { AggKind } from "../plan/nodes.js";
+import type { Aggregation, ResultOf } from "./aggregations.js";
+import { Table } from "./table.js";
+
+/** Aggregations allowed on rows R: each reads a numeric field of R, or none. */
+export type AggregationsFor<R> = Record<string, Aggregation<AggKind, NumericFields<R> | undefined, unknown>>;
+
+export type FeaturesOf<A> = { [N in keyof A]: ResultOf<A[N]> };
+
+export class GroupedDataset<R extends Row, K extends keyof R & string> {
+  constructor(
+    readonly input: PlanNode,
+    readonly keys: readonly K[],
+  ) {}
+
+  /** Windowed aggregates per key. Name the result with `.as("table_name")`. */
+  aggregate<A extends AggregationsFor<R>>(aggregations: A): AggregatedDataset<Simplify<Pick<R, K>>, FeaturesOf<A>> {
+    const defs: Record<string, AggregationDef> = {};
+    for (const [name, agg] of Object.entries(aggregations)) {
+      if (typeof agg !== "object" || agg === null || !("def" in agg)) {
+        throw new DefinitionError(`aggregation "${name}" is not an aggregation; use count(), sum(), avg(), min() or max()`, { field: name });
+      }
+      defs[name] = agg.def;
+    }
+    validateAggregate(this.input, this.keys, defs);
+    return new AggregatedDataset({ kind: "aggregate", input: this.input, keys: [...this.keys], aggregations: defs });
+  }
+}
+
+export class AggregatedDataset<Keys extends Row, Features extends Row> {
+  constructor(readonly node: PlanNode & { kind: "aggregate" }) {}
+
+  /** Names the feature table; the name is how stores and servers find it. */
+  as<Name extends string>(name: Name): Table<Name, Keys, Features> {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new DefinitionError(`table name "${name}" must be an identifier (letters, digits, _)`);
+    return new Table(name, this.node);
+  }
+}

@@ -1,0 +1,181 @@
+import { encodeKey, keyGroupOf } from "../core/keys.js";
+import { ReadBeforeRetentionError } from "../errors.js";
+import type { AggregateNode, Row } from "../plan/nodes.js";
+import { KeyState } from "./keyState.js";
+import { layoutOf, type Layout } from "./layout.js";
+import { WindowCursor } from "./windowCursor.js";
+
+/**
+ * Rows of a feature table's history, column by column: for each (key, event
+ * time) the features as of that time. NaN stands for null in `values`.
+ */
+export interface EmittedRows {
+  readonly length: number;
+  readonly keys: ReadonlyArray<readonly unknown[]>;
+  readonly ts: Float64Array;
+  readonly values: readonly Float64Array[];
+}
+
+export type EmitSink = (rows: EmittedRows) => void;
+
+/** Loads a key's persisted state when it is not in memory (the LMDB store plugs in here). */
+export type StateLoader = (key: string) => KeyState | undefined;
+
+/**
+ * The windowed aggregate of one feature table. Pushing events only appends to
+ * each key's sorted buffer; values are finalised when read (at the store clock
+ * or an entity row's time), or, when a history sink is attached, for every
+ * (key, event time) once the watermark has passed it.
+ */
+export class AggregateOperator {
+  readonly layout: Layout;
+  readonly tableName: string;
+  /** All keys' state. Each KeyState records its key group for persistence and scale-out. */
+  readonly states = new Map<string, KeyState>();
+  /** Events at or before this time may have been evicted. */
+  horizon = Number.NEGATIVE_INFINITY;
+  /** Keys whose state changed since the last persist. */
+  readonly dirty = new Set<KeyState>();
+  loader: StateLoader | undefined;
+
+  private readonly keyFields: readonly string[];
+  private readonly fieldNames: readonly string[];
+  private readonly scratch: Float64Array;
+  private readonly pendingEmit = new Set<KeyState>();
+
+  constructor(tableName: string, node: AggregateNode) {
+    this.tableName = tableName;
+    this.layout = layoutOf(node);
+    this.keyFields = node.keys;
+    this.fieldNames = this.layout.fields;
+    this.scratch = new Float64Array(this.fieldNames.length);
+  }
+
+  /** Appends events rows[from..to) with event times ts[from..to) to their keys. */
+  process(rows: readonly Row[], ts: ArrayLike<number>, from: number, to: number, trackEmit: boolean): void {
+    const fields = this.fieldNames;
+    const nf = fields.length;
+    const scratch = this.scratch;
+    const single = this.keyFields.length === 1 ? (this.keyFields[0] as string) : undefined;
+    const horizon = this.horizon;
+    let last: KeyState | undefined;
+    for (let i = from; i < to; i++) {
+      const row = rows[i] as Row;
+      let key: string;
+      if (single !== undefined) {
+        const k = row[single];
+        key = typeof k === "string" ? k : String(k);
+      } else {
+        key = encodeKey(this.keyFields.map((f) => row[f]));
+      }
+      let st = last !== undefined && last.key === key ? last : this.states.get(key);
+      if (st === undefined) st = this.create(key, row);
+      last = st;
+      for (let f = 0; f < nf; f++) {
+        const v = row[fields[f] as string];
+        scratch[f] = typeof v === "number" ? v : Number.NaN;
+      }
+      if (st.end > st.first && st.timeAt(st.first) <= horizon) st.evict(horizon);
+      st.append(ts[i] as number, scratch);
+      this.dirty.add(st);
+      if (trackEmit) this.pendingEmit.add(st);
+    }
+  }
+
+  private create(key: string, row: Row): KeyState {
+    const loaded = this.loader?.(key);
+    if (loaded !== undefined) {
+      this.states.set(key, loaded);
+      return loaded;
+    }
+    const keyValues = this.keyFields.map((f) => row[f]);
+    const st = new KeyState(key, keyValues, keyGroupOf(key), this.layout);
+    this.states.set(key, st);
+    return st;
+  }
+
+  /** Called after each batch with the source's watermark: sets the eviction horizon. */
+  advanceWatermark(watermark: number): void {
+    const h = watermark - this.layout.retention;
+    if (h > this.horizon) this.horizon = h;
+  }
+
+  /**
+   * Emits, for every key with pending events, one row per distinct event time
+   * below `upTo` (the watermark, or +Infinity at the end of a replay).
+   */
+  emit(upTo: number, sink: EmitSink): void {
+    const nfeat = this.layout.features.length;
+    const keys: (readonly unknown[])[] = [];
+    let cap = 1024;
+    let ts: Float64Array<ArrayBuffer> = new Float64Array(cap);
+    let values: Float64Array<ArrayBuffer>[] = Array.from({ length: nfeat }, () => new Float64Array(cap));
+    let n = 0;
+    for (const st of this.pendingEmit) {
+      let p = st.emitPos;
+      if (p < st.first) p = st.first;
+      const cur = (st.emitCursor ??= new WindowCursor(this.layout.windows.length, this.layout.deques.length));
+      while (p < st.end) {
+        const t = st.timeAt(p);
+        if (t >= upTo) break;
+        // All events at the same time share one output row.
+        do p++;
+        while (p < st.end && st.timeAt(p) === t);
+        if (n === cap) {
+          cap *= 2;
+          ts = grow(ts, cap);
+          values = values.map((v) => grow(v, cap));
+        }
+        st.readInto(cur, t, values, n);
+        ts[n] = t;
+        keys.push(st.keyValues);
+        n++;
+      }
+      st.emitPos = p;
+      if (p >= st.end) this.pendingEmit.delete(st);
+    }
+    if (n > 0) sink({ length: n, keys, ts: ts.subarray(0, n), values: values.map((v) => v.subarray(0, n)) });
+  }
+
+  /** Features of one key as of t (NaN for null), into out[k][index]. */
+  read(keyValues: readonly unknown[], t: number, out: readonly Float64Array[], index: number): void {
+    if (t < this.horizon + this.layout.retention) {
+      throw new ReadBeforeRetentionError(this.tableName, t, this.horizon + this.layout.retention);
+    }
+    const key = encodeKey(keyValues);
+    let st = this.states.get(key);
+    if (st === undefined) {
+      st = this.loader?.(key);
+      if (st !== undefined) this.states.set(key, st);
+    }
+    if (st === undefined) {
+      this.readEmpty(out, index);
+      return;
+    }
+    if (st.end > st.first && st.timeAt(st.first) <= this.horizon) st.evict(this.horizon);
+    const cur = (st.readCursor ??= new WindowCursor(this.layout.windows.length, this.layout.deques.length));
+    st.readInto(cur, t, out, index);
+  }
+
+  /** A never-seen key reads like an empty window: count and sum 0, the rest null. */
+  private readEmpty(out: readonly Float64Array[], index: number): void {
+    const feats = this.layout.features;
+    for (let k = 0; k < feats.length; k++) {
+      const kind = (feats[k] as (typeof feats)[number]).kind;
+      (out[k] as Float64Array)[index] = kind === "count" || kind === "sum" ? 0 : Number.NaN;
+    }
+  }
+
+  /** Total events retained across keys (for stats). */
+  retainedEvents(): number {
+    let n = 0;
+    for (const st of this.states.values()) n += st.size;
+    return n;
+  }
+}
+
+function grow(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(cap);
+  b.set(a);
+  return b;
+}

@@ -1,0 +1,326 @@
+import type { Layout } from "./layout.js";
+import { WindowCursor } from "./windowCursor.js";
+
+/**
+ * All state of one key of one aggregate: its retained events sorted by event
+ * time, with per-field values and prefix sums.
+ *
+ * Invariants:
+ * - events at absolute positions [first, end) are retained, sorted by time;
+ *   ties keep arrival order; position p lives at array index p − off;
+ * - psum[f][i] is the sum of non-null values of field f over all events of the
+ *   key before position i (including evicted ones), pnn[f][i] their count, and
+ *   totSum/totNN the same through the last event. A window sum is therefore
+ *   P(hi) − P(lo): a function of the sorted event sequence only, so the online
+ *   path (inserts, evictions, restarts) and the offline replay compute
+ *   bit-identical values.
+ */
+export class KeyState {
+  readonly key: string;
+  readonly keyValues: readonly unknown[];
+  readonly group: number;
+  private readonly layout: Layout;
+
+  cap: number;
+  off = 0;
+  first = 0;
+  end = 0;
+  ts: Float64Array;
+  vals: Float64Array[];
+  psum: Float64Array[];
+  pnn: Float64Array[];
+  totSum: Float64Array;
+  totNN: Float64Array;
+  /** Highest event time ever appended (for emission bookkeeping). */
+  maxTs = Number.NEGATIVE_INFINITY;
+  /** Positions before this one have had their outputs emitted. */
+  emitPos = 0;
+  readCursor: WindowCursor | undefined;
+  emitCursor: WindowCursor | undefined;
+
+  constructor(key: string, keyValues: readonly unknown[], group: number, layout: Layout, capacity = 8) {
+    this.key = key;
+    this.keyValues = keyValues;
+    this.group = group;
+    this.layout = layout;
+    this.cap = capacity;
+    this.ts = new Float64Array(capacity);
+    const nf = layout.fields.length;
+    this.vals = [];
+    this.psum = [];
+    this.pnn = [];
+    for (let f = 0; f < nf; f++) {
+      this.vals.push(new Float64Array(capacity));
+      this.psum.push(layout.prefixed[f] === true ? new Float64Array(capacity) : new Float64Array(0));
+      this.pnn.push(layout.prefixed[f] === true ? new Float64Array(capacity) : new Float64Array(0));
+    }
+    this.totSum = new Float64Array(nf);
+    this.totNN = new Float64Array(nf);
+  }
+
+  get size(): number {
+    return this.end - this.first;
+  }
+
+  /** Appends one event; `values[f]` is the field value (NaN for null). */
+  append(t: number, values: ArrayLike<number>): void {
+    if (this.end - this.off >= this.cap) this.makeRoom();
+    const last = this.end - 1;
+    if (this.end === this.first || t >= (this.ts[last - this.off] ?? Number.NEGATIVE_INFINITY)) {
+      this.writeAt(this.end - this.off, t, values);
+      this.end++;
+    } else {
+      this.insert(t, values);
+    }
+    if (t > this.maxTs) this.maxTs = t;
+  }
+
+  private writeAt(i: number, t: number, values: ArrayLike<number>): void {
+    this.ts[i] = t;
+    const nf = this.vals.length;
+    for (let f = 0; f < nf; f++) {
+      const v = values[f] ?? Number.NaN;
+      (this.vals[f] as Float64Array)[i] = v;
+      if (this.layout.prefixed[f] === true) {
+        const s = this.totSum[f] ?? 0;
+        const n = this.totNN[f] ?? 0;
+        (this.psum[f] as Float64Array)[i] = s;
+        (this.pnn[f] as Float64Array)[i] = n;
+        if (v === v) {
+          this.totSum[f] = s + v;
+          this.totNN[f] = n + 1;
+        }
+      }
+    }
+  }
+
+  /** Out-of-order insert: after every event <= t, then prefix sums recomputed from there. */
+  private insert(t: number, values: ArrayLike<number>): void {
+    const p = this.upperBound(t);
+    const i = p - this.off;
+    const n = this.end - this.off;
+    this.ts.copyWithin(i + 1, i, n);
+    for (let f = 0; f < this.vals.length; f++) (this.vals[f] as Float64Array).copyWithin(i + 1, i, n);
+    this.ts[i] = t;
+    for (let f = 0; f < this.vals.length; f++) {
+      const vf = this.vals[f] as Float64Array;
+      vf[i] = values[f] ?? Number.NaN;
+      if (this.layout.prefixed[f] !== true) continue;
+      const ps = this.psum[f] as Float64Array;
+      const pn = this.pnn[f] as Float64Array;
+      // The prefix before position p is unchanged; recompute from p onward.
+      let s = i < n ? (ps[i] as number) : (this.totSum[f] as number);
+      let c = i < n ? (pn[i] as number) : (this.totNN[f] as number);
+      for (let j = i; j <= n; j++) {
+        ps[j] = s;
+        pn[j] = c;
+        const v = vf[j] as number;
+        if (v === v) {
+          s += v;
+          c += 1;
+        }
+      }
+      this.totSum[f] = s;
+      this.totNN[f] = c;
+    }
+    this.end++;
+    for (const cur of [this.readCursor, this.emitCursor]) {
+      if (cur !== undefined && cur.valid && p < cur.hi) cur.reset();
+    }
+    // Emission only covers times below the watermark and late events never get
+    // here, so this cannot happen; if it did, emitted rows are not emitted again.
+    if (p < this.emitPos) this.emitPos++;
+  }
+
+  /** First absolute position whose time is > t (binary search over the retained events). */
+  upperBound(t: number): number {
+    let lo = this.first - this.off;
+    let hi = this.end - this.off;
+    const ts = this.ts;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((ts[mid] as number) <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + this.off;
+  }
+
+  /** Drops events with time <= horizon. Prefix totals are kept, so later sums are unchanged. */
+  evict(horizon: number): void {
+    const ts = this.ts;
+    let first = this.first;
+    while (first < this.end && (ts[first - this.off] as number) <= horizon) first++;
+    if (first === this.first) return;
+    this.first = first;
+    if (this.emitPos < first) this.emitPos = first;
+    for (const cur of [this.readCursor, this.emitCursor]) {
+      if (cur === undefined || !cur.valid) continue;
+      for (let w = 0; w < cur.lo.length; w++) {
+        if ((cur.lo[w] as number) < first) {
+          cur.reset();
+          break;
+        }
+      }
+    }
+  }
+
+  private makeRoom(): void {
+    const live = this.end - this.first;
+    const shift = this.first - this.off;
+    if (shift > 0 && live < this.cap / 2) {
+      this.ts.copyWithin(0, shift, this.end - this.off);
+      for (let f = 0; f < this.vals.length; f++) {
+        (this.vals[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
+        if (this.layout.prefixed[f] === true) {
+          (this.psum[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
+          (this.pnn[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
+        }
+      }
+      this.off = this.first;
+      return;
+    }
+    const cap = this.cap * 2;
+    const grow = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(cap);
+      b.set(a.subarray(shift, this.end - this.off));
+      return b;
+    };
+    this.ts = grow(this.ts);
+    for (let f = 0; f < this.vals.length; f++) {
+      this.vals[f] = grow(this.vals[f] as Float64Array);
+      if (this.layout.prefixed[f] === true) {
+        this.psum[f] = grow(this.psum[f] as Float64Array);
+        this.pnn[f] = grow(this.pnn[f] as Float64Array);
+      }
+    }
+    this.off = this.first;
+    this.cap = cap;
+  }
+
+  /** Time of the event at absolute position p. */
+  timeAt(p: number): number {
+    return this.ts[p - this.off] as number;
+  }
+
+  /**
+   * Moves a cursor to read time t and writes every feature into `out` at
+   * `outIndex` (NaN stands for null). Events after t are not seen.
+   */
+  readInto(cur: WindowCursor, t: number, out: readonly Float64Array[], outIndex: number): void {
+    const L = this.layout;
+    if (cur.valid && t >= cur.t) this.advance(cur, t);
+    else this.rebuild(cur, t);
+    const feats = L.features;
+    for (let k = 0; k < feats.length; k++) {
+      const fs = feats[k] as (typeof feats)[number];
+      const lo = cur.lo[fs.window] as number;
+      const hi = cur.hi;
+      let v: number;
+      switch (fs.kind) {
+        case "count":
+          v = hi - lo;
+          break;
+        case "sum":
+          v = this.prefixSum(fs.field, hi) - this.prefixSum(fs.field, lo);
+          break;
+        case "avg": {
+          const n = this.prefixCount(fs.field, hi) - this.prefixCount(fs.field, lo);
+          v = n === 0 ? Number.NaN : (this.prefixSum(fs.field, hi) - this.prefixSum(fs.field, lo)) / n;
+          break;
+        }
+        case "min":
+        case "max": {
+          const q = cur.dq[fs.deque] as number[];
+          const head = cur.dqHead[fs.deque] as number;
+          v = head < q.length ? ((this.vals[fs.field] as Float64Array)[(q[head] as number) - this.off] as number) : Number.NaN;
+          break;
+        }
+      }
+      (out[k] as Float64Array)[outIndex] = v;
+    }
+  }
+
+  private prefixSum(f: number, p: number): number {
+    return p === this.end ? (this.totSum[f] as number) : ((this.psum[f] as Float64Array)[p - this.off] as number);
+  }
+
+  private prefixCount(f: number, p: number): number {
+    return p === this.end ? (this.totNN[f] as number) : ((this.pnn[f] as Float64Array)[p - this.off] as number);
+  }
+
+  private advance(cur: WindowCursor, t: number): void {
+    const L = this.layout;
+    const ts = this.ts;
+    const off = this.off;
+    let hi = cur.hi;
+    const nd = L.deques.length;
+    while (hi < this.end && (ts[hi - off] as number) <= t) {
+      for (let d = 0; d < nd; d++) this.pushDeque(cur, d, hi);
+      hi++;
+    }
+    cur.hi = hi;
+    for (let w = 0; w < L.windows.length; w++) {
+      const bound = t - (L.windows[w] as number);
+      let lo = cur.lo[w] as number;
+      while (lo < hi && (ts[lo - off] as number) <= bound) lo++;
+      cur.lo[w] = lo;
+    }
+    this.trimDeques(cur);
+    cur.t = t;
+  }
+
+  private rebuild(cur: WindowCursor, t: number): void {
+    const L = this.layout;
+    cur.reset();
+    const hi = this.upperBound(t);
+    let minLo = hi;
+    for (let w = 0; w < L.windows.length; w++) {
+      const lo = this.upperBound(t - (L.windows[w] as number));
+      cur.lo[w] = lo;
+      if (lo < minLo) minLo = lo;
+    }
+    for (let d = 0; d < L.deques.length; d++) {
+      const from = cur.lo[(L.deques[d] as (typeof L.deques)[number]).window] as number;
+      for (let p = from; p < hi; p++) this.pushDeque(cur, d, p);
+    }
+    cur.hi = hi;
+    cur.t = t;
+    cur.valid = true;
+  }
+
+  private pushDeque(cur: WindowCursor, d: number, p: number): void {
+    const slot = this.layout.deques[d] as (typeof this.layout.deques)[number];
+    const vf = this.vals[slot.field] as Float64Array;
+    const v = vf[p - this.off] as number;
+    if (v !== v) return; // null never wins min or max
+    const q = cur.dq[d] as number[];
+    let head = cur.dqHead[d] as number;
+    const isMax = slot.kind === "max";
+    while (q.length > head) {
+      const back = vf[(q[q.length - 1] as number) - this.off] as number;
+      if (isMax ? back <= v : back >= v) q.pop();
+      else break;
+    }
+    if (q.length === head && head > 0) {
+      q.length = 0;
+      head = 0;
+      cur.dqHead[d] = 0;
+    }
+    q.push(p);
+  }
+
+  private trimDeques(cur: WindowCursor): void {
+    const L = this.layout;
+    for (let d = 0; d < L.deques.length; d++) {
+      const lo = cur.lo[(L.deques[d] as (typeof L.deques)[number]).window] as number;
+      const q = cur.dq[d] as number[];
+      let head = cur.dqHead[d] as number;
+      while (head < q.length && (q[head] as number) < lo) head++;
+      if (head > 64 && head * 2 > q.length) {
+        q.splice(0, head);
+        head = 0;
+      }
+      cur.dqHead[d] = head;
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import { KeyState } from "./keyState.js";
+import type { Layout } from "./layout.js";
+
+/**
+ * A key's state as plain data (Buffers and numbers) so that stores, which
+ * never import the engine, can persist it. Only retained events are written.
+ */
+export interface EncodedKeyState {
+  readonly v: 1;
+  readonly key: string;
+  readonly keyValues: readonly unknown[];
+  readonly group: number;
+  readonly maxTs: number;
+  readonly n: number;
+  readonly ts: Buffer;
+  readonly vals: readonly Buffer[];
+  readonly psum: readonly Buffer[];
+  readonly pnn: readonly Buffer[];
+  readonly totSum: readonly number[];
+  readonly totNN: readonly number[];
+}
+
+function toBuffer(a: Float64Array, from: number, to: number): Buffer {
+  const part = a.subarray(from, to);
+  return Buffer.from(part.buffer.slice(part.byteOffset, part.byteOffset + part.byteLength));
+}
+
+function toFloats(b: Buffer | Uint8Array, capacity: number): Float64Array {
+  const out = new Float64Array(capacity);
+  const bytes = new Uint8Array(out.buffer, 0, b.byteLength);
+  bytes.set(b);
+  return out;
+}
+
+export function encodeKeyState(st: KeyState): EncodedKeyState {
+  const from = st.first - st.off;
+  const to = st.end - st.off;
+  return {
+    v: 1,
+    key: st.key,
+    keyValues: st.keyValues,
+    group: st.group,
+    maxTs: st.maxTs,
+    n: to - from,
+    ts: toBuffer(st.ts, from, to),
+    vals: st.vals.map((a) => toBuffer(a, from, to)),
+    psum: st.psum.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to))),
+    pnn: st.pnn.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to))),
+    totSum: Array.from(st.totSum),
+    totNN: Array.from(st.totNN),
+  };
+}
+
+/** Rebuilds a key's state; absolute positions restart at 0 (cursors are rebuilt on first read). */
+export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
+  if (e.vals.length !== layout.fields.length) {
+    throw new Error(`stored state for key ${e.key} has ${e.vals.length} fields, the table has ${layout.fields.length}`);
+  }
+  const cap = Math.max(8, e.n * 2);
+  const st = new KeyState(e.key, e.keyValues, e.group, layout, cap);
+  st.ts = toFloats(e.ts, cap);
+  st.vals = e.vals.map((b) => toFloats(b, cap));
+  st.psum = e.psum.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap) : new Float64Array(0)));
+  st.pnn = e.pnn.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap) : new Float64Array(0)));
+  st.totSum = Float64Array.from(e.totSum);
+  st.totNN = Float64Array.from(e.totNN);
+  st.end = e.n;
+  st.emitPos = e.n;
+  st.maxTs = e.maxTs;
+  return st;
+}

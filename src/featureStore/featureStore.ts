@@ -1,0 +1,369 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { wallClock, type Clock } from "../core/clock.js";
+import type { Row, Schema } from "../core/schema.js";
+import { toEpochMs } from "../core/time.js";
+import type { AggregateOperator, EmittedRows } from "../engine/aggregateOperator.js";
+import { DeadLetterSink, type DeadLetter } from "../engine/deadLetters.js";
+import { Runtime, type TableRuntime } from "../engine/runtime.js";
+import { DefinitionError, SchemaError, StoreClosedError, TimestampError, UnknownDatasetError, UnknownTableError } from "../errors.js";
+import { explainTable } from "../plan/explain.js";
+import type { SourceDef, TableDef } from "../plan/nodes.js";
+import type { HistoryStore } from "../stores/offline/historyStore.js";
+import { MemoryHistory } from "../stores/offline/memoryHistory.js";
+import { ParquetHistory } from "../stores/offline/parquetHistory.js";
+import { LmdbStateStore } from "../stores/online/lmdbStateStore.js";
+import { MemoryStateStore, type StateStore } from "../stores/online/stateStore.js";
+import type { AnyTable, TableKeys, TableRow } from "../dsl/table.js";
+import { SourceDataset } from "../dsl/dataset.js";
+import { replayHistory } from "./historical.js";
+import { eventTimeOrder, parseSource, type OnError, type RowInput } from "./inputs.js";
+import { persist, restore } from "./persistence.js";
+
+export interface OpenOptions {
+  /** Data directory: online state in LMDB, history in Parquet. Omit to keep everything in memory. */
+  readonly dir?: string;
+  /** Clock for online reads: "wall" (default), "event" (each table's source watermark) or a Clock. */
+  readonly clock?: "wall" | "event" | Clock;
+  /** How many dead letters to keep in memory (all are counted). Default 100,000. */
+  readonly deadLetterCap?: number;
+}
+
+export interface Progress {
+  readonly dataset: string;
+  readonly phase: "read" | "replay";
+  readonly rows: number;
+  /** Total rows when the source knows it. */
+  readonly total: number | undefined;
+}
+
+export interface MaterializeOptions {
+  readonly onError?: OnError;
+  /** Events per batch through the runtime (default 65,536). */
+  readonly batchSize?: number;
+  readonly onProgress?: (p: Progress) => void;
+  /** Receives each table's history rows: features as of every (key, event time). */
+  readonly onTableRows?: (table: string, rows: EmittedRows) => void;
+}
+
+export interface IngestReport {
+  /** Rows read from the input. */
+  readonly read: number;
+  /** Rows that reached the tables. */
+  readonly accepted: number;
+  /** Rows dead-lettered as late (before the watermark). */
+  readonly late: number;
+  /** Rows dead-lettered as invalid (with onError: "dead-letter"). */
+  readonly invalid: number;
+}
+
+export interface PushOptions {
+  readonly onError?: OnError;
+}
+
+export interface OnlineReadOptions {
+  /** Read as of this time instead of the store clock. */
+  readonly at?: Date | number | string;
+}
+
+export interface HistoricalOptions {
+  /** The entity rows' time field (default "ts"). */
+  readonly timestampField?: string;
+}
+
+export interface DatasetStats {
+  readonly accepted: number;
+  readonly late: number;
+  readonly invalid: number;
+  /** Max event time seen minus allowed lateness; null before any event. */
+  readonly watermark: Date | null;
+}
+
+export interface StoreStats {
+  readonly datasets: Record<string, DatasetStats>;
+  readonly tables: Record<string, { keys: number; retainedEvents: number }>;
+}
+
+type Definition = SourceDataset<string, Schema> | AnyTable | TableDef;
+
+const DEFAULT_BATCH = 65_536;
+
+/**
+ * The embedded feature store: applies definitions, replays history
+ * (materializeOffline), takes live events (push), and answers online and
+ * point-in-time reads from the same runtime.
+ */
+export class FeatureStore {
+  private readonly runtime: Runtime;
+  private readonly deadLetterSink: DeadLetterSink;
+  private readonly historical = new Map<string, { version: number; op: AggregateOperator }>();
+  private closed = false;
+
+  private constructor(
+    private readonly clock: "event" | Clock,
+    private readonly states: StateStore,
+    private readonly history: HistoryStore,
+    deadLetterCap: number,
+  ) {
+    this.deadLetterSink = new DeadLetterSink(deadLetterCap);
+    this.runtime = new Runtime(this.deadLetterSink, history);
+  }
+
+  /** Opens a store: in memory with no arguments, persistent with `dir`. */
+  static async open(options: OpenOptions = {}): Promise<FeatureStore> {
+    const clockOpt = options.clock ?? "wall";
+    const clock = clockOpt === "wall" ? wallClock : clockOpt;
+    if (options.dir === undefined) {
+      return new FeatureStore(clock, new MemoryStateStore(), new MemoryHistory(), options.deadLetterCap ?? 100_000);
+    }
+    await mkdir(join(options.dir, "offline"), { recursive: true });
+    const states = LmdbStateStore.open(join(options.dir, "online"));
+    return new FeatureStore(clock, states, new ParquetHistory(join(options.dir, "offline")), options.deadLetterCap ?? 100_000);
+  }
+
+  /** Registers source datasets and feature tables. Sources of tables are registered with them. */
+  async apply(definitions: readonly Definition[]): Promise<void> {
+    this.assertOpen();
+    for (const d of definitions) {
+      if (d instanceof SourceDataset) this.runtime.addSource(d.def);
+      else if ("root" in d && d.root.kind === "aggregate") {
+        if (this.runtime.tables.has(d.name)) throw new DefinitionError(`table "${d.name}" is already applied`);
+        this.runtime.addTable(d);
+      } else throw new DefinitionError("apply() takes datasets from dataset() and tables from .aggregate(...).as(name)");
+    }
+    restore(this.runtime, this.states, this.deadLetterSink);
+  }
+
+  /**
+   * Replays history: each dataset's rows are sorted by event time (ties keep
+   * input order) and fed through the runtime in large batches.
+   */
+  async materializeOffline(inputs: Readonly<Record<string, RowInput>>, options: MaterializeOptions = {}): Promise<Record<string, IngestReport>> {
+    this.assertOpen();
+    const reports: Record<string, IngestReport> = {};
+    const batchSize = options.batchSize ?? DEFAULT_BATCH;
+    for (const [name, input] of Object.entries(inputs)) {
+      const src = this.sourceDef(name);
+      const before = this.counts(name);
+      const parts: Array<{ rows: Row[]; ts: Float64Array }> = [];
+      let read = 0;
+      let total = 0;
+      const size = typeof input === "object" && input !== null && "size" in input && typeof input.size === "number" ? input.size : undefined;
+      for await (const b of parseSource(src, input, options.onError ?? "throw", this.deadLetterSink)) {
+        parts.push(b);
+        read = b.read;
+        total += b.rows.length;
+        options.onProgress?.({ dataset: name, phase: "read", rows: read, total: size });
+      }
+      const rows = new Array<Row>(total);
+      const ts = new Float64Array(total);
+      let o = 0;
+      for (const p of parts) {
+        for (let i = 0; i < p.rows.length; i++) rows[o + i] = p.rows[i] as Row;
+        ts.set(p.ts, o);
+        o += p.rows.length;
+      }
+      parts.length = 0;
+      const order = eventTimeOrder(ts);
+      const emit = options.onTableRows;
+      for (let start = 0; start < total; start += batchSize) {
+        const end = Math.min(total, start + batchSize);
+        let bRows: Row[];
+        let bTs: Float64Array;
+        if (order === undefined) {
+          bRows = rows.slice(start, end);
+          bTs = ts.slice(start, end);
+        } else {
+          bRows = new Array<Row>(end - start);
+          bTs = new Float64Array(end - start);
+          for (let i = start; i < end; i++) {
+            const j = order[i] as number;
+            bRows[i - start] = rows[j] as Row;
+            bTs[i - start] = ts[j] as number;
+          }
+        }
+        this.runtime.ingest(name, bRows, bTs, emit);
+        options.onProgress?.({ dataset: name, phase: "replay", rows: end, total });
+      }
+      if (emit !== undefined) this.runtime.finish(name, emit);
+      reports[name] = this.report(name, before, read);
+    }
+    await this.flush();
+    return reports;
+  }
+
+  /** Online ingestion: rows go through the same runtime, incrementally. */
+  async push(dataset: string, rows: RowInput, options: PushOptions = {}): Promise<IngestReport> {
+    this.assertOpen();
+    const src = this.sourceDef(dataset);
+    const before = this.counts(dataset);
+    let read = 0;
+    for await (const b of parseSource(src, rows, options.onError ?? "throw", this.deadLetterSink)) {
+      read = b.read;
+      this.runtime.ingest(dataset, b.rows, b.ts);
+    }
+    return this.report(dataset, before, read);
+  }
+
+  /** One row per key, in order: key fields plus features, as of the store clock or `at`. */
+  async getOnline<T extends AnyTable>(table: T, keys: ReadonlyArray<TableKeys<T>>, options?: OnlineReadOptions): Promise<Array<TableRow<T>>>;
+  async getOnline(table: string, keys: readonly Row[], options?: OnlineReadOptions): Promise<Row[]>;
+  async getOnline(table: string | AnyTable, keys: readonly Row[], options: OnlineReadOptions = {}): Promise<Row[]> {
+    this.assertOpen();
+    const t = this.table(table);
+    let at: number;
+    if (options.at !== undefined) {
+      const ms = toEpochMs(options.at);
+      if (ms === undefined) throw new TimestampError(`"at" is not a readable timestamp: ${String(options.at)}`, { field: "at" });
+      at = ms;
+    } else {
+      at = this.clock === "event" ? t.source.watermark : this.clock.now();
+    }
+    return this.readRows(t, t.operator, keys, () => at);
+  }
+
+  /**
+   * Point-in-time reads: for each entity row, its fields plus every feature as
+   * of the row's timestamp, from events with event time <= that timestamp only.
+   */
+  async getHistorical<T extends AnyTable, E extends TableKeys<T>>(table: T, entityRows: readonly E[], options?: HistoricalOptions): Promise<Array<E & TableRow<T>>>;
+  async getHistorical(table: string, entityRows: readonly Row[], options?: HistoricalOptions): Promise<Row[]>;
+  async getHistorical(table: string | AnyTable, entityRows: readonly Row[], options: HistoricalOptions = {}): Promise<Row[]> {
+    this.assertOpen();
+    const t = this.table(table);
+    const field = options.timestampField ?? "ts";
+    const times = entityRows.map((r, i) => {
+      const ms = toEpochMs(r[field]);
+      if (ms === undefined) {
+        throw new TimestampError(`entity row ${i} has no readable "${field}" timestamp (got ${JSON.stringify(r[field] ?? null)})`, { row: i, field });
+      }
+      return ms;
+    });
+    const op = await this.historicalOperator(t);
+    return this.readRows(t, op, entityRows, (i) => times[i] as number, true);
+  }
+
+  private async historicalOperator(t: TableRuntime): Promise<AggregateOperator> {
+    const src = t.source.def;
+    const version = this.history.version(src.name);
+    const cached = this.historical.get(t.def.name);
+    if (cached !== undefined && cached.version === version) return cached.op;
+    const hist = await this.history.scan(src.name, src.schema, src.timestamp);
+    const op = replayHistory(t, hist);
+    this.historical.set(t.def.name, { version, op });
+    return op;
+  }
+
+  private readRows(t: TableRuntime, op: AggregateOperator, inputs: readonly Row[], timeOf: (i: number) => number, keepInput = false): Row[] {
+    const layout = op.layout;
+    const n = inputs.length;
+    const out = layout.features.map(() => new Float64Array(n));
+    const keyValues = inputs.map((r, i) =>
+      layout.keys.map((k) => {
+        const v = r[k];
+        if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
+          throw new SchemaError(`key field "${k}" of table "${t.def.name}" is missing or not a string/number/boolean in row ${i}`, { row: i, field: k });
+        }
+        return v;
+      }),
+    );
+    // Reading in time order keeps every key's cursor moving forward.
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => timeOf(a) - timeOf(b) || a - b);
+    for (const i of order) op.read(keyValues[i] as unknown[], timeOf(i), out, i);
+    const rows: Row[] = new Array<Row>(n);
+    for (let i = 0; i < n; i++) {
+      const r: Row = {};
+      if (keepInput) Object.assign(r, inputs[i]);
+      else layout.keys.forEach((k, j) => (r[k] = (keyValues[i] as unknown[])[j]));
+      layout.features.forEach((f, k) => {
+        const v = (out[k] as Float64Array)[i] as number;
+        r[f.name] = Number.isNaN(v) ? null : v;
+      });
+      rows[i] = r;
+    }
+    return rows;
+  }
+
+  /** The time online reads of a table use now (its watermark with clock "event"). */
+  now(table: string | AnyTable): Date | null {
+    const t = this.table(table);
+    const ms = this.clock === "event" ? t.source.watermark : this.clock.now();
+    return Number.isFinite(ms) ? new Date(ms) : null;
+  }
+
+  /** Dead letters kept in memory (late and invalid rows), optionally of one dataset. */
+  deadLetters(dataset?: string): DeadLetter[] {
+    return this.deadLetterSink.list(dataset);
+  }
+
+  stats(): StoreStats {
+    const datasets: Record<string, DatasetStats> = {};
+    for (const [name, s] of this.runtime.sources) {
+      datasets[name] = {
+        accepted: s.accepted,
+        late: this.deadLetterSink.count(name, "late"),
+        invalid: this.deadLetterSink.count(name, "invalid"),
+        watermark: Number.isFinite(s.watermark) ? new Date(s.watermark) : null,
+      };
+    }
+    const tables: Record<string, { keys: number; retainedEvents: number }> = {};
+    for (const [name, t] of this.runtime.tables) tables[name] = { keys: t.operator.states.size, retainedEvents: t.operator.retainedEvents() };
+    return { datasets, tables };
+  }
+
+  /** A text rendering of a table's plan. */
+  explain(table: string | AnyTable): string {
+    return explainTable(this.table(table).def);
+  }
+
+  /** Names of applied tables and source datasets. */
+  list(): { datasets: string[]; tables: string[] } {
+    return { datasets: [...this.runtime.sources.keys()], tables: [...this.runtime.tables.keys()] };
+  }
+
+  /** Makes history and online state durable (a no-op in memory). */
+  async flush(): Promise<void> {
+    this.assertOpen();
+    const schemas = new Map([...this.runtime.sources].map(([n, s]) => [n, { schema: s.def.schema, timestamp: s.def.timestamp }]));
+    await this.history.flush(schemas);
+    persist(this.runtime, this.states, this.deadLetterSink);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    await this.states.close();
+    await this.history.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+
+  private table(table: string | AnyTable): TableRuntime {
+    const name = typeof table === "string" ? table : table.name;
+    const t = this.runtime.tables.get(name);
+    if (t === undefined) throw new UnknownTableError(name, [...this.runtime.tables.keys()]);
+    return t;
+  }
+
+  private sourceDef(name: string): SourceDef {
+    const s = this.runtime.sources.get(name);
+    if (s === undefined) throw new UnknownDatasetError(name, [...this.runtime.sources.keys()]);
+    return s.def;
+  }
+
+  private counts(dataset: string): { accepted: number; late: number; invalid: number } {
+    return {
+      accepted: this.runtime.sources.get(dataset)?.accepted ?? 0,
+      late: this.deadLetterSink.count(dataset, "late"),
+      invalid: this.deadLetterSink.count(dataset, "invalid"),
+    };
+  }
+
+  private report(dataset: string, before: { accepted: number; late: number; invalid: number }, read: number): IngestReport {
+    const now = this.counts(dataset);
+    return { read, accepted: now.accepted - before.accepted, late: now.late - before.late, invalid: now.invalid - before.invalid };
+  }
+}

@@ -1,0 +1,79 @@
+import type { Row } from "../core/schema.js";
+import type { DeadLetterSink } from "../engine/deadLetters.js";
+import { FreshetError } from "../errors.js";
+import type { SourceDef } from "../plan/nodes.js";
+import { RowParser } from "../sources/rowParser.js";
+import { isRowSource, rowsSource, type RowSource } from "../sources/rowSource.js";
+
+/** What a user can hand in as rows: an array, an (async) iterable, or a source such as csvSource(path). */
+export type RowInput = readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown> | RowSource;
+
+/** What to do with a row that does not fit the schema. */
+export type OnError = "throw" | "dead-letter";
+
+export function toRowSource(input: RowInput): RowSource {
+  return isRowSource(input) ? input : rowsSource(input as Iterable<unknown> | AsyncIterable<unknown>);
+}
+
+export interface ParsedBatch {
+  rows: Row[];
+  ts: Float64Array;
+  /** Rows read from the source so far, including invalid ones. */
+  read: number;
+}
+
+/**
+ * Parses a source's batches into typed rows with their event times. Invalid
+ * rows throw (naming file, row and field) or, with "dead-letter", are counted
+ * and kept in the dead-letter sink.
+ */
+export async function* parseSource(
+  def: SourceDef,
+  input: RowInput,
+  onError: OnError,
+  deadLetters: DeadLetterSink,
+): AsyncGenerator<ParsedBatch> {
+  const source = toRowSource(input);
+  const parser = new RowParser(def, { text: source.text });
+  const file = source.kind === "array" || source.kind === "iterable" ? undefined : source.description;
+  const tsField = def.timestamp;
+  let rowNumber = 0;
+  for await (const raw of source.batches()) {
+    const rows: Row[] = [];
+    const ts = new Float64Array(raw.length);
+    for (const item of raw) {
+      rowNumber++;
+      try {
+        const row = parser.parse(item, file === undefined ? { row: rowNumber } : { file, row: rowNumber });
+        ts[rows.length] = row[tsField] as number;
+        rows.push(row);
+      } catch (err) {
+        if (onError === "throw" || !(err instanceof FreshetError)) throw err;
+        deadLetters.add({
+          dataset: def.name,
+          reason: "invalid",
+          row: item,
+          eventTime: undefined,
+          watermark: undefined,
+          message: err.message,
+        });
+      }
+    }
+    yield { rows, ts: ts.subarray(0, rows.length), read: rowNumber };
+  }
+}
+
+/** Indices of events in event-time order; ties keep their input order. */
+export function eventTimeOrder(ts: Float64Array): Uint32Array | undefined {
+  let sorted = true;
+  for (let i = 1; i < ts.length; i++) {
+    if ((ts[i] as number) < (ts[i - 1] as number)) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) return undefined;
+  const idx = new Uint32Array(ts.length);
+  for (let i = 0; i < idx.length; i++) idx[i] = i;
+  return idx.sort((a, b) => (ts[a] as number) - (ts[b] as number) || a - b);
+}

@@ -1,0 +1,65 @@
+import type { DeadLetterSink } from "../engine/deadLetters.js";
+import type { Runtime } from "../engine/runtime.js";
+import { decodeKeyState, encodeKeyState, type EncodedKeyState } from "../engine/stateCodec.js";
+import type { StateStore } from "../stores/online/stateStore.js";
+
+/** Store-wide facts saved with the keyed state in one commit. */
+interface StoreMeta {
+  readonly v: 1;
+  readonly sources: Record<string, { maxTs: number; accepted: number }>;
+  readonly tables: Record<string, { horizon: number }>;
+  readonly deadLetters: Record<string, { late: number; invalid: number }>;
+}
+
+function isMeta(value: unknown): value is StoreMeta {
+  return typeof value === "object" && value !== null && (value as { v?: unknown }).v === 1;
+}
+
+/** Points each table's operator at the state store, and restores watermarks and counters. */
+export function restore(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink): void {
+  const meta = store.meta();
+  for (const table of runtime.tables.values()) {
+    const op = table.operator;
+    op.loader = (key) => {
+      const value = store.get(table.def.name, key);
+      return value === undefined ? undefined : decodeKeyState(value as EncodedKeyState, op.layout);
+    };
+  }
+  if (!isMeta(meta)) return;
+  for (const [name, s] of Object.entries(meta.sources)) {
+    const src = runtime.sources.get(name);
+    if (src !== undefined) {
+      src.maxTs = s.maxTs;
+      src.accepted = s.accepted;
+    }
+  }
+  for (const [name, t] of Object.entries(meta.tables)) {
+    const table = runtime.tables.get(name);
+    if (table !== undefined) table.operator.horizon = t.horizon;
+  }
+  for (const [name, d] of Object.entries(meta.deadLetters)) {
+    deadLetters.restoreCount(name, "late", d.late);
+    deadLetters.restoreCount(name, "invalid", d.invalid);
+  }
+}
+
+/** Writes every changed key and the metadata in one atomic commit. */
+export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink): number {
+  const entries: Array<{ table: string; group: number; key: string; value: unknown }> = [];
+  for (const table of runtime.tables.values()) {
+    for (const st of table.operator.dirty) {
+      entries.push({ table: table.def.name, group: st.group, key: st.key, value: encodeKeyState(st) });
+    }
+  }
+  const meta: StoreMeta = {
+    v: 1,
+    sources: Object.fromEntries([...runtime.sources].map(([n, s]) => [n, { maxTs: s.maxTs, accepted: s.accepted }])),
+    tables: Object.fromEntries([...runtime.tables].map(([n, t]) => [n, { horizon: t.operator.horizon }])),
+    deadLetters: Object.fromEntries(
+      [...runtime.sources.keys()].map((n) => [n, { late: deadLetters.count(n, "late"), invalid: deadLetters.count(n, "invalid") }]),
+    ),
+  };
+  store.commit(entries, meta);
+  for (const table of runtime.tables.values()) table.operator.dirty.clear();
+  return entries.length;
+}

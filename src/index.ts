@@ -1,0 +1,27 @@
+/** Freshet's public API: the DSL, the FeatureStore, sources and errors. Nothing internal. */
+export { t } from "./core/schema.js";
+export type { FieldType, FieldKind, Schema, RowOf, Row } from "./core/schema.js";
+export { parseDuration, type Duration } from "./core/duration.js";
+export { ManualClock, wallClock, type Clock } from "./core/clock.js";
+export { MAX_KEY_GROUPS, keyGroupOf } from "./core/keys.js";
+export { dataset, Dataset, SourceDataset, type InferRow, type DatasetOptions } from "./dsl/dataset.js";
+export { GroupedDataset, AggregatedDataset } from "./dsl/grouped.js";
+export { Table, type TableRow, type TableKeys, type AnyTable } from "./dsl/table.js";
+export { count, sum, avg, min, max, type Aggregation, type WindowOptions } from "./dsl/aggregations.js";
+export {
+  FeatureStore,
+  type OpenOptions,
+  type MaterializeOptions,
+  type IngestReport,
+  type PushOptions,
+  type OnlineReadOptions,
+  type HistoricalOptions,
+  type StoreStats,
+  type DatasetStats,
+  type Progress,
+} from "./featureStore/featureStore.js";
+export type { RowInput, OnError } from "./featureStore/inputs.js";
+export type { EmittedRows } from "./engine/aggregateOperator.js";
+export type { DeadLetter, DeadLetterReason } from "./engine/deadLetters.js";
+export { rowsSource, type RowSource } from "./sources/rowSource.js";
+export * from "./errors.js";

@@ -1,0 +1,42 @@
+import { formatDuration } from "../core/duration.js";
+import type { PlanNode, TableDef } from "./nodes.js";
+
+/** A short, indented text rendering of a table's plan, root first. */
+export function explainTable(table: TableDef): string {
+  const lines = [`table ${table.name}`];
+  let node: PlanNode = table.root;
+  let depth = 1;
+  for (;;) {
+    lines.push(`${"  ".repeat(depth)}${describe(node)}`);
+    if (node.kind === "source") break;
+    node = node.input;
+    depth++;
+  }
+  return lines.join("\n");
+}
+
+function describe(node: PlanNode): string {
+  switch (node.kind) {
+    case "source": {
+      const s = node.source;
+      const keys = s.keys.length > 0 ? ` keys=[${s.keys.join(", ")}]` : "";
+      return `source ${s.name} time=${s.timestamp}${keys} lateness=${s.lateness}ms`;
+    }
+    case "filter":
+      return "filter";
+    case "map":
+      return "map";
+    case "assign":
+      return `assign ${node.field}: ${node.type.kind}`;
+    case "select":
+      return `select ${node.fields.join(", ")}`;
+    case "drop":
+      return `drop ${node.fields.join(", ")}`;
+    case "aggregate": {
+      const aggs = Object.entries(node.aggregations).map(
+        ([name, a]) => `${name}=${a.kind}(${a.field ?? "*"}, ${formatDuration(a.window)})`,
+      );
+      return `aggregate by [${node.keys.join(", ")}]: ${aggs.join(", ")}`;
+    }
+  }
+}

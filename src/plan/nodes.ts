@@ -1,0 +1,102 @@
+/**
+ * The plan: immutable plain-data nodes built by the DSL. Visitors over these
+ * nodes validate, explain and run a pipeline; nothing here knows the DSL.
+ */
+import type { FieldType, Row, Schema } from "../core/schema.js";
+
+export type { Row };
+
+/** A source dataset: rows arrive from outside (push, files, streams). */
+export interface SourceDef {
+  readonly name: string;
+  readonly schema: Schema;
+  /** The event-time field. */
+  readonly timestamp: string;
+  /** Key fields; empty for an event stream. */
+  readonly keys: readonly string[];
+  /** Allowed disorder, milliseconds: watermark = max event time seen − lateness. */
+  readonly lateness: number;
+}
+
+export type AggKind = "count" | "sum" | "avg" | "min" | "max";
+
+export interface AggregationDef {
+  readonly kind: AggKind;
+  /** Input field; undefined for count(*). */
+  readonly field: string | undefined;
+  /** Sliding window length in milliseconds: the window read at t covers (t − window, t]. */
+  readonly window: number;
+}
+
+export interface SourceNode {
+  readonly kind: "source";
+  readonly source: SourceDef;
+}
+export interface FilterNode {
+  readonly kind: "filter";
+  readonly input: PlanNode;
+  readonly predicate: (row: Row) => boolean;
+}
+export interface MapNode {
+  readonly kind: "map";
+  readonly input: PlanNode;
+  readonly fn: (row: Row) => Row;
+  /** Output schema when the user gave one; unknown otherwise. */
+  readonly schema: Schema | undefined;
+}
+export interface AssignNode {
+  readonly kind: "assign";
+  readonly input: PlanNode;
+  readonly field: string;
+  readonly type: FieldType;
+  readonly fn: (row: Row) => unknown;
+}
+export interface SelectNode {
+  readonly kind: "select";
+  readonly input: PlanNode;
+  readonly fields: readonly string[];
+}
+export interface DropNode {
+  readonly kind: "drop";
+  readonly input: PlanNode;
+  readonly fields: readonly string[];
+}
+export interface AggregateNode {
+  readonly kind: "aggregate";
+  readonly input: PlanNode;
+  readonly keys: readonly string[];
+  readonly aggregations: Readonly<Record<string, AggregationDef>>;
+}
+
+export type StatelessNode = FilterNode | MapNode | AssignNode | SelectNode | DropNode;
+export type PlanNode = SourceNode | StatelessNode | AggregateNode;
+
+/** A named, keyed feature table derived from one source by a pipeline. */
+export interface TableDef {
+  readonly name: string;
+  readonly root: AggregateNode;
+}
+
+/** Walks from a node down to its source. */
+export function sourceOf(node: PlanNode): SourceDef {
+  let cur: PlanNode = node;
+  while (cur.kind !== "source") cur = cur.input;
+  return cur.source;
+}
+
+/** The stateless steps between the source and a node, in execution order. */
+export function statelessChain(node: PlanNode): StatelessNode[] {
+  const chain: StatelessNode[] = [];
+  let cur: PlanNode = node;
+  while (cur.kind !== "source") {
+    if (cur.kind === "aggregate") {
+      if (chain.length > 0 || cur !== node) {
+        throw new Error("aggregate nodes cannot be chained in this version");
+      }
+    } else {
+      chain.push(cur);
+    }
+    cur = cur.input;
+  }
+  return chain.reverse();
+}

@@ -1,0 +1,77 @@
+import { DefinitionError } from "../errors.js";
+import type { Schema } from "../core/schema.js";
+import type { PlanNode } from "./nodes.js";
+
+/** The schema rows have after a node, or undefined when a map without a schema hides it. */
+export function schemaAfter(node: PlanNode): Schema | undefined {
+  switch (node.kind) {
+    case "source":
+      return node.source.schema;
+    case "filter":
+      return schemaAfter(node.input);
+    case "map":
+      return node.schema;
+    case "assign": {
+      const s = schemaAfter(node.input);
+      return s === undefined ? undefined : { ...s, [node.field]: node.type };
+    }
+    case "select": {
+      const s = schemaAfter(node.input);
+      if (s === undefined) return undefined;
+      const out: Record<string, Schema[string]> = {};
+      for (const f of node.fields) {
+        const ft = s[f];
+        if (ft === undefined) throw new DefinitionError(`select: unknown field "${f}"`, { field: f });
+        out[f] = ft;
+      }
+      return out;
+    }
+    case "drop": {
+      const s = schemaAfter(node.input);
+      if (s === undefined) return undefined;
+      const out: Record<string, Schema[string]> = { ...s };
+      for (const f of node.fields) {
+        if (!(f in out)) throw new DefinitionError(`drop: unknown field "${f}"`, { field: f });
+        delete out[f];
+      }
+      return out;
+    }
+    case "aggregate":
+      return undefined;
+  }
+}
+
+/**
+ * Checks an aggregate against the schema of its input: keys exist and are not
+ * nullable, aggregated fields exist and are numeric. Types catch this at
+ * compile time; this catches it for JavaScript users and dynamic definitions.
+ */
+export function validateAggregate(
+  input: PlanNode,
+  keys: readonly string[],
+  aggregations: Readonly<Record<string, { kind: string; field: string | undefined; window: number }>>,
+): void {
+  if (keys.length === 0) throw new DefinitionError("groupBy needs at least one key field");
+  const names = Object.keys(aggregations);
+  if (names.length === 0) throw new DefinitionError("aggregate needs at least one aggregation");
+  for (const name of names) {
+    if (keys.includes(name)) throw new DefinitionError(`aggregation "${name}" has the same name as a key field`, { field: name });
+  }
+  const schema = schemaAfter(input);
+  if (schema === undefined) return;
+  for (const k of keys) {
+    const ft = schema[k];
+    if (ft === undefined) throw new DefinitionError(`groupBy: unknown field "${k}"; fields are ${Object.keys(schema).join(", ")}`, { field: k });
+    if (ft.nullable) throw new DefinitionError(`groupBy: key field "${k}" is optional; keys must always be present`, { field: k });
+  }
+  for (const [name, a] of Object.entries(aggregations)) {
+    if (a.field === undefined) continue;
+    const ft = schema[a.field];
+    if (ft === undefined) {
+      throw new DefinitionError(`aggregation "${name}": unknown field "${a.field}"; fields are ${Object.keys(schema).join(", ")}`, { field: a.field });
+    }
+    if (ft.kind !== "float" && ft.kind !== "int") {
+      throw new DefinitionError(`aggregation "${name}": ${a.kind} needs a numeric field, "${a.field}" is ${ft.kind}`, { field: a.field });
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import type { Row, Schema } from "../../core/schema.js";
+
+/** Accepted events of one source dataset, in processing order, with their event times. */
+export interface HistoryBatch {
+  readonly rows: readonly Row[];
+  readonly ts: Float64Array;
+}
+
+/**
+ * The offline history of source datasets: every accepted event, kept in the
+ * order it was processed so that a replay reproduces online state exactly.
+ */
+export interface HistoryStore {
+  append(dataset: string, rows: readonly Row[], ts: Float64Array): void;
+  /** All events of a dataset, in processing order. */
+  scan(dataset: string, schema: Schema, timestampField: string): Promise<HistoryBatch>;
+  /** Changes whenever the dataset's history grows (for caches). */
+  version(dataset: string): number;
+  /** Makes appended events durable. */
+  flush(schemas: ReadonlyMap<string, { schema: Schema; timestamp: string }>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Concatenates batches of history into one. */
+export function concatHistory(parts: readonly HistoryBatch[]): HistoryBatch {
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.rows.length;
+  const rows: Row[] = new Array<Row>(n);
+  const ts = new Float64Array(n);
+  let o = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.rows.length; i++) rows[o + i] = p.rows[i] as Row;
+    ts.set(p.ts, o);
+    o += p.rows.length;
+  }
+  return { rows, ts };
+}

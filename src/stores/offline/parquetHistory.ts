@@ -1,0 +1,131 @@
+import { mkdir, readdir, rename } from "node:fs/promises";
+import { join } from "node:path";
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from "hyparquet";
+import { compressors } from "hyparquet-compressors";
+import { parquetWriteFile, type ColumnSource } from "hyparquet-writer";
+import type { FieldType, Row, Schema } from "../../core/schema.js";
+import { StorageError } from "../../errors.js";
+import { concatHistory, type HistoryBatch, type HistoryStore } from "./historyStore.js";
+
+/**
+ * History as Parquet files: <dir>/<dataset>/part-NNNNNN.parquet, one file per
+ * flush, rows in processing order. Timestamps are stored as DOUBLE epoch
+ * milliseconds (UTC). A part is written to a temporary name and renamed, so a
+ * crash never leaves half a part behind.
+ */
+export class ParquetHistory implements HistoryStore {
+  private readonly pending = new Map<string, HistoryBatch[]>();
+  private readonly versions = new Map<string, number>();
+  private readonly cache = new Map<string, { version: number; batch: HistoryBatch }>();
+
+  constructor(private readonly dir: string) {}
+
+  append(dataset: string, rows: readonly Row[], ts: Float64Array): void {
+    let p = this.pending.get(dataset);
+    if (p === undefined) this.pending.set(dataset, (p = []));
+    p.push({ rows: rows.slice(), ts: ts.slice() });
+    this.versions.set(dataset, this.version(dataset) + 1);
+  }
+
+  version(dataset: string): number {
+    return this.versions.get(dataset) ?? 0;
+  }
+
+  async scan(dataset: string, schema: Schema, timestampField: string): Promise<HistoryBatch> {
+    const version = this.version(dataset);
+    const cached = this.cache.get(dataset);
+    if (cached !== undefined && cached.version === version) return cached.batch;
+    const parts: HistoryBatch[] = [];
+    for (const file of await this.partFiles(dataset)) parts.push(await readPart(join(this.dir, dataset, file), schema, timestampField));
+    parts.push(...(this.pending.get(dataset) ?? []));
+    const batch = concatHistory(parts);
+    this.cache.set(dataset, { version, batch });
+    return batch;
+  }
+
+  async flush(schemas: ReadonlyMap<string, { schema: Schema; timestamp: string }>): Promise<void> {
+    for (const [dataset, parts] of this.pending) {
+      if (parts.length === 0) continue;
+      const def = schemas.get(dataset);
+      if (def === undefined) continue;
+      const all = concatHistory(parts);
+      const folder = join(this.dir, dataset);
+      await mkdir(folder, { recursive: true });
+      const existing = await this.partFiles(dataset);
+      const name = `part-${String(existing.length + 1).padStart(6, "0")}.parquet`;
+      const tmp = join(folder, `.${name}.tmp`);
+      try {
+        await parquetWriteFile({ filename: tmp, columnData: columnsOf(all.rows, def.schema) });
+        await rename(tmp, join(folder, name));
+      } catch (cause) {
+        throw new StorageError(`cannot write history part ${join(folder, name)}`, { cause });
+      }
+      this.pending.set(dataset, []);
+      // The cache stays valid: its content did not change, only where it lives.
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private async partFiles(dataset: string): Promise<string[]> {
+    try {
+      return (await readdir(join(this.dir, dataset))).filter((f) => /^part-\d+\.parquet$/.test(f)).sort();
+    } catch {
+      return [];
+    }
+  }
+}
+
+function parquetType(ft: FieldType): "STRING" | "DOUBLE" | "BOOLEAN" {
+  switch (ft.kind) {
+    case "string":
+      return "STRING";
+    case "bool":
+      return "BOOLEAN";
+    default:
+      return "DOUBLE";
+  }
+}
+
+function columnsOf(rows: readonly Row[], schema: Schema): ColumnSource[] {
+  return Object.entries(schema).map(([name, ft]) => {
+    const data = new Array<unknown>(rows.length);
+    for (let i = 0; i < rows.length; i++) data[i] = (rows[i] as Row)[name] ?? null;
+    return { name, data, type: parquetType(ft), nullable: ft.nullable };
+  });
+}
+
+async function readPart(path: string, schema: Schema, timestampField: string): Promise<HistoryBatch> {
+  try {
+    const file = await asyncBufferFromFile(path);
+    const meta = await parquetMetadataAsync(file);
+    const n = Number(meta.num_rows);
+    const names = Object.keys(schema);
+    const columns = new Map<string, unknown[]>();
+    await parquetRead({
+      file,
+      metadata: meta,
+      columns: names,
+      compressors,
+      onChunk(chunk) {
+        let col = columns.get(chunk.columnName);
+        if (col === undefined) columns.set(chunk.columnName, (col = new Array<unknown>(n)));
+        const data = chunk.columnData;
+        for (let i = 0; i < data.length; i++) col[chunk.rowStart + i] = data[i];
+      },
+    });
+    const rows = new Array<Row>(n);
+    const cols = names.map((name) => columns.get(name) ?? new Array<unknown>(n).fill(null));
+    for (let i = 0; i < n; i++) {
+      const r: Row = {};
+      for (let c = 0; c < names.length; c++) r[names[c] as string] = (cols[c] as unknown[])[i] ?? null;
+      rows[i] = r;
+    }
+    const tsCol = columns.get(timestampField) ?? [];
+    const ts = new Float64Array(n);
+    for (let i = 0; i < n; i++) ts[i] = Number(tsCol[i]);
+    return { rows, ts };
+  } catch (cause) {
+    throw new StorageError(`cannot read history part ${path}`, { cause });
+  }
+}
