@@ -24,4 +24,8 @@ export type { RowInput, OnError } from "./featureStore/inputs.js";
 export type { EmittedRows } from "./engine/aggregateOperator.js";
 export type { DeadLetter, DeadLetterReason } from "./engine/deadLetters.js";
 export { rowsSource, type RowSource } from "./sources/rowSource.js";
+export { csvSource, type CsvSourceOptions } from "./sources/files/csvSource.js";
+export { jsonlSource, type JsonlSourceOptions } from "./sources/files/jsonlSource.js";
+export { parquetSource, type ParquetSourceOptions } from "./sources/files/parquetSource.js";
+export { generatorSource, type GeneratorSourceOptions } from "./sources/generator/generatorSource.js";
 export * from "./errors.js";

@@ -14,7 +14,15 @@ export interface ParserOptions {
   readonly text?: boolean;
 }
 
-type Convert = (value: unknown, where: () => FreshetErrorDetails) => unknown;
+type Convert = (value: unknown) => unknown;
+
+/** A value that does not fit its field; parse() adds where it happened. */
+class FieldProblem {
+  constructor(
+    readonly message: string,
+    readonly timestamp: boolean,
+  ) {}
+}
 
 /**
  * Parses unknown input rows into typed rows of a dataset: exactly the schema's
@@ -33,9 +41,8 @@ export class RowParser {
 
   /** Returns the typed row; its event time is row[def.timestamp]. */
   parse(input: unknown, origin: RowOrigin): Row {
-    const dataset = this.def.name;
     const where = (field?: string): FreshetErrorDetails => ({
-      dataset,
+      dataset: this.def.name,
       ...(origin.file !== undefined ? { file: origin.file } : {}),
       row: origin.row,
       ...(field !== undefined ? { field } : {}),
@@ -45,7 +52,15 @@ export class RowParser {
     }
     const src = input as Record<string, unknown>;
     const out: Row = {};
-    for (const [name, convert] of this.fields) out[name] = convert(src[name], () => where(name));
+    const fields = this.fields;
+    for (let i = 0; i < fields.length; i++) {
+      const [name, convert] = fields[i] as readonly [string, Convert];
+      const v = convert(src[name]);
+      if (v instanceof FieldProblem) {
+        throw v.timestamp ? new TimestampError(v.message, where(name)) : new SchemaError(v.message, where(name));
+      }
+      out[name] = v;
+    }
     return out;
   }
 }
@@ -53,53 +68,57 @@ export class RowParser {
 function converter(name: string, ft: FieldType, text: boolean): Convert {
   const nullable = ft.nullable;
   const base = baseConverter(name, ft, text);
-  return (v, where) => {
+  return (v) => {
     if (v === undefined || v === null || (text && v === "")) {
       if (nullable) return null;
-      throw new SchemaError(`missing value for required ${ft.kind} field "${name}"`, where());
+      return new FieldProblem(`missing value for required ${ft.kind} field "${name}"`, false);
     }
-    return base(v, where);
+    return base(v);
   };
 }
 
 function baseConverter(name: string, ft: FieldType, text: boolean): Convert {
   switch (ft.kind) {
     case "string":
-      return (v, where) => {
+      return (v) => {
         if (typeof v === "string") return v;
         if (text && (typeof v === "number" || typeof v === "boolean")) return String(v);
-        throw new SchemaError(`field "${name}" must be a string, got ${describe(v)}`, where());
+        return new FieldProblem(`field "${name}" must be a string, got ${describe(v)}`, false);
       };
     case "float":
     case "int":
-      return (v, where) => {
+      return (v) => {
         let n: number | undefined;
-        if (typeof v === "number") n = v;
+        if (typeof v === "number") {
+          if (Number.isFinite(v) && (ft.kind === "float" || Number.isInteger(v))) return v;
+          n = v;
+        }
         else if (typeof v === "bigint") n = Number(v);
         else if (text && typeof v === "string" && v.trim() !== "") n = Number(v);
         if (n === undefined || !Number.isFinite(n)) {
-          throw new SchemaError(`field "${name}" must be a finite number, got ${describe(v)}`, where());
+          return new FieldProblem(`field "${name}" must be a finite number, got ${describe(v)}`, false);
         }
         if (ft.kind === "int" && !Number.isInteger(n)) {
-          throw new SchemaError(`field "${name}" must be an integer, got ${n}`, where());
+          return new FieldProblem(`field "${name}" must be an integer, got ${n}`, false);
         }
         return n;
       };
     case "bool":
-      return (v, where) => {
+      return (v) => {
         if (typeof v === "boolean") return v;
         if (text && typeof v === "string") {
           const s = v.trim().toLowerCase();
           if (s === "true" || s === "1") return true;
           if (s === "false" || s === "0") return false;
         }
-        throw new SchemaError(`field "${name}" must be a boolean, got ${describe(v)}`, where());
+        return new FieldProblem(`field "${name}" must be a boolean, got ${describe(v)}`, false);
       };
     case "timestamp":
-      return (v, where) => {
+      return (v) => {
+        if (typeof v === "number" && Number.isFinite(v)) return Math.trunc(v);
         const ms = toEpochMs(v);
         if (ms === undefined) {
-          throw new TimestampError(`field "${name}" is not a readable timestamp: ${describe(v)} (use ISO-8601, epoch milliseconds or a Date)`, where());
+          return new FieldProblem(`field "${name}" is not a readable timestamp: ${describe(v)} (use ISO-8601, epoch milliseconds or a Date)`, true);
         }
         return ms;
       };
