@@ -9,11 +9,13 @@ import { WindowCursor } from "./windowCursor.js";
  * - events at absolute positions [first, end) are retained, sorted by time;
  *   ties keep arrival order; position p lives at array index p − off;
  * - psum[f][i] is the sum of non-null values of field f over all events of the
- *   key before position i (including evicted ones), pnn[f][i] their count, and
- *   totSum/totNN the same through the last event. A window sum is therefore
- *   P(hi) − P(lo): a function of the sorted event sequence only, so the online
- *   path (inserts, evictions, restarts) and the offline replay compute
- *   bit-identical values.
+ *   key before position i (including evicted ones), kept as a compensated pair
+ *   (psum + pcomp, Kahan–Babuška) so that differences of large prefixes stay
+ *   exact to about one ulp of the window sum; pnn[f][i] counts them; totSum,
+ *   totComp and totNN are the same through the last event. A window sum is
+ *   therefore P(hi) − P(lo): a function of the sorted event sequence only, so
+ *   the online path (inserts, evictions, restarts) and the offline replay
+ *   compute bit-identical values.
  */
 export class KeyState {
   readonly key: string;
@@ -28,8 +30,10 @@ export class KeyState {
   ts: Float64Array;
   vals: Float64Array[];
   psum: Float64Array[];
+  pcomp: Float64Array[];
   pnn: Float64Array[];
   totSum: Float64Array;
+  totComp: Float64Array;
   totNN: Float64Array;
   /** Highest event time ever appended (for emission bookkeeping). */
   maxTs = Number.NEGATIVE_INFINITY;
@@ -48,13 +52,16 @@ export class KeyState {
     const nf = layout.fields.length;
     this.vals = [];
     this.psum = [];
+    this.pcomp = [];
     this.pnn = [];
     for (let f = 0; f < nf; f++) {
       this.vals.push(new Float64Array(capacity));
       this.psum.push(layout.prefixed[f] === true ? new Float64Array(capacity) : new Float64Array(0));
+      this.pcomp.push(layout.prefixed[f] === true ? new Float64Array(capacity) : new Float64Array(0));
       this.pnn.push(layout.prefixed[f] === true ? new Float64Array(capacity) : new Float64Array(0));
     }
     this.totSum = new Float64Array(nf);
+    this.totComp = new Float64Array(nf);
     this.totNN = new Float64Array(nf);
   }
 
@@ -82,12 +89,18 @@ export class KeyState {
       const v = values[f] ?? Number.NaN;
       (this.vals[f] as Float64Array)[i] = v;
       if (this.layout.prefixed[f] === true) {
-        const s = this.totSum[f] ?? 0;
-        const n = this.totNN[f] ?? 0;
+        const s = this.totSum[f] as number;
+        const c = this.totComp[f] as number;
+        const n = this.totNN[f] as number;
         (this.psum[f] as Float64Array)[i] = s;
+        (this.pcomp[f] as Float64Array)[i] = c;
         (this.pnn[f] as Float64Array)[i] = n;
         if (v === v) {
-          this.totSum[f] = s + v;
+          // TwoSum: x + err is exactly s + v.
+          const x = s + v;
+          const bp = x - s;
+          this.totSum[f] = x;
+          this.totComp[f] = c + ((s - (x - bp)) + (v - bp));
           this.totNN[f] = n + 1;
         }
       }
@@ -107,20 +120,28 @@ export class KeyState {
       vf[i] = values[f] ?? Number.NaN;
       if (this.layout.prefixed[f] !== true) continue;
       const ps = this.psum[f] as Float64Array;
+      const pc = this.pcomp[f] as Float64Array;
       const pn = this.pnn[f] as Float64Array;
-      // The prefix before position p is unchanged; recompute from p onward.
+      // The prefix before position p is unchanged; recompute from p onward,
+      // with the same TwoSum steps as writeAt so values match a sorted replay.
       let s = i < n ? (ps[i] as number) : (this.totSum[f] as number);
+      let comp = i < n ? (pc[i] as number) : (this.totComp[f] as number);
       let c = i < n ? (pn[i] as number) : (this.totNN[f] as number);
       for (let j = i; j <= n; j++) {
         ps[j] = s;
+        pc[j] = comp;
         pn[j] = c;
         const v = vf[j] as number;
         if (v === v) {
-          s += v;
+          const x = s + v;
+          const bp = x - s;
+          comp += (s - (x - bp)) + (v - bp);
+          s = x;
           c += 1;
         }
       }
       this.totSum[f] = s;
+      this.totComp[f] = comp;
       this.totNN[f] = c;
     }
     this.end++;
@@ -173,6 +194,7 @@ export class KeyState {
         (this.vals[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
         if (this.layout.prefixed[f] === true) {
           (this.psum[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
+          (this.pcomp[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
           (this.pnn[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
         }
       }
@@ -190,6 +212,7 @@ export class KeyState {
       this.vals[f] = grow(this.vals[f] as Float64Array);
       if (this.layout.prefixed[f] === true) {
         this.psum[f] = grow(this.psum[f] as Float64Array);
+        this.pcomp[f] = grow(this.pcomp[f] as Float64Array);
         this.pnn[f] = grow(this.pnn[f] as Float64Array);
       }
     }
@@ -221,11 +244,11 @@ export class KeyState {
           v = hi - lo;
           break;
         case "sum":
-          v = this.prefixSum(fs.field, hi) - this.prefixSum(fs.field, lo);
+          v = this.windowSum(fs.field, lo, hi);
           break;
         case "avg": {
           const n = this.prefixCount(fs.field, hi) - this.prefixCount(fs.field, lo);
-          v = n === 0 ? Number.NaN : (this.prefixSum(fs.field, hi) - this.prefixSum(fs.field, lo)) / n;
+          v = n === 0 ? Number.NaN : this.windowSum(fs.field, lo, hi) / n;
           break;
         }
         case "min":
@@ -240,8 +263,15 @@ export class KeyState {
     }
   }
 
-  private prefixSum(f: number, p: number): number {
-    return p === this.end ? (this.totSum[f] as number) : ((this.psum[f] as Float64Array)[p - this.off] as number);
+  /** Sum of field f over positions [lo, hi): difference of compensated prefixes. */
+  private windowSum(f: number, lo: number, hi: number): number {
+    if (lo === hi) return 0;
+    const ps = this.psum[f] as Float64Array;
+    const pc = this.pcomp[f] as Float64Array;
+    const off = this.off;
+    const sHi = hi === this.end ? (this.totSum[f] as number) : (ps[hi - off] as number);
+    const cHi = hi === this.end ? (this.totComp[f] as number) : (pc[hi - off] as number);
+    return sHi - (ps[lo - off] as number) + (cHi - (pc[lo - off] as number));
   }
 
   private prefixCount(f: number, p: number): number {

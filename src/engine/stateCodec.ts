@@ -15,8 +15,10 @@ export interface EncodedKeyState {
   readonly ts: Buffer;
   readonly vals: readonly Buffer[];
   readonly psum: readonly Buffer[];
+  readonly pcomp: readonly Buffer[];
   readonly pnn: readonly Buffer[];
   readonly totSum: readonly number[];
+  readonly totComp: readonly number[];
   readonly totNN: readonly number[];
 }
 
@@ -45,8 +47,10 @@ export function encodeKeyState(st: KeyState): EncodedKeyState {
     ts: toBuffer(st.ts, from, to),
     vals: st.vals.map((a) => toBuffer(a, from, to)),
     psum: st.psum.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to))),
+    pcomp: st.pcomp.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to))),
     pnn: st.pnn.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to))),
     totSum: Array.from(st.totSum),
+    totComp: Array.from(st.totComp),
     totNN: Array.from(st.totNN),
   };
 }
@@ -61,8 +65,10 @@ export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
   st.ts = toFloats(e.ts, cap);
   st.vals = e.vals.map((b) => toFloats(b, cap));
   st.psum = e.psum.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap) : new Float64Array(0)));
+  st.pcomp = e.pcomp.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap) : new Float64Array(0)));
   st.pnn = e.pnn.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap) : new Float64Array(0)));
   st.totSum = Float64Array.from(e.totSum);
+  st.totComp = Float64Array.from(e.totComp);
   st.totNN = Float64Array.from(e.totNN);
   st.end = e.n;
   st.emitPos = e.n;
