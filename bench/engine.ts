@@ -1,0 +1,263 @@
+/**
+ * Engine bench on vega-datasets' flights-3m (3M events, 229 airports):
+ * Freshet's offline backfill and online push path against DuckDB window SQL
+ * computing the same per-event features, plus a consistency check of the two.
+ *
+ *   npm run bench:engine                 # all rows, 3 runs per side
+ *   npm run bench:engine -- --rows=500000 --runs=2
+ *
+ * Data is read once, before any timing: DuckDB loads the parquet file into an
+ * in-memory table, and the same rows are streamed into JS objects.
+ */
+import { cpus, totalmem } from "node:os";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { FeatureStore, type EmittedRows } from "../src/index.js";
+import { createFlightsTable, readFlightsTable, type FlightRow } from "./flightsData.js";
+import { airportDelays, FEATURES, flights, windowSql, zeroWhenEmpty } from "./flightsPipeline.js";
+
+function arg(name: string): number | undefined {
+  const a = process.argv.find((s) => s.startsWith(`--${name}=`));
+  if (a === undefined) return undefined;
+  const n = Number(a.slice(name.length + 3));
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+  return n;
+}
+
+const ROWS = arg("rows");
+const RUNS = Math.floor(arg("runs") ?? 3);
+const PUSH_BATCH = 10_000;
+const NF = FEATURES.length;
+
+interface Timing {
+  best: number;
+  median: number;
+  all: number[];
+}
+
+function timing(ms: number[]): Timing {
+  const s = ms.slice().sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return { best: s[0] as number, median, all: ms };
+}
+
+/** Per-feature sums of non-null values plus the row count: the checksum of a table history. */
+class Checksum {
+  rows = 0;
+  readonly sums = new Float64Array(NF);
+  readonly nonNull = new Float64Array(NF);
+
+  add(r: EmittedRows): void {
+    this.rows += r.length;
+    for (let k = 0; k < NF; k++) {
+      const col = r.values[k] as Float64Array;
+      let s = 0;
+      let c = 0;
+      for (let i = 0; i < r.length; i++) {
+        const v = col[i] as number;
+        if (v === v) {
+          s += v;
+          c++;
+        }
+      }
+      this.sums[k] = (this.sums[k] as number) + s;
+      this.nonNull[k] = (this.nonNull[k] as number) + c;
+    }
+  }
+
+  equals(o: Checksum): boolean {
+    return this.rows === o.rows && this.sums.every((v, k) => v === o.sums[k]) && this.nonNull.every((v, k) => v === o.nonNull[k]);
+  }
+}
+
+const fmtInt = (n: number): string => Math.round(n).toLocaleString("en-US");
+const fmtMs = (ms: number): string => `${(ms / 1000).toFixed(3)} s`;
+const fmtRate = (events: number, ms: number): string => `${((events / ms) * 1000 / 1e6).toFixed(2)} M/s`;
+
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? "").length)));
+  const line = (r: readonly string[]): string =>
+    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join("   ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("   "), ...rows.map(line)].join("\n");
+}
+
+/** A full GC between measured runs (outside the timings), so that one run's garbage is not collected during the next. */
+const gc: () => void = (() => {
+  const exposed = (globalThis as { gc?: unknown }).gc;
+  if (typeof exposed === "function") return exposed as () => void;
+  setFlagsFromString("--expose-gc");
+  const fn: unknown = runInNewContext("gc");
+  return typeof fn === "function" ? (fn as () => void) : () => {};
+})();
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const cpu = cpus();
+  console.log("Freshet engine bench: flights-3m, airport_delays (count 1h, sum 1d, avg 7d, max 1d, min 1d by origin)");
+  console.log(
+    `machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? "?"}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}, ${process.platform}/${process.arch}`,
+  );
+
+  // ---- load, untimed --------------------------------------------------------
+  const instance = await DuckDBInstance.create(":memory:");
+  const conn = await instance.connect();
+  const ver = (await conn.runAndReadAll("SELECT version()")).getRows()[0]?.[0];
+  const threads = (await conn.runAndReadAll("SELECT current_setting('threads')")).getRows()[0]?.[0];
+  console.log(`duckdb: ${String(ver)}, threads=${String(threads)}; Freshet runs on one thread`);
+  let t0 = performance.now();
+  const total = await createFlightsTable(conn, "flights", ROWS === undefined ? {} : { limit: ROWS });
+  const rows: FlightRow[] = await readFlightsTable(conn, "flights");
+  const loadMs = performance.now() - t0;
+  if (rows.length !== total) throw new Error(`loaded ${rows.length} rows, table has ${total}`);
+  const events = rows.length;
+  const airports = [...new Set(rows.map((r) => r.origin))].sort();
+  const kept = rows.reduce((n, r) => n + (r.distance > 0 ? 1 : 0), 0);
+  console.log(
+    `data: ${fmtInt(events)} events (${fmtInt(kept)} with distance > 0), ${airports.length} origins; loaded into DuckDB and JS in ${fmtMs(loadMs)} (untimed)`,
+  );
+  console.log(`runs per side: ${RUNS}\n`);
+
+  // Sides are interleaved run by run, so that noise on this shared machine
+  // (other processes, GC of earlier runs) spreads over all of them.
+  const batches: FlightRow[][] = [];
+  for (let i = 0; i < events; i += PUSH_BATCH) batches.push(rows.slice(i, i + PUSH_BATCH));
+  const sumCols = FEATURES.map((f) => `sum(${f.name})`).join(", ");
+  const duckSql = `SELECT count(*), ${sumCols} FROM (${windowSql("flights")})`;
+  const backfillMs: number[] = [];
+  const pushMs: number[] = [];
+  const onlineMs: number[] = [];
+  const duckMs: number[] = [];
+  let freshetSum: Checksum | undefined;
+  let stableChecksum = true;
+  let online: Array<Record<string, unknown>> = [];
+  for (let run = 0; run < RUNS; run++) {
+    // (a) Freshet offline backfill, every emitted row folded into a checksum.
+    gc();
+    {
+      const store = await FeatureStore.open();
+      await store.apply([flights, airportDelays]);
+      const sum = new Checksum();
+      t0 = performance.now();
+      await store.materializeOffline({ flights: rows }, { onTableRows: (_t, r) => sum.add(r) });
+      backfillMs.push(performance.now() - t0);
+      await store.close();
+      if (freshetSum === undefined) freshetSum = sum;
+      else if (!sum.equals(freshetSum)) stableChecksum = false;
+    }
+    // (b) Freshet online push in batches of 10,000, then one online read of every airport.
+    gc();
+    {
+      const store = await FeatureStore.open({ clock: "event" });
+      await store.apply([flights, airportDelays]);
+      t0 = performance.now();
+      for (const b of batches) await store.push("flights", b);
+      const t1 = performance.now();
+      online = await store.getOnline(airportDelays, airports.map((origin) => ({ origin })));
+      const t2 = performance.now();
+      pushMs.push(t1 - t0);
+      onlineMs.push(t2 - t1);
+      await store.close();
+    }
+    // (c) DuckDB window SQL: all five features per event, summed.
+    gc();
+    t0 = performance.now();
+    await conn.runAndReadAll(duckSql);
+    duckMs.push(performance.now() - t0);
+    process.stdout.write(`  run ${run + 1}/${RUNS}: backfill ${fmtMs(backfillMs[run] as number)}, push ${fmtMs(pushMs[run] as number)}, duckdb ${fmtMs(duckMs[run] as number)}\n`);
+  }
+  if (freshetSum === undefined) throw new Error("no backfill run");
+  // For the consistency check: DuckDB over DISTINCT (origin, ts), one row per
+  // key and event time as Freshet emits (timed once, for information).
+  const distinctSql = `SELECT count(*)::DOUBLE, ${FEATURES.map((f) => `sum(${f.name})::DOUBLE, count(${f.name})::DOUBLE`).join(", ")}
+    FROM (SELECT DISTINCT * FROM (${windowSql("flights")}))`;
+  t0 = performance.now();
+  const distinctRow: readonly unknown[] = (await conn.runAndReadAll(distinctSql)).getRows()[0] ?? [];
+  const distinctMs = performance.now() - t0;
+  console.log("");
+
+  // ---- figures ----------------------------------------------------------------
+  const bf = timing(backfillMs);
+  const ps = timing(pushMs);
+  const ol = timing(onlineMs);
+  const dk = timing(duckMs);
+  const row = (name: string, t: Timing, n: number): string[] => [
+    name,
+    fmtMs(t.best),
+    fmtMs(t.median),
+    fmtRate(n, t.best),
+    fmtRate(n, t.median),
+    t.all.map((x) => (x / 1000).toFixed(2)).join(" / "),
+  ];
+  console.log(
+    table(
+      ["side", "best", "median", "events/s (best)", "events/s (median)", "runs (s)"],
+      [
+        row("(a) Freshet materializeOffline + onTableRows checksum", bf, events),
+        row(`(b) Freshet push, batches of ${fmtInt(PUSH_BATCH)}`, ps, events),
+        [`    then getOnline(${airports.length} origins)`, fmtMs(ol.best), fmtMs(ol.median), "", "", ol.all.map((x) => (x / 1000).toFixed(3)).join(" / ")],
+        row("(c) DuckDB window SQL, sum of each feature over all events", dk, events),
+        ["    DuckDB window SQL + DISTINCT (origin, ts), 1 run", fmtMs(distinctMs), "", fmtRate(events, distinctMs), "", ""],
+      ],
+    ),
+  );
+  console.log("");
+  const ratio = (a: Timing, b: Timing, which: "best" | "median"): string => `${(b[which] / a[which]).toFixed(2)}x`;
+  console.log(
+    table(
+      ["ratio (throughput vs DuckDB window SQL; >1 = Freshet faster)", "best", "median"],
+      [
+        ["(d) backfill / DuckDB", ratio(bf, dk, "best"), ratio(bf, dk, "median")],
+        ["    push / DuckDB", ratio(ps, dk, "best"), ratio(ps, dk, "median")],
+      ],
+    ),
+  );
+
+  // ---- consistency --------------------------------------------------------------
+  const duckRows = Number(distinctRow[0]);
+  const checks: string[][] = [["rows (key, event time)", fmtInt(freshetSum.rows), fmtInt(duckRows), freshetSum.rows === duckRows ? "ok" : "DIFF"]];
+  let consistent = freshetSum.rows === duckRows && stableChecksum;
+  FEATURES.forEach((f, k) => {
+    const a = freshetSum.sums[k] as number;
+    const b = Number(distinctRow[1 + 2 * k]);
+    const na = freshetSum.nonNull[k] as number;
+    const nb = Number(distinctRow[2 + 2 * k]);
+    const ok = na === nb && (f.fn === "avg" ? Math.abs(a - b) <= 1e-6 * Math.max(Math.abs(a), Math.abs(b)) : a === b);
+    if (!ok) consistent = false;
+    checks.push([`sum(${f.name})`, String(a), String(b), ok ? "ok" : "DIFF"]);
+    if (na !== nb) checks.push([`  non-null ${f.name}`, fmtInt(na), fmtInt(nb), "DIFF"]);
+  });
+  // Online reads at the watermark against DuckDB at the same time.
+  const last = (rows[rows.length - 1] as FlightRow).date;
+  const onlineSql = `SELECT origin, ${FEATURES.map((f) => `(${f.fn}(${f.field ?? "*"}) FILTER (WHERE ts > ${last} - ${f.windowMs}))::DOUBLE AS ${f.name}`).join(", ")}
+    FROM flights WHERE distance > 0 AND ts <= ${last} GROUP BY origin`;
+  const duckOnline = new Map<string, readonly unknown[]>();
+  for (const r of (await conn.runAndReadAll(onlineSql)).getRows()) duckOnline.set(String(r[0]), r);
+  let onlineDiffs = 0;
+  for (const r of online) {
+    const d = duckOnline.get(String(r["origin"]));
+    FEATURES.forEach((f, k) => {
+      const got = r[f.name];
+      const raw = d?.[1 + k] ?? null;
+      const want = raw === null ? (zeroWhenEmpty(f) ? 0 : null) : Number(raw);
+      const same =
+        got === want ||
+        (f.fn === "avg" && typeof got === "number" && typeof want === "number" && Math.abs(got - want) <= 1e-6 * Math.abs(want));
+      if (!same) onlineDiffs++;
+    });
+  }
+  if (onlineDiffs > 0) consistent = false;
+  console.log("");
+  console.log(table(["consistency check", "Freshet", "DuckDB (DISTINCT origin, ts)", ""], checks));
+  console.log(`backfill checksum identical across runs: ${stableChecksum ? "yes" : "NO"}`);
+  console.log(`getOnline at the watermark vs DuckDB, ${online.length} origins x ${NF} features: ${onlineDiffs === 0 ? "all equal" : `${onlineDiffs} differ`}`);
+  console.log(`consistent: ${consistent ? "yes" : "no"}`);
+  console.log(`\nbench wall time ${fmtMs(performance.now() - started)}`);
+  conn.closeSync();
+  instance.closeSync();
+  if (!consistent) process.exitCode = 1;
+}
+
+await main();
