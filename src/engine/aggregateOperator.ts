@@ -34,14 +34,15 @@ export class AggregateOperator {
   readonly states = new Map<string, KeyState>();
   /** Events at or before this time may have been evicted. */
   horizon = Number.NEGATIVE_INFINITY;
-  /** Keys whose state changed since the last persist. */
-  readonly dirty = new Set<KeyState>();
+  /** Keys whose state changed since the last persist (each once; see KeyState.dirtyMark). */
+  private dirty: KeyState[] = [];
   loader: StateLoader | undefined;
 
   private readonly keyFields: readonly string[];
   private readonly fieldNames: readonly string[];
   private readonly scratch: Float64Array;
-  private readonly pendingEmit = new Set<KeyState>();
+  /** Keys with events whose history rows are not emitted yet (see KeyState.pendingMark). */
+  private pendingEmit: KeyState[] = [];
 
   constructor(tableName: string, node: AggregateNode) {
     this.tableName = tableName;
@@ -77,8 +78,14 @@ export class AggregateOperator {
       }
       if (st.end > st.first && st.timeAt(st.first) <= horizon) st.evict(horizon);
       st.append(ts[i] as number, scratch);
-      this.dirty.add(st);
-      if (trackEmit) this.pendingEmit.add(st);
+      if (!st.dirtyMark) {
+        st.dirtyMark = true;
+        this.dirty.push(st);
+      }
+      if (trackEmit && !st.pendingMark) {
+        st.pendingMark = true;
+        this.pendingEmit.push(st);
+      }
     }
   }
 
@@ -106,11 +113,16 @@ export class AggregateOperator {
    */
   emit(upTo: number, sink: EmitSink): void {
     const nfeat = this.layout.features.length;
-    const keys: (readonly unknown[])[] = [];
-    let cap = 1024;
-    let ts: Float64Array<ArrayBuffer> = new Float64Array(cap);
-    let values: Float64Array<ArrayBuffer>[] = Array.from({ length: nfeat }, () => new Float64Array(cap));
+    // At most one row per pending event: size the columns once.
+    let cap = 0;
+    for (const st of this.pendingEmit) cap += st.end - Math.max(st.emitPos, st.first);
+    if (cap === 0) return;
+    const keys: (readonly unknown[])[] = new Array<readonly unknown[]>(cap);
+    const ts = new Float64Array(cap);
+    const values: Float64Array[] = [];
+    for (let k = 0; k < nfeat; k++) values.push(new Float64Array(cap));
     let n = 0;
+    const still: KeyState[] = [];
     for (const st of this.pendingEmit) {
       let p = st.emitPos;
       if (p < st.first) p = st.first;
@@ -121,20 +133,37 @@ export class AggregateOperator {
         // All events at the same time share one output row.
         do p++;
         while (p < st.end && st.timeAt(p) === t);
-        if (n === cap) {
-          cap *= 2;
-          ts = grow(ts, cap);
-          values = values.map((v) => grow(v, cap));
-        }
         st.readInto(cur, t, values, n);
         ts[n] = t;
-        keys.push(st.keyValues);
+        keys[n] = st.keyValues;
         n++;
       }
       st.emitPos = p;
-      if (p >= st.end) this.pendingEmit.delete(st);
+      if (p < st.end) still.push(st);
+      else st.pendingMark = false;
     }
-    if (n > 0) sink({ length: n, keys, ts: ts.subarray(0, n), values: values.map((v) => v.subarray(0, n)) });
+    this.pendingEmit = still;
+    if (n > 0) {
+      keys.length = n;
+      sink({ length: n, keys, ts: ts.subarray(0, n), values: values.map((v) => v.subarray(0, n)) });
+    }
+  }
+
+  markDirty(states: readonly KeyState[]): void {
+    for (const st of states) {
+      if (!st.dirtyMark) {
+        st.dirtyMark = true;
+        this.dirty.push(st);
+      }
+    }
+  }
+
+  /** Keys changed since the last call; their marks are cleared. */
+  takeDirty(): KeyState[] {
+    const out = this.dirty;
+    this.dirty = [];
+    for (const st of out) st.dirtyMark = false;
+    return out;
   }
 
   /** Features of one key as of t (NaN for null), into out[k][index]. */
@@ -172,10 +201,4 @@ export class AggregateOperator {
     for (const st of this.states.values()) n += st.size;
     return n;
   }
-}
-
-function grow(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(cap);
-  b.set(a);
-  return b;
 }

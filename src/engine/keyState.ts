@@ -39,6 +39,9 @@ export class KeyState {
   maxTs = Number.NEGATIVE_INFINITY;
   /** Positions before this one have had their outputs emitted. */
   emitPos = 0;
+  /** Marks for the operator's lists (cheaper than a Set lookup per event). */
+  dirtyMark = false;
+  pendingMark = false;
   readCursor: WindowCursor | undefined;
   emitCursor: WindowCursor | undefined;
 

@@ -17,7 +17,7 @@ import { MemoryStateStore, type StateStore } from "../stores/online/stateStore.j
 import type { AnyTable, TableKeys, TableRow } from "../dsl/table.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
-import { eventTimeOrder, parseSource, type OnError, type RowInput } from "./inputs.js";
+import { parseSource, sortByEventTime, type OnError, type RowInput } from "./inputs.js";
 import { persist, restore } from "./persistence.js";
 
 export interface OpenOptions {
@@ -148,43 +148,39 @@ export class FeatureStore {
       const parts: Array<{ rows: Row[]; ts: Float64Array }> = [];
       let read = 0;
       let total = 0;
+      let sorted = true;
+      let lastTs = Number.NEGATIVE_INFINITY;
       const size = typeof input === "object" && input !== null && "size" in input && typeof input.size === "number" ? input.size : undefined;
       for await (const b of parseSource(src, input, options.onError ?? "throw", this.deadLetterSink)) {
         parts.push(b);
         read = b.read;
         total += b.rows.length;
-        options.onProgress?.({ dataset: name, phase: "read", rows: read, total: size });
-      }
-      const rows = new Array<Row>(total);
-      const ts = new Float64Array(total);
-      let o = 0;
-      for (const p of parts) {
-        for (let i = 0; i < p.rows.length; i++) rows[o + i] = p.rows[i] as Row;
-        ts.set(p.ts, o);
-        o += p.rows.length;
-      }
-      parts.length = 0;
-      const order = eventTimeOrder(ts);
-      const emit = options.onTableRows;
-      for (let start = 0; start < total; start += batchSize) {
-        const end = Math.min(total, start + batchSize);
-        let bRows: Row[];
-        let bTs: Float64Array;
-        if (order === undefined) {
-          bRows = rows.slice(start, end);
-          bTs = ts.slice(start, end);
-        } else {
-          bRows = new Array<Row>(end - start);
-          bTs = new Float64Array(end - start);
-          for (let i = start; i < end; i++) {
-            const j = order[i] as number;
-            bRows[i - start] = rows[j] as Row;
-            bTs[i - start] = ts[j] as number;
+        if (sorted) {
+          for (let i = 0; i < b.ts.length; i++) {
+            const t = b.ts[i] as number;
+            if (t < lastTs) {
+              sorted = false;
+              break;
+            }
+            lastTs = t;
           }
         }
-        this.runtime.ingest(name, bRows, bTs, emit);
-        options.onProgress?.({ dataset: name, phase: "replay", rows: end, total });
+        options.onProgress?.({ dataset: name, phase: "read", rows: read, total: size });
       }
+      const emit = options.onTableRows;
+      let done = 0;
+      // Input already in event-time order (the usual case for logs and files)
+      // streams through batch by batch; anything else is sorted first.
+      for (const batch of sorted ? parts : [sortByEventTime(parts)]) {
+        for (let start = 0; start < batch.rows.length; start += batchSize) {
+          const end = Math.min(batch.rows.length, start + batchSize);
+          const whole = start === 0 && end === batch.rows.length;
+          this.runtime.ingest(name, whole ? batch.rows : batch.rows.slice(start, end), whole ? batch.ts : batch.ts.subarray(start, end), emit);
+          done += end - start;
+          options.onProgress?.({ dataset: name, phase: "replay", rows: done, total });
+        }
+      }
+      parts.length = 0;
       if (emit !== undefined) this.runtime.finish(name, emit);
       reports[name] = this.report(name, before, read);
     }

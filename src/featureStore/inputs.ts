@@ -44,7 +44,7 @@ export async function* parseSource(
     for (const item of raw) {
       rowNumber++;
       try {
-        const row = parser.parse(item, file === undefined ? { row: rowNumber } : { file, row: rowNumber });
+        const row = parser.parseAt(item, rowNumber, file);
         ts[rows.length] = row[tsField] as number;
         rows.push(row);
       } catch (err) {
@@ -76,4 +76,28 @@ export function eventTimeOrder(ts: Float64Array): Uint32Array | undefined {
   const idx = new Uint32Array(ts.length);
   for (let i = 0; i < idx.length; i++) idx[i] = i;
   return idx.sort((a, b) => (ts[a] as number) - (ts[b] as number) || a - b);
+}
+
+/** Concatenates parsed batches in event-time order (stable: ties keep input order). */
+export function sortByEventTime(parts: ReadonlyArray<{ rows: readonly Row[]; ts: Float64Array }>): { rows: Row[]; ts: Float64Array } {
+  let total = 0;
+  for (const p of parts) total += p.rows.length;
+  const allRows = new Array<Row>(total);
+  const allTs = new Float64Array(total);
+  let o = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.rows.length; i++) allRows[o + i] = p.rows[i] as Row;
+    allTs.set(p.ts, o);
+    o += p.rows.length;
+  }
+  const order = eventTimeOrder(allTs);
+  if (order === undefined) return { rows: allRows, ts: allTs };
+  const rows = new Array<Row>(total);
+  const ts = new Float64Array(total);
+  for (let i = 0; i < total; i++) {
+    const j = order[i] as number;
+    rows[i] = allRows[j] as Row;
+    ts[i] = allTs[j] as number;
+  }
+  return { rows, ts };
 }

@@ -46,8 +46,9 @@ export function restore(runtime: Runtime, store: StateStore, deadLetters: DeadLe
 /** Writes every changed key and the metadata in one atomic commit. */
 export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink): number {
   const entries: Array<{ table: string; group: number; key: string; value: unknown }> = [];
-  for (const table of runtime.tables.values()) {
-    for (const st of table.operator.dirty) {
+  const changed = [...runtime.tables.values()].map((t) => ({ table: t, states: t.operator.takeDirty() }));
+  for (const { table, states } of changed) {
+    for (const st of states) {
       entries.push({ table: table.def.name, group: st.group, key: st.key, value: encodeKeyState(st) });
     }
   }
@@ -59,7 +60,12 @@ export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLe
       [...runtime.sources.keys()].map((n) => [n, { late: deadLetters.count(n, "late"), invalid: deadLetters.count(n, "invalid") }]),
     ),
   };
-  store.commit(entries, meta);
-  for (const table of runtime.tables.values()) table.operator.dirty.clear();
+  try {
+    store.commit(entries, meta);
+  } catch (err) {
+    // Nothing was written: the same keys are still to be persisted next time.
+    for (const { table, states } of changed) table.operator.markDirty(states);
+    throw err;
+  }
   return entries.length;
 }
