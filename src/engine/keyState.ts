@@ -1,5 +1,5 @@
 import type { Layout } from "./layout.js";
-import { WindowCursor } from "./windowCursor.js";
+import type { MonotonicDeque, WindowCursor } from "./windowCursor.js";
 
 /**
  * All state of one key of one aggregate: its retained events sorted by event
@@ -256,9 +256,8 @@ export class KeyState {
         }
         case "min":
         case "max": {
-          const q = cur.dq[fs.deque] as number[];
-          const head = cur.dqHead[fs.deque] as number;
-          v = head < q.length ? ((this.vals[fs.field] as Float64Array)[(q[head] as number) - this.off] as number) : Number.NaN;
+          const front = (cur.deques[fs.deque] as MonotonicDeque).front();
+          v = front < 0 ? Number.NaN : ((this.vals[fs.field] as Float64Array)[front - this.off] as number);
           break;
         }
       }
@@ -285,20 +284,30 @@ export class KeyState {
     const L = this.layout;
     const ts = this.ts;
     const off = this.off;
+    const end = this.end;
     let hi = cur.hi;
-    const nd = L.deques.length;
-    while (hi < this.end && (ts[hi - off] as number) <= t) {
-      for (let d = 0; d < nd; d++) this.pushDeque(cur, d, hi);
-      hi++;
-    }
+    const from = hi;
+    while (hi < end && (ts[hi - off] as number) <= t) hi++;
     cur.hi = hi;
-    for (let w = 0; w < L.windows.length; w++) {
-      const bound = t - (L.windows[w] as number);
+    const wins = L.windows;
+    for (let w = 0; w < wins.length; w++) {
+      const bound = t - (wins[w] as number);
       let lo = cur.lo[w] as number;
       while (lo < hi && (ts[lo - off] as number) <= bound) lo++;
       cur.lo[w] = lo;
     }
-    this.trimDeques(cur);
+    const dqs = L.deques;
+    for (let d = 0; d < dqs.length; d++) {
+      const slot = dqs[d] as (typeof dqs)[number];
+      const dq = cur.deques[d] as MonotonicDeque;
+      const vals = this.vals[slot.field] as Float64Array;
+      const isMax = slot.kind === "max";
+      for (let p = from; p < hi; p++) {
+        const v = vals[p - off] as number;
+        if (v === v) dq.push(p, v, vals, off, isMax); // null never wins min or max
+      }
+      dq.trim(cur.lo[slot.window] as number);
+    }
     cur.t = t;
   }
 
@@ -306,54 +315,19 @@ export class KeyState {
     const L = this.layout;
     cur.reset();
     const hi = this.upperBound(t);
-    let minLo = hi;
-    for (let w = 0; w < L.windows.length; w++) {
-      const lo = this.upperBound(t - (L.windows[w] as number));
-      cur.lo[w] = lo;
-      if (lo < minLo) minLo = lo;
-    }
+    for (let w = 0; w < L.windows.length; w++) cur.lo[w] = this.upperBound(t - (L.windows[w] as number));
+    const off = this.off;
     for (let d = 0; d < L.deques.length; d++) {
-      const from = cur.lo[(L.deques[d] as (typeof L.deques)[number]).window] as number;
-      for (let p = from; p < hi; p++) this.pushDeque(cur, d, p);
+      const slot = L.deques[d] as (typeof L.deques)[number];
+      const dq = cur.deques[d] as MonotonicDeque;
+      const vals = this.vals[slot.field] as Float64Array;
+      for (let p = cur.lo[slot.window] as number; p < hi; p++) {
+        const v = vals[p - off] as number;
+        if (v === v) dq.push(p, v, vals, off, slot.kind === "max");
+      }
     }
     cur.hi = hi;
     cur.t = t;
     cur.valid = true;
-  }
-
-  private pushDeque(cur: WindowCursor, d: number, p: number): void {
-    const slot = this.layout.deques[d] as (typeof this.layout.deques)[number];
-    const vf = this.vals[slot.field] as Float64Array;
-    const v = vf[p - this.off] as number;
-    if (v !== v) return; // null never wins min or max
-    const q = cur.dq[d] as number[];
-    let head = cur.dqHead[d] as number;
-    const isMax = slot.kind === "max";
-    while (q.length > head) {
-      const back = vf[(q[q.length - 1] as number) - this.off] as number;
-      if (isMax ? back <= v : back >= v) q.pop();
-      else break;
-    }
-    if (q.length === head && head > 0) {
-      q.length = 0;
-      head = 0;
-      cur.dqHead[d] = 0;
-    }
-    q.push(p);
-  }
-
-  private trimDeques(cur: WindowCursor): void {
-    const L = this.layout;
-    for (let d = 0; d < L.deques.length; d++) {
-      const lo = cur.lo[(L.deques[d] as (typeof L.deques)[number]).window] as number;
-      const q = cur.dq[d] as number[];
-      let head = cur.dqHead[d] as number;
-      while (head < q.length && (q[head] as number) < lo) head++;
-      if (head > 64 && head * 2 > q.length) {
-        q.splice(0, head);
-        head = 0;
-      }
-      cur.dqHead[d] = head;
-    }
   }
 }

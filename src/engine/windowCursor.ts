@@ -13,22 +13,73 @@ export class WindowCursor {
   t = Number.NEGATIVE_INFINITY;
   hi = 0;
   readonly lo: Float64Array;
-  /** Deque contents (absolute indices), one array per deque with a moving head. */
-  readonly dq: number[][];
-  readonly dqHead: Int32Array;
+  readonly deques: MonotonicDeque[];
 
   constructor(windowCount: number, dequeCount: number) {
     this.lo = new Float64Array(windowCount);
-    this.dq = [];
-    for (let i = 0; i < dequeCount; i++) this.dq.push([]);
-    this.dqHead = new Int32Array(dequeCount);
+    this.deques = [];
+    for (let i = 0; i < dequeCount; i++) this.deques.push(new MonotonicDeque());
   }
 
   reset(): void {
     this.valid = false;
-    for (let d = 0; d < this.dq.length; d++) {
-      this.dq[d] = [];
-      this.dqHead[d] = 0;
+    for (const d of this.deques) d.clear();
+  }
+}
+
+/**
+ * Positions of a sliding min or max: values along the deque are strictly
+ * better-first, so the front is the answer. A flat typed buffer with a moving
+ * head; compacted or grown when the tail reaches the end.
+ */
+export class MonotonicDeque {
+  buf = new Float64Array(16);
+  head = 0;
+  tail = 0;
+
+  clear(): void {
+    this.head = 0;
+    this.tail = 0;
+  }
+
+  /** Adds position p with value v, dropping positions it beats (max: v >= theirs; min: v <= theirs). */
+  push(p: number, v: number, vals: Float64Array, off: number, isMax: boolean): void {
+    const buf = this.buf;
+    let tail = this.tail;
+    const head = this.head;
+    if (isMax) {
+      while (tail > head && (vals[(buf[tail - 1] as number) - off] as number) <= v) tail--;
+    } else {
+      while (tail > head && (vals[(buf[tail - 1] as number) - off] as number) >= v) tail--;
     }
+    if (tail === buf.length) {
+      const size = tail - head;
+      const next = size * 2 >= buf.length ? new Float64Array(buf.length * 2) : buf;
+      next.set(buf.subarray(head, tail), 0);
+      this.buf = next;
+      this.head = 0;
+      tail = size;
+    }
+    this.buf[tail] = p;
+    this.tail = tail + 1;
+  }
+
+  /** Drops positions before lo. */
+  trim(lo: number): void {
+    const buf = this.buf;
+    let head = this.head;
+    const tail = this.tail;
+    while (head < tail && (buf[head] as number) < lo) head++;
+    if (head === tail) {
+      this.head = 0;
+      this.tail = 0;
+    } else {
+      this.head = head;
+    }
+  }
+
+  /** Front position, or -1 when empty. */
+  front(): number {
+    return this.head < this.tail ? (this.buf[this.head] as number) : -1;
   }
 }

@@ -44,8 +44,9 @@ export class RowParser {
   constructor(def: SourceDef, options: ParserOptions = {}) {
     this.def = def;
     const names = Object.keys(def.schema);
-    const converters = names.map((name) => converter(name, def.schema[name] as FieldType, options.text === true));
-    this.build = compileBuilder(names, converters);
+    const types = names.map((name) => def.schema[name] as FieldType);
+    const converters = names.map((name, i) => converter(name, types[i] as FieldType, options.text === true));
+    this.build = compileBuilder(names, types, converters, options.text === true);
   }
 
   /** Returns the typed row; its event time is row[def.timestamp]. */
@@ -71,11 +72,27 @@ export class RowParser {
   }
 }
 
-function compileBuilder(names: readonly string[], converters: readonly Convert[]): BuildRow {
+/** A JS condition true when `v` is already in its typed form (then no conversion call is made). */
+function alreadyTyped(ft: FieldType, v: string, text: boolean): string {
+  switch (ft.kind) {
+    case "string":
+      // In text sources "" means null, so it goes through the converter.
+      return text ? `typeof ${v} === "string" && ${v} !== ""` : `typeof ${v} === "string"`;
+    case "float":
+      return `typeof ${v} === "number" && ${v} - ${v} === 0`;
+    case "int":
+    case "timestamp":
+      return `typeof ${v} === "number" && Number.isInteger(${v})`;
+    case "bool":
+      return `typeof ${v} === "boolean"`;
+  }
+}
+
+function compileBuilder(names: readonly string[], types: readonly FieldType[], converters: readonly Convert[], text: boolean): BuildRow {
   const lines: string[] = [];
   names.forEach((name, i) => {
-    lines.push(`const v${i} = c[${i}](src[${JSON.stringify(name)}]);`);
-    lines.push(`if (v${i} instanceof P) return v${i};`);
+    lines.push(`let v${i} = src[${JSON.stringify(name)}];`);
+    lines.push(`if (!(${alreadyTyped(types[i] as FieldType, `v${i}`, text)})) { v${i} = c[${i}](v${i}); if (v${i} instanceof P) return v${i}; }`);
   });
   lines.push(`return { ${names.map((name, i) => `${JSON.stringify(name)}: v${i}`).join(", ")} };`);
   try {

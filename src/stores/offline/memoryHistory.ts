@@ -1,24 +1,27 @@
 import type { Row } from "../../core/schema.js";
-import { concatHistory, type HistoryBatch, type HistoryStore } from "./historyStore.js";
+import { ColumnLog } from "./columnLog.js";
+import type { HistoryBatch, HistoryStore } from "./historyStore.js";
 
-/** History kept in memory: the embedded default without a data directory. */
+/** History kept in memory, column by column: the embedded default without a data directory. */
 export class MemoryHistory implements HistoryStore {
-  private readonly parts = new Map<string, HistoryBatch[]>();
+  private readonly logs = new Map<string, ColumnLog>();
   private readonly versions = new Map<string, number>();
+  private readonly cache = new Map<string, { version: number; batch: HistoryBatch }>();
 
-  append(dataset: string, rows: readonly Row[], ts: Float64Array): void {
-    let p = this.parts.get(dataset);
-    if (p === undefined) this.parts.set(dataset, (p = []));
-    p.push({ rows: rows.slice(), ts: ts.slice() });
-    this.versions.set(dataset, (this.versions.get(dataset) ?? 0) + 1);
+  append(dataset: string, fields: readonly string[], rows: readonly Row[], ts: Float64Array): void {
+    let log = this.logs.get(dataset);
+    if (log === undefined) this.logs.set(dataset, (log = new ColumnLog(fields)));
+    log.append(rows, ts);
+    this.versions.set(dataset, this.version(dataset) + 1);
   }
 
   async scan(dataset: string): Promise<HistoryBatch> {
-    const parts = this.parts.get(dataset) ?? [];
-    const all = concatHistory(parts);
-    // Keep one part so repeated scans do not copy again.
-    if (parts.length > 1) this.parts.set(dataset, [all]);
-    return all;
+    const version = this.version(dataset);
+    const cached = this.cache.get(dataset);
+    if (cached !== undefined && cached.version === version) return cached.batch;
+    const batch = this.logs.get(dataset)?.toBatch() ?? { rows: [], ts: new Float64Array(0) };
+    this.cache.set(dataset, { version, batch });
+    return batch;
   }
 
   version(dataset: string): number {

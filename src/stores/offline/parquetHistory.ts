@@ -5,6 +5,7 @@ import { compressors } from "hyparquet-compressors";
 import { parquetWriteFile, type ColumnSource } from "hyparquet-writer";
 import type { FieldType, Row, Schema } from "../../core/schema.js";
 import { StorageError } from "../../errors.js";
+import { ColumnLog } from "./columnLog.js";
 import { concatHistory, type HistoryBatch, type HistoryStore } from "./historyStore.js";
 
 /**
@@ -14,16 +15,16 @@ import { concatHistory, type HistoryBatch, type HistoryStore } from "./historySt
  * crash never leaves half a part behind.
  */
 export class ParquetHistory implements HistoryStore {
-  private readonly pending = new Map<string, HistoryBatch[]>();
+  private readonly pending = new Map<string, ColumnLog>();
   private readonly versions = new Map<string, number>();
   private readonly cache = new Map<string, { version: number; batch: HistoryBatch }>();
 
   constructor(private readonly dir: string) {}
 
-  append(dataset: string, rows: readonly Row[], ts: Float64Array): void {
+  append(dataset: string, fields: readonly string[], rows: readonly Row[], ts: Float64Array): void {
     let p = this.pending.get(dataset);
-    if (p === undefined) this.pending.set(dataset, (p = []));
-    p.push({ rows: rows.slice(), ts: ts.slice() });
+    if (p === undefined) this.pending.set(dataset, (p = new ColumnLog(fields)));
+    p.append(rows, ts);
     this.versions.set(dataset, this.version(dataset) + 1);
   }
 
@@ -37,30 +38,30 @@ export class ParquetHistory implements HistoryStore {
     if (cached !== undefined && cached.version === version) return cached.batch;
     const parts: HistoryBatch[] = [];
     for (const file of await this.partFiles(dataset)) parts.push(await readPart(join(this.dir, dataset, file), schema, timestampField));
-    parts.push(...(this.pending.get(dataset) ?? []));
+    const pending = this.pending.get(dataset);
+    if (pending !== undefined && pending.length > 0) parts.push(pending.toBatch());
     const batch = concatHistory(parts);
     this.cache.set(dataset, { version, batch });
     return batch;
   }
 
   async flush(schemas: ReadonlyMap<string, { schema: Schema; timestamp: string }>): Promise<void> {
-    for (const [dataset, parts] of this.pending) {
-      if (parts.length === 0) continue;
+    for (const [dataset, log] of this.pending) {
+      if (log.length === 0) continue;
       const def = schemas.get(dataset);
       if (def === undefined) continue;
-      const all = concatHistory(parts);
       const folder = join(this.dir, dataset);
       await mkdir(folder, { recursive: true });
       const existing = await this.partFiles(dataset);
       const name = `part-${String(existing.length + 1).padStart(6, "0")}.parquet`;
       const tmp = join(folder, `.${name}.tmp`);
       try {
-        await parquetWriteFile({ filename: tmp, columnData: columnsOf(all.rows, def.schema) });
+        await parquetWriteFile({ filename: tmp, columnData: columnsOf(log, def.schema) });
         await rename(tmp, join(folder, name));
       } catch (cause) {
         throw new StorageError(`cannot write history part ${join(folder, name)}`, { cause });
       }
-      this.pending.set(dataset, []);
+      this.pending.set(dataset, new ColumnLog(log.fields));
       // The cache stays valid: its content did not change, only where it lives.
     }
   }
@@ -87,10 +88,9 @@ function parquetType(ft: FieldType): "STRING" | "DOUBLE" | "BOOLEAN" {
   }
 }
 
-function columnsOf(rows: readonly Row[], schema: Schema): ColumnSource[] {
+function columnsOf(log: ColumnLog, schema: Schema): ColumnSource[] {
   return Object.entries(schema).map(([name, ft]) => {
-    const data = new Array<unknown>(rows.length);
-    for (let i = 0; i < rows.length; i++) data[i] = (rows[i] as Row)[name] ?? null;
+    const data = log.columns[log.fields.indexOf(name)] ?? new Array<unknown>(log.length).fill(null);
     return { name, data, type: parquetType(ft), nullable: ft.nullable };
   });
 }
