@@ -1,3 +1,4 @@
+import type { Schema } from "../core/schema.js";
 import type { Row, SourceDef, TableDef } from "../plan/nodes.js";
 import { sourceOf, statelessChain } from "../plan/nodes.js";
 import { AggregateOperator, type EmittedRows } from "./aggregateOperator.js";
@@ -6,7 +7,7 @@ import { compileSteps, type BatchStep } from "./statelessOps.js";
 
 /** Receives every accepted source event, in processing order (the offline history). */
 export interface HistorySink {
-  append(dataset: string, fields: readonly string[], rows: readonly Row[], ts: Float64Array): void;
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array): void;
 }
 
 /** Event-time bookkeeping of one source: watermark = max event time − lateness. */
@@ -14,10 +15,7 @@ export class SourceRuntime {
   maxTs = Number.NEGATIVE_INFINITY;
   accepted = 0;
   readonly tables: TableRuntime[] = [];
-  readonly fields: readonly string[];
-  constructor(readonly def: SourceDef) {
-    this.fields = Object.keys(def.schema);
-  }
+  constructor(readonly def: SourceDef) {}
 
   get watermark(): number {
     return this.maxTs - this.def.lateness;
@@ -111,7 +109,7 @@ export class Runtime {
     const acceptedTs = keepTs === undefined ? ts : keepTs.subarray(0, kept);
     src.accepted += acceptedRows.length;
     if (acceptedRows.length === 0) return 0;
-    this.history.append(sourceName, src.fields, acceptedRows, acceptedTs);
+    this.history.append(sourceName, src.def.schema, acceptedRows, acceptedTs);
     for (const table of src.tables) {
       const b = table.steps({ rows: acceptedRows, ts: acceptedTs });
       table.operator.process(b.rows, b.ts, 0, b.rows.length, emit !== undefined);

@@ -11,8 +11,8 @@ export interface HistoryBatch {
  * order it was processed so that a replay reproduces online state exactly.
  */
 export interface HistoryStore {
-  /** Appends accepted events; `fields` are the dataset's schema fields, in order. */
-  append(dataset: string, fields: readonly string[], rows: readonly Row[], ts: Float64Array): void;
+  /** Appends accepted events of a dataset with this schema. */
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array): void;
   /** All events of a dataset, in processing order. */
   scan(dataset: string, schema: Schema, timestampField: string): Promise<HistoryBatch>;
   /** Changes whenever the dataset's history grows (for caches). */

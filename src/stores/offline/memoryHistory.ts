@@ -1,4 +1,4 @@
-import type { Row } from "../../core/schema.js";
+import type { Row, Schema } from "../../core/schema.js";
 import { ColumnLog } from "./columnLog.js";
 import type { HistoryBatch, HistoryStore } from "./historyStore.js";
 
@@ -8,9 +8,9 @@ export class MemoryHistory implements HistoryStore {
   private readonly versions = new Map<string, number>();
   private readonly cache = new Map<string, { version: number; batch: HistoryBatch }>();
 
-  append(dataset: string, fields: readonly string[], rows: readonly Row[], ts: Float64Array): void {
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array): void {
     let log = this.logs.get(dataset);
-    if (log === undefined) this.logs.set(dataset, (log = new ColumnLog(fields)));
+    if (log === undefined) this.logs.set(dataset, (log = new ColumnLog(schema)));
     log.append(rows, ts);
     this.versions.set(dataset, this.version(dataset) + 1);
   }

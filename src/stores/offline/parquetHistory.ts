@@ -21,9 +21,9 @@ export class ParquetHistory implements HistoryStore {
 
   constructor(private readonly dir: string) {}
 
-  append(dataset: string, fields: readonly string[], rows: readonly Row[], ts: Float64Array): void {
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array): void {
     let p = this.pending.get(dataset);
-    if (p === undefined) this.pending.set(dataset, (p = new ColumnLog(fields)));
+    if (p === undefined) this.pending.set(dataset, (p = new ColumnLog(schema)));
     p.append(rows, ts);
     this.versions.set(dataset, this.version(dataset) + 1);
   }
@@ -61,7 +61,7 @@ export class ParquetHistory implements HistoryStore {
       } catch (cause) {
         throw new StorageError(`cannot write history part ${join(folder, name)}`, { cause });
       }
-      this.pending.set(dataset, new ColumnLog(log.fields));
+      this.pending.set(dataset, new ColumnLog(def.schema));
       // The cache stays valid: its content did not change, only where it lives.
     }
   }
@@ -90,7 +90,7 @@ function parquetType(ft: FieldType): "STRING" | "DOUBLE" | "BOOLEAN" {
 
 function columnsOf(log: ColumnLog, schema: Schema): ColumnSource[] {
   return Object.entries(schema).map(([name, ft]) => {
-    const data = log.columns[log.fields.indexOf(name)] ?? new Array<unknown>(log.length).fill(null);
+    const data = log.column(name);
     return { name, data, type: parquetType(ft), nullable: ft.nullable };
   });
 }
