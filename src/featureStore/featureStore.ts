@@ -17,7 +17,8 @@ import { MemoryStateStore, type StateStore } from "../stores/online/stateStore.j
 import type { AnyTable, TableKeys, TableRow } from "../dsl/table.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
-import { parseSource, sortByEventTime, type OnError, type RowInput } from "./inputs.js";
+import { parseSource, type OnError, type RowInput } from "./inputs.js";
+import { replayDataset } from "./replay.js";
 import { persist, restore } from "./persistence.js";
 
 export interface OpenOptions {
@@ -145,43 +146,12 @@ export class FeatureStore {
     for (const [name, input] of Object.entries(inputs)) {
       const src = this.sourceDef(name);
       const before = this.counts(name);
-      const parts: Array<{ rows: Row[]; ts: Float64Array }> = [];
-      let read = 0;
-      let total = 0;
-      let sorted = true;
-      let lastTs = Number.NEGATIVE_INFINITY;
-      const size = typeof input === "object" && input !== null && "size" in input && typeof input.size === "number" ? input.size : undefined;
-      for await (const b of parseSource(src, input, options.onError ?? "throw", this.deadLetterSink)) {
-        parts.push(b);
-        read = b.read;
-        total += b.rows.length;
-        if (sorted) {
-          for (let i = 0; i < b.ts.length; i++) {
-            const t = b.ts[i] as number;
-            if (t < lastTs) {
-              sorted = false;
-              break;
-            }
-            lastTs = t;
-          }
-        }
-        options.onProgress?.({ dataset: name, phase: "read", rows: read, total: size });
-      }
-      const emit = options.onTableRows;
-      let done = 0;
-      // Input already in event-time order (the usual case for logs and files)
-      // streams through batch by batch; anything else is sorted first.
-      for (const batch of sorted ? parts : [sortByEventTime(parts)]) {
-        for (let start = 0; start < batch.rows.length; start += batchSize) {
-          const end = Math.min(batch.rows.length, start + batchSize);
-          const whole = start === 0 && end === batch.rows.length;
-          this.runtime.ingest(name, whole ? batch.rows : batch.rows.slice(start, end), whole ? batch.ts : batch.ts.subarray(start, end), emit);
-          done += end - start;
-          options.onProgress?.({ dataset: name, phase: "replay", rows: done, total });
-        }
-      }
-      parts.length = 0;
-      if (emit !== undefined) this.runtime.finish(name, emit);
+      const read = await replayDataset(this.runtime, this.deadLetterSink, src, input, {
+        onError: options.onError ?? "throw",
+        batchSize,
+        emit: options.onTableRows,
+        onProgress: options.onProgress === undefined ? undefined : (p) => options.onProgress?.({ dataset: name, ...p }),
+      });
       reports[name] = this.report(name, before, read);
     }
     await this.flush();

@@ -1,128 +1,144 @@
 import type { FieldType, Row, Schema } from "../../core/schema.js";
 import type { HistoryBatch } from "./historyStore.js";
 
-type Column = { kind: "number"; data: Float64Array } | { kind: "bool"; data: Uint8Array } | { kind: "any"; data: unknown[] };
+/** One appended batch, column by column. */
+interface Chunk {
+  readonly length: number;
+  readonly ts: Float64Array;
+  /** Per field: Float64Array (numbers, NaN = null), Uint8Array (bools, 2 = null) or Int32Array (string codes, −1 = null). */
+  readonly cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>;
+}
 
 const BOOL_NULL = 2;
 
+type CopyRows = (rows: readonly Row[], cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>, code: (s: string) => number) => void;
+
 /**
- * Appended rows kept column by column: numbers (and timestamps) in
- * Float64Arrays with NaN for null (parsed numbers are always finite), booleans
- * in bytes, strings in arrays. Parsed row objects then die young (cheap for the
- * GC), memory is a fraction of the rows', and it is the shape Parquet wants.
+ * Appended rows kept column by column, one chunk per appended batch: numbers
+ * and timestamps in Float64Arrays (NaN for null: parsed numbers are always
+ * finite), booleans in bytes, strings dictionary-coded in Int32Arrays. Parsed
+ * row objects then die young, nothing here is traced by the GC except the
+ * dictionary, memory is a fraction of the rows', and nothing is ever copied to
+ * grow.
  */
 export class ColumnLog {
   readonly fields: readonly string[];
   private readonly types: readonly FieldType[];
-  private cols: Column[];
-  private ts = new Float64Array(1024);
-  private cap = 1024;
+  private readonly chunks: Chunk[] = [];
+  private readonly dict = new Map<string, number>();
+  private readonly strings: string[] = [];
+  private readonly copy: CopyRows;
+  private readonly code = (s: string): number => {
+    let c = this.dict.get(s);
+    if (c === undefined) {
+      c = this.strings.length;
+      this.strings.push(s);
+      this.dict.set(s, c);
+    }
+    return c;
+  };
   length = 0;
 
   constructor(schema: Schema) {
     this.fields = Object.keys(schema);
     this.types = this.fields.map((f) => schema[f] as FieldType);
-    this.cols = this.types.map((ft) => newColumn(ft, this.cap));
+    this.copy = compileCopy(this.fields, this.types);
   }
 
   append(rows: readonly Row[], ts: Float64Array): void {
     const n = rows.length;
-    const start = this.length;
-    if (start + n > this.cap) this.grow(Math.max(this.cap * 2, start + n));
-    for (let f = 0; f < this.fields.length; f++) {
-      const name = this.fields[f] as string;
-      const col = this.cols[f] as Column;
-      if (col.kind === "number") {
-        const d = col.data;
-        for (let i = 0; i < n; i++) {
-          const v = (rows[i] as Row)[name];
-          d[start + i] = typeof v === "number" ? v : Number.NaN;
-        }
-      } else if (col.kind === "bool") {
-        const d = col.data;
-        for (let i = 0; i < n; i++) {
-          const v = (rows[i] as Row)[name];
-          d[start + i] = v === true ? 1 : v === false ? 0 : BOOL_NULL;
-        }
-      } else {
-        const d = col.data;
-        for (let i = 0; i < n; i++) d.push((rows[i] as Row)[name] ?? null);
-      }
-    }
-    this.ts.set(ts, start);
+    if (n === 0) return;
+    const cols = this.types.map((ft) => newColumn(ft, n));
+    this.copy(rows, cols, this.code);
+    this.chunks.push({ length: n, ts: ts.slice(0, n), cols });
     this.length += n;
   }
 
-  private grow(cap: number): void {
-    const n = this.length;
-    const ts = new Float64Array(cap);
-    ts.set(this.ts.subarray(0, n));
-    this.ts = ts;
-    this.cols = this.cols.map((c) => {
-      if (c.kind === "number") {
-        const d = new Float64Array(cap);
-        d.set(c.data.subarray(0, n));
-        return { kind: "number", data: d };
-      }
-      if (c.kind === "bool") {
-        const d = new Uint8Array(cap);
-        d.set(c.data.subarray(0, n));
-        return { kind: "bool", data: d };
-      }
-      return c;
-    });
-    this.cap = cap;
-  }
-
-  /** One column's values, with null for missing ones (for writers). */
+  /** One column's values in order, null for missing ones (for writers). */
   column(field: string): unknown[] {
     const f = this.fields.indexOf(field);
-    const c = this.cols[f];
-    const n = this.length;
-    if (c === undefined) return new Array<unknown>(n).fill(null);
-    if (c.kind === "any") return c.data;
-    const out = new Array<unknown>(n);
-    if (c.kind === "number") for (let i = 0; i < n; i++) out[i] = valueOfNumber(c.data[i] as number);
-    else for (let i = 0; i < n; i++) out[i] = valueOfBool(c.data[i] as number);
+    const out = new Array<unknown>(this.length);
+    let o = 0;
+    for (const ch of this.chunks) {
+      const col = ch.cols[f];
+      for (let i = 0; i < ch.length; i++) out[o++] = col === undefined ? null : this.decode(f, col, i);
+    }
     return out;
   }
 
   /** Rows rebuilt from the columns (all with the same field order, so one hidden class). */
   toBatch(): HistoryBatch {
-    const n = this.length;
-    const rows = new Array<Row>(n);
+    const rows = new Array<Row>(this.length);
+    const ts = new Float64Array(this.length);
     const nf = this.fields.length;
-    const cols = this.cols;
-    for (let i = 0; i < n; i++) {
-      const r: Row = {};
-      for (let f = 0; f < nf; f++) {
-        const c = cols[f] as Column;
-        r[this.fields[f] as string] =
-          c.kind === "number" ? valueOfNumber(c.data[i] as number) : c.kind === "bool" ? valueOfBool(c.data[i] as number) : c.data[i];
+    let o = 0;
+    for (const ch of this.chunks) {
+      ts.set(ch.ts, o);
+      for (let i = 0; i < ch.length; i++) {
+        const r: Row = {};
+        for (let f = 0; f < nf; f++) r[this.fields[f] as string] = this.decode(f, ch.cols[f] as Float64Array, i);
+        rows[o++] = r;
       }
-      rows[i] = r;
     }
-    return { rows, ts: this.ts.slice(0, n) };
+    return { rows, ts };
+  }
+
+  private decode(f: number, col: Float64Array | Uint8Array | Int32Array, i: number): unknown {
+    const v = col[i] as number;
+    switch ((this.types[f] as FieldType).kind) {
+      case "string":
+        return v < 0 ? null : this.strings[v];
+      case "bool":
+        return v === BOOL_NULL ? null : v === 1;
+      default:
+        return v === v ? v : null;
+    }
   }
 }
 
-function newColumn(ft: FieldType, cap: number): Column {
+function newColumn(ft: FieldType, n: number): Float64Array | Uint8Array | Int32Array {
   switch (ft.kind) {
-    case "float":
-    case "int":
-    case "timestamp":
-      return { kind: "number", data: new Float64Array(cap) };
-    case "bool":
-      return { kind: "bool", data: new Uint8Array(cap) };
     case "string":
-      return { kind: "any", data: [] };
+      return new Int32Array(n);
+    case "bool":
+      return new Uint8Array(n);
+    default:
+      return new Float64Array(n);
   }
 }
 
-function valueOfNumber(v: number): number | null {
-  return v === v ? v : null;
-}
-
-function valueOfBool(v: number): boolean | null {
-  return v === BOOL_NULL ? null : v === 1;
+/** Copies rows into columns; generated per schema so every field read has a constant name. */
+function compileCopy(fields: readonly string[], types: readonly FieldType[]): CopyRows {
+  const decl = fields.map((_, f) => `const c${f} = cols[${f}];`).join("\n");
+  const body = fields
+    .map((name, f) => {
+      const v = `r[${JSON.stringify(name)}]`;
+      switch ((types[f] as FieldType).kind) {
+        case "string":
+          return `{ const v = ${v}; c${f}[i] = typeof v === "string" ? code(v) : -1; }`;
+        case "bool":
+          return `{ const v = ${v}; c${f}[i] = v === true ? 1 : v === false ? 0 : ${BOOL_NULL}; }`;
+        default:
+          return `{ const v = ${v}; c${f}[i] = typeof v === "number" ? v : NaN; }`;
+      }
+    })
+    .join("\n");
+  try {
+    return new Function("rows", "cols", "code", `${decl}\nfor (let i = 0; i < rows.length; i++) {\nconst r = rows[i];\n${body}\n}`) as CopyRows;
+  } catch {
+    // Code generation disabled: the same copy, interpreted.
+    return (rows, cols, code) => {
+      for (let f = 0; f < fields.length; f++) {
+        const name = fields[f] as string;
+        const kind = (types[f] as FieldType).kind;
+        const col = cols[f] as Float64Array;
+        for (let i = 0; i < rows.length; i++) {
+          const v = (rows[i] as Row)[name];
+          if (kind === "string") col[i] = typeof v === "string" ? code(v) : -1;
+          else if (kind === "bool") col[i] = v === true ? 1 : v === false ? 0 : BOOL_NULL;
+          else col[i] = typeof v === "number" ? v : Number.NaN;
+        }
+      }
+    };
+  }
 }
