@@ -1,4 +1,4 @@
-import type { Layout } from "./layout.js";
+import { FeatureCode, type Layout } from "./layout.js";
 import type { MonotonicDeque, WindowCursor } from "./windowCursor.js";
 
 /**
@@ -8,14 +8,14 @@ import type { MonotonicDeque, WindowCursor } from "./windowCursor.js";
  * Invariants:
  * - events at absolute positions [first, end) are retained, sorted by time;
  *   ties keep arrival order; position p lives at array index p − off;
- * - psum[f][i] is the sum of non-null values of field f over all events of the
- *   key before position i (including evicted ones), kept as a compensated pair
- *   (psum + pcomp, Kahan–Babuška) so that differences of large prefixes stay
- *   exact to about one ulp of the window sum; pnn[f][i] counts them; totSum,
- *   totComp and totNN are the same through the last event. A window sum is
- *   therefore P(hi) − P(lo): a function of the sorted event sequence only, so
- *   the online path (inserts, evictions, restarts) and the offline replay
- *   compute bit-identical values.
+ * - for a prefixed field f, psum[f][p − off] is the sum of its non-null values
+ *   over all events of the key before position p (evicted ones included), for
+ *   every p in [first, end] — the slot at `end` holds the total. The sum is a
+ *   compensated pair (psum + pcomp, Kahan–Babuška), so differences of large
+ *   prefixes stay exact to about an ulp of the window sum; pnn counts the
+ *   values. A window sum is P(hi) − P(lo): a function of the sorted event
+ *   sequence only, so the online path (inserts, evictions, restarts) and the
+ *   offline replay compute bit-identical values.
  */
 export class KeyState {
   readonly key: string;
@@ -23,6 +23,7 @@ export class KeyState {
   readonly group: number;
   private readonly layout: Layout;
 
+  /** Events that fit before the arrays grow; prefix arrays have one more slot. */
   cap: number;
   off = 0;
   first = 0;
@@ -32,10 +33,7 @@ export class KeyState {
   psum: Float64Array[];
   pcomp: Float64Array[];
   pnn: Float64Array[];
-  totSum: Float64Array;
-  totComp: Float64Array;
-  totNN: Float64Array;
-  /** Highest event time ever appended (for emission bookkeeping). */
+  /** Highest event time ever appended. */
   maxTs = Number.NEGATIVE_INFINITY;
   /** Positions before this one have had their outputs emitted. */
   emitPos = 0;
@@ -52,20 +50,18 @@ export class KeyState {
     this.layout = layout;
     this.cap = capacity;
     this.ts = new Float64Array(capacity);
-    const nf = layout.fields.length;
     this.vals = [];
     this.psum = [];
     this.pcomp = [];
     this.pnn = [];
-    for (let f = 0; f < nf; f++) {
+    const empty = new Float64Array(0);
+    for (let f = 0; f < layout.fields.length; f++) {
+      const prefixed = layout.prefixed[f] === true;
       this.vals.push(new Float64Array(capacity));
-      this.psum.push(layout.prefixed[f] === true ? new Float64Array(capacity) : new Float64Array(0));
-      this.pcomp.push(layout.prefixed[f] === true ? new Float64Array(capacity) : new Float64Array(0));
-      this.pnn.push(layout.prefixed[f] === true ? new Float64Array(capacity) : new Float64Array(0));
+      this.psum.push(prefixed ? new Float64Array(capacity + 1) : empty);
+      this.pcomp.push(prefixed ? new Float64Array(capacity + 1) : empty);
+      this.pnn.push(prefixed ? new Float64Array(capacity + 1) : empty);
     }
-    this.totSum = new Float64Array(nf);
-    this.totComp = new Float64Array(nf);
-    this.totNN = new Float64Array(nf);
   }
 
   get size(): number {
@@ -75,39 +71,20 @@ export class KeyState {
   /** Appends one event; `values[f]` is the field value (NaN for null). */
   append(t: number, values: ArrayLike<number>): void {
     if (this.end - this.off >= this.cap) this.makeRoom();
-    const last = this.end - 1;
-    if (this.end === this.first || t >= (this.ts[last - this.off] ?? Number.NEGATIVE_INFINITY)) {
-      this.writeAt(this.end - this.off, t, values);
+    const i = this.end - this.off;
+    if (this.end === this.first || t >= (this.ts[i - 1] as number)) {
+      this.ts[i] = t;
+      const prefixed = this.layout.prefixed;
+      for (let f = 0; f < this.vals.length; f++) {
+        const v = values[f] as number;
+        (this.vals[f] as Float64Array)[i] = v;
+        if (prefixed[f] === true) addToPrefix(this.psum[f] as Float64Array, this.pcomp[f] as Float64Array, this.pnn[f] as Float64Array, i, v);
+      }
       this.end++;
     } else {
       this.insert(t, values);
     }
     if (t > this.maxTs) this.maxTs = t;
-  }
-
-  private writeAt(i: number, t: number, values: ArrayLike<number>): void {
-    this.ts[i] = t;
-    const nf = this.vals.length;
-    for (let f = 0; f < nf; f++) {
-      const v = values[f] ?? Number.NaN;
-      (this.vals[f] as Float64Array)[i] = v;
-      if (this.layout.prefixed[f] === true) {
-        const s = this.totSum[f] as number;
-        const c = this.totComp[f] as number;
-        const n = this.totNN[f] as number;
-        (this.psum[f] as Float64Array)[i] = s;
-        (this.pcomp[f] as Float64Array)[i] = c;
-        (this.pnn[f] as Float64Array)[i] = n;
-        if (v === v) {
-          // TwoSum: x + err is exactly s + v.
-          const x = s + v;
-          const bp = x - s;
-          this.totSum[f] = x;
-          this.totComp[f] = c + ((s - (x - bp)) + (v - bp));
-          this.totNN[f] = n + 1;
-        }
-      }
-    }
   }
 
   /** Out-of-order insert: after every event <= t, then prefix sums recomputed from there. */
@@ -116,36 +93,18 @@ export class KeyState {
     const i = p - this.off;
     const n = this.end - this.off;
     this.ts.copyWithin(i + 1, i, n);
-    for (let f = 0; f < this.vals.length; f++) (this.vals[f] as Float64Array).copyWithin(i + 1, i, n);
     this.ts[i] = t;
     for (let f = 0; f < this.vals.length; f++) {
       const vf = this.vals[f] as Float64Array;
-      vf[i] = values[f] ?? Number.NaN;
+      vf.copyWithin(i + 1, i, n);
+      vf[i] = values[f] as number;
       if (this.layout.prefixed[f] !== true) continue;
+      // The prefix before position p is unchanged; recompute from p onward with
+      // the same steps as an append, so values match a sorted replay exactly.
       const ps = this.psum[f] as Float64Array;
       const pc = this.pcomp[f] as Float64Array;
       const pn = this.pnn[f] as Float64Array;
-      // The prefix before position p is unchanged; recompute from p onward,
-      // with the same TwoSum steps as writeAt so values match a sorted replay.
-      let s = i < n ? (ps[i] as number) : (this.totSum[f] as number);
-      let comp = i < n ? (pc[i] as number) : (this.totComp[f] as number);
-      let c = i < n ? (pn[i] as number) : (this.totNN[f] as number);
-      for (let j = i; j <= n; j++) {
-        ps[j] = s;
-        pc[j] = comp;
-        pn[j] = c;
-        const v = vf[j] as number;
-        if (v === v) {
-          const x = s + v;
-          const bp = x - s;
-          comp += (s - (x - bp)) + (v - bp);
-          s = x;
-          c += 1;
-        }
-      }
-      this.totSum[f] = s;
-      this.totComp[f] = comp;
-      this.totNN[f] = c;
+      for (let j = i; j <= n; j++) addToPrefix(ps, pc, pn, j, vf[j] as number);
     }
     this.end++;
     for (const cur of [this.readCursor, this.emitCursor]) {
@@ -169,7 +128,7 @@ export class KeyState {
     return lo + this.off;
   }
 
-  /** Drops events with time <= horizon. Prefix totals are kept, so later sums are unchanged. */
+  /** Drops events with time <= horizon. Prefix values are kept, so later sums are unchanged. */
   evict(horizon: number): void {
     const ts = this.ts;
     let first = this.first;
@@ -188,35 +147,28 @@ export class KeyState {
     }
   }
 
+  /** Compacts evicted space away, or doubles the arrays. */
   private makeRoom(): void {
-    const live = this.end - this.first;
     const shift = this.first - this.off;
-    if (shift > 0 && live < this.cap / 2) {
-      this.ts.copyWithin(0, shift, this.end - this.off);
-      for (let f = 0; f < this.vals.length; f++) {
-        (this.vals[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
-        if (this.layout.prefixed[f] === true) {
-          (this.psum[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
-          (this.pcomp[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
-          (this.pnn[f] as Float64Array).copyWithin(0, shift, this.end - this.off);
-        }
+    const n = this.end - this.off;
+    const compact = shift > 0 && this.end - this.first < this.cap / 2;
+    const cap = compact ? this.cap : this.cap * 2;
+    const move = (a: Float64Array, extra: number): Float64Array => {
+      if (compact) {
+        a.copyWithin(0, shift, n + extra);
+        return a;
       }
-      this.off = this.first;
-      return;
-    }
-    const cap = this.cap * 2;
-    const grow = (a: Float64Array): Float64Array => {
-      const b = new Float64Array(cap);
-      b.set(a.subarray(shift, this.end - this.off));
+      const b = new Float64Array(cap + extra);
+      b.set(a.subarray(shift, n + extra));
       return b;
     };
-    this.ts = grow(this.ts);
+    this.ts = move(this.ts, 0);
     for (let f = 0; f < this.vals.length; f++) {
-      this.vals[f] = grow(this.vals[f] as Float64Array);
+      this.vals[f] = move(this.vals[f] as Float64Array, 0);
       if (this.layout.prefixed[f] === true) {
-        this.psum[f] = grow(this.psum[f] as Float64Array);
-        this.pcomp[f] = grow(this.pcomp[f] as Float64Array);
-        this.pnn[f] = grow(this.pnn[f] as Float64Array);
+        this.psum[f] = move(this.psum[f] as Float64Array, 1);
+        this.pcomp[f] = move(this.pcomp[f] as Float64Array, 1);
+        this.pnn[f] = move(this.pnn[f] as Float64Array, 1);
       }
     }
     this.off = this.first;
@@ -233,51 +185,41 @@ export class KeyState {
    * `outIndex` (NaN stands for null). Events after t are not seen.
    */
   readInto(cur: WindowCursor, t: number, out: readonly Float64Array[], outIndex: number): void {
-    const L = this.layout;
     if (cur.valid && t >= cur.t) this.advance(cur, t);
     else this.rebuild(cur, t);
-    const feats = L.features;
+    const feats = this.layout.features;
+    const off = this.off;
+    const hi = cur.hi - off;
+    const los = cur.lo;
     for (let k = 0; k < feats.length; k++) {
       const fs = feats[k] as (typeof feats)[number];
-      const lo = cur.lo[fs.window] as number;
-      const hi = cur.hi;
+      const lo = (los[fs.window] as number) - off;
       let v: number;
-      switch (fs.kind) {
-        case "count":
+      switch (fs.code) {
+        case FeatureCode.Count:
           v = hi - lo;
           break;
-        case "sum":
-          v = this.windowSum(fs.field, lo, hi);
-          break;
-        case "avg": {
-          const n = this.prefixCount(fs.field, hi) - this.prefixCount(fs.field, lo);
-          v = n === 0 ? Number.NaN : this.windowSum(fs.field, lo, hi) / n;
+        case FeatureCode.Sum: {
+          const ps = this.psum[fs.field] as Float64Array;
+          const pc = this.pcomp[fs.field] as Float64Array;
+          v = lo === hi ? 0 : (ps[hi] as number) - (ps[lo] as number) + ((pc[hi] as number) - (pc[lo] as number));
           break;
         }
-        case "min":
-        case "max": {
-          const front = (cur.deques[fs.deque] as MonotonicDeque).front();
-          v = front < 0 ? Number.NaN : ((this.vals[fs.field] as Float64Array)[front - this.off] as number);
+        case FeatureCode.Avg: {
+          const pn = this.pnn[fs.field] as Float64Array;
+          const n = (pn[hi] as number) - (pn[lo] as number);
+          const ps = this.psum[fs.field] as Float64Array;
+          const pc = this.pcomp[fs.field] as Float64Array;
+          v = n === 0 ? Number.NaN : ((ps[hi] as number) - (ps[lo] as number) + ((pc[hi] as number) - (pc[lo] as number))) / n;
           break;
+        }
+        default: {
+          const front = (cur.deques[fs.deque] as MonotonicDeque).front();
+          v = front < 0 ? Number.NaN : ((this.vals[fs.field] as Float64Array)[front - off] as number);
         }
       }
       (out[k] as Float64Array)[outIndex] = v;
     }
-  }
-
-  /** Sum of field f over positions [lo, hi): difference of compensated prefixes. */
-  private windowSum(f: number, lo: number, hi: number): number {
-    if (lo === hi) return 0;
-    const ps = this.psum[f] as Float64Array;
-    const pc = this.pcomp[f] as Float64Array;
-    const off = this.off;
-    const sHi = hi === this.end ? (this.totSum[f] as number) : (ps[hi - off] as number);
-    const cHi = hi === this.end ? (this.totComp[f] as number) : (pc[hi - off] as number);
-    return sHi - (ps[lo - off] as number) + (cHi - (pc[lo - off] as number));
-  }
-
-  private prefixCount(f: number, p: number): number {
-    return p === this.end ? (this.totNN[f] as number) : ((this.pnn[f] as Float64Array)[p - this.off] as number);
   }
 
   private advance(cur: WindowCursor, t: number): void {
@@ -290,11 +232,12 @@ export class KeyState {
     while (hi < end && (ts[hi - off] as number) <= t) hi++;
     cur.hi = hi;
     const wins = L.windows;
+    const los = cur.lo;
     for (let w = 0; w < wins.length; w++) {
       const bound = t - (wins[w] as number);
-      let lo = cur.lo[w] as number;
+      let lo = los[w] as number;
       while (lo < hi && (ts[lo - off] as number) <= bound) lo++;
-      cur.lo[w] = lo;
+      los[w] = lo;
     }
     const dqs = L.deques;
     for (let d = 0; d < dqs.length; d++) {
@@ -306,7 +249,7 @@ export class KeyState {
         const v = vals[p - off] as number;
         if (v === v) dq.push(p, v, vals, off, isMax); // null never wins min or max
       }
-      dq.trim(cur.lo[slot.window] as number);
+      dq.trim(los[slot.window] as number);
     }
     cur.t = t;
   }
@@ -329,5 +272,26 @@ export class KeyState {
     cur.hi = hi;
     cur.t = t;
     cur.valid = true;
+  }
+}
+
+/**
+ * Writes prefix slot i + 1 from slot i and value v (NaN = null): TwoSum keeps
+ * the rounding error of each addition in the compensation.
+ */
+function addToPrefix(ps: Float64Array, pc: Float64Array, pn: Float64Array, i: number, v: number): void {
+  const s = ps[i] as number;
+  const c = pc[i] as number;
+  const n = pn[i] as number;
+  if (v === v) {
+    const x = s + v;
+    const bp = x - s;
+    ps[i + 1] = x;
+    pc[i + 1] = c + ((s - (x - bp)) + (v - bp));
+    pn[i + 1] = n + 1;
+  } else {
+    ps[i + 1] = s;
+    pc[i + 1] = c;
+    pn[i + 1] = n;
   }
 }

@@ -1,9 +1,14 @@
 import type { AggKind, AggregateNode } from "../plan/nodes.js";
 
 /** Where one feature reads from inside a key's window state. */
+/** Numeric kinds for the hot read loop (a switch on small integers). */
+export const FeatureCode = { Count: 0, Sum: 1, Avg: 2, Extremum: 3 } as const;
+export type FeatureCode = (typeof FeatureCode)[keyof typeof FeatureCode];
+
 export interface FeatureSlot {
   readonly name: string;
   readonly kind: AggKind;
+  readonly code: FeatureCode;
   /** Index into Layout.fields; -1 for count(*). */
   readonly field: number;
   /** Index into Layout.windows. */
@@ -62,7 +67,8 @@ export function layoutOf(node: AggregateNode): Layout {
       deque = deques.length;
       deques.push({ kind: def.kind, field, window });
     }
-    features.push({ name, kind: def.kind, field, window, deque });
+    const code = def.kind === "count" ? FeatureCode.Count : def.kind === "sum" ? FeatureCode.Sum : def.kind === "avg" ? FeatureCode.Avg : FeatureCode.Extremum;
+    features.push({ name, kind: def.kind, code, field, window, deque });
   }
   return { keys: node.keys, fields, prefixed, windows, features, deques, retention: Math.max(...windows) };
 }

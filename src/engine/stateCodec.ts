@@ -6,7 +6,7 @@ import type { Layout } from "./layout.js";
  * never import the engine, can persist it. Only retained events are written.
  */
 export interface EncodedKeyState {
-  readonly v: 1;
+  readonly v: 2;
   readonly key: string;
   readonly keyValues: readonly unknown[];
   readonly group: number;
@@ -17,9 +17,6 @@ export interface EncodedKeyState {
   readonly psum: readonly Buffer[];
   readonly pcomp: readonly Buffer[];
   readonly pnn: readonly Buffer[];
-  readonly totSum: readonly number[];
-  readonly totComp: readonly number[];
-  readonly totNN: readonly number[];
 }
 
 function toBuffer(a: Float64Array, from: number, to: number): Buffer {
@@ -38,7 +35,7 @@ export function encodeKeyState(st: KeyState): EncodedKeyState {
   const from = st.first - st.off;
   const to = st.end - st.off;
   return {
-    v: 1,
+    v: 2,
     key: st.key,
     keyValues: st.keyValues,
     group: st.group,
@@ -46,17 +43,16 @@ export function encodeKeyState(st: KeyState): EncodedKeyState {
     n: to - from,
     ts: toBuffer(st.ts, from, to),
     vals: st.vals.map((a) => toBuffer(a, from, to)),
-    psum: st.psum.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to))),
-    pcomp: st.pcomp.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to))),
-    pnn: st.pnn.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to))),
-    totSum: Array.from(st.totSum),
-    totComp: Array.from(st.totComp),
-    totNN: Array.from(st.totNN),
+    // Prefix arrays carry one more slot: the totals at `end`.
+    psum: st.psum.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
+    pcomp: st.pcomp.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
+    pnn: st.pnn.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
   };
 }
 
 /** Rebuilds a key's state; absolute positions restart at 0 (cursors are rebuilt on first read). */
 export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
+  if (e.v !== 2) throw new Error(`stored state for key ${e.key} has format ${String(e.v)}; this version reads format 2`);
   if (e.vals.length !== layout.fields.length) {
     throw new Error(`stored state for key ${e.key} has ${e.vals.length} fields, the table has ${layout.fields.length}`);
   }
@@ -64,12 +60,9 @@ export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
   const st = new KeyState(e.key, e.keyValues, e.group, layout, cap);
   st.ts = toFloats(e.ts, cap);
   st.vals = e.vals.map((b) => toFloats(b, cap));
-  st.psum = e.psum.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap) : new Float64Array(0)));
-  st.pcomp = e.pcomp.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap) : new Float64Array(0)));
-  st.pnn = e.pnn.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap) : new Float64Array(0)));
-  st.totSum = Float64Array.from(e.totSum);
-  st.totComp = Float64Array.from(e.totComp);
-  st.totNN = Float64Array.from(e.totNN);
+  st.psum = e.psum.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
+  st.pcomp = e.pcomp.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
+  st.pnn = e.pnn.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
   st.end = e.n;
   st.emitPos = e.n;
   st.maxTs = e.maxTs;
