@@ -1,5 +1,5 @@
 /** Open with a data directory, push, close, reopen, read: the same values, online and offline. */
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -50,6 +50,10 @@ describe("restart with a data directory", () => {
     await expect(a.getOnline(userStats, users)).rejects.toThrow(/closed/);
 
     expect((await readdir(join(dir, "offline", "clicks"))).filter((f) => f.endsWith(".parquet")).length).toBe(2);
+    // The late event is kept on disk too, not only counted.
+    const letters = (await readFile(join(dir, "dead-letters.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ dataset: "clicks", reason: "late", eventTime: T0, row: { user: "u1", amount: 5 } });
 
     const b = await FeatureStore.open({ dir, clock: "event" });
     await b.apply([clicks, userStats]);

@@ -19,6 +19,7 @@ import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
 import { parseSource, type OnError, type RowInput } from "./inputs.js";
 import { replayDataset } from "./replay.js";
+import { DeadLetterFile } from "./deadLetterFile.js";
 import { persist, restore } from "./persistence.js";
 
 export interface OpenOptions {
@@ -98,6 +99,7 @@ export class FeatureStore {
   private readonly runtime: Runtime;
   private readonly deadLetterSink: DeadLetterSink;
   private readonly historical = new Map<string, { version: number; op: AggregateOperator }>();
+  private readonly deadLetterFile: DeadLetterFile | undefined;
   private closed = false;
 
   private constructor(
@@ -105,9 +107,11 @@ export class FeatureStore {
     private readonly states: StateStore,
     private readonly history: HistoryStore,
     deadLetterCap: number,
+    dir: string | undefined,
   ) {
     this.deadLetterSink = new DeadLetterSink(deadLetterCap);
     this.runtime = new Runtime(this.deadLetterSink, history);
+    this.deadLetterFile = dir === undefined ? undefined : new DeadLetterFile(join(dir, "dead-letters.jsonl"), this.deadLetterSink);
   }
 
   /** Opens a store: in memory with no arguments, persistent with `dir`. */
@@ -115,11 +119,11 @@ export class FeatureStore {
     const clockOpt = options.clock ?? "wall";
     const clock = clockOpt === "wall" ? wallClock : clockOpt;
     if (options.dir === undefined) {
-      return new FeatureStore(clock, new MemoryStateStore(), new MemoryHistory(), options.deadLetterCap ?? 100_000);
+      return new FeatureStore(clock, new MemoryStateStore(), new MemoryHistory(), options.deadLetterCap ?? 100_000, undefined);
     }
     await mkdir(join(options.dir, "offline"), { recursive: true });
     const states = LmdbStateStore.open(join(options.dir, "online"));
-    return new FeatureStore(clock, states, new ParquetHistory(join(options.dir, "offline")), options.deadLetterCap ?? 100_000);
+    return new FeatureStore(clock, states, new ParquetHistory(join(options.dir, "offline")), options.deadLetterCap ?? 100_000, options.dir);
   }
 
   /** Registers source datasets and feature tables. Sources of tables are registered with them. */
@@ -292,6 +296,7 @@ export class FeatureStore {
     this.assertOpen();
     const schemas = new Map([...this.runtime.sources].map(([n, s]) => [n, { schema: s.def.schema, timestamp: s.def.timestamp }]));
     await this.history.flush(schemas);
+    await this.deadLetterFile?.flush();
     persist(this.runtime, this.states, this.deadLetterSink);
   }
 
