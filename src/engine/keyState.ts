@@ -185,6 +185,13 @@ export class KeyState {
    * `outIndex` (NaN stands for null). Events after t are not seen.
    */
   readInto(cur: WindowCursor, t: number, out: readonly Float64Array[], outIndex: number): void {
+    const kernel = this.layout.readKernel;
+    if (kernel !== undefined) kernel(this, cur, t, out, outIndex);
+    else this.readIntoGeneric(cur, t, out, outIndex);
+  }
+
+  /** The reference read path (see readKernel.ts for the generated one). */
+  readIntoGeneric(cur: WindowCursor, t: number, out: readonly Float64Array[], outIndex: number): void {
     if (cur.valid && t >= cur.t) this.advance(cur, t);
     else this.rebuild(cur, t);
     const feats = this.layout.features;
@@ -254,7 +261,8 @@ export class KeyState {
     cur.t = t;
   }
 
-  private rebuild(cur: WindowCursor, t: number): void {
+  /** Positions a cursor at t from scratch (binary searches, deques refilled). */
+  rebuild(cur: WindowCursor, t: number): void {
     const L = this.layout;
     cur.reset();
     const hi = this.upperBound(t);

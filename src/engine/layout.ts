@@ -1,9 +1,10 @@
 import type { AggKind, AggregateNode } from "../plan/nodes.js";
+import { FeatureCode } from "./featureCode.js";
+import { compileReadKernel, type ReadKernel } from "./readKernel.js";
+
+export { FeatureCode };
 
 /** Where one feature reads from inside a key's window state. */
-/** Numeric kinds for the hot read loop (a switch on small integers). */
-export const FeatureCode = { Count: 0, Sum: 1, Avg: 2, Extremum: 3 } as const;
-export type FeatureCode = (typeof FeatureCode)[keyof typeof FeatureCode];
 
 export interface FeatureSlot {
   readonly name: string;
@@ -38,6 +39,8 @@ export interface Layout {
   readonly deques: readonly DequeSlot[];
   /** The longest window: events older than watermark − retention can be evicted. */
   readonly retention: number;
+  /** The read path generated for this layout; undefined when code generation is unavailable. */
+  readonly readKernel: ReadKernel | undefined;
 }
 
 export function layoutOf(node: AggregateNode): Layout {
@@ -70,5 +73,6 @@ export function layoutOf(node: AggregateNode): Layout {
     const code = def.kind === "count" ? FeatureCode.Count : def.kind === "sum" ? FeatureCode.Sum : def.kind === "avg" ? FeatureCode.Avg : FeatureCode.Extremum;
     features.push({ name, kind: def.kind, code, field, window, deque });
   }
-  return { keys: node.keys, fields, prefixed, windows, features, deques, retention: Math.max(...windows) };
+  const shape = { keys: node.keys, fields, prefixed, windows, features, deques, retention: Math.max(...windows) };
+  return { ...shape, readKernel: compileReadKernel(shape) };
 }

@@ -1,0 +1,43 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { t } from "../core/schema.js";
+import { avg, count, max, min, sum } from "../dsl/aggregations.js";
+import { dataset } from "../dsl/dataset.js";
+import { KeyState } from "./keyState.js";
+import { layoutOf } from "./layout.js";
+import { WindowCursor } from "./windowCursor.js";
+
+const ev = dataset("ev", { k: t.string(), a: t.float().optional(), b: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
+
+describe("generated read kernel", () => {
+  it("computes exactly what the generic read path computes", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 400 }), fc.oneof(fc.constant(Number.NaN), fc.double({ min: -1e3, max: 1e3, noNaN: true })), fc.integer({ min: -9, max: 9 })), { maxLength: 80 }),
+        fc.array(fc.integer({ min: -50, max: 500 }), { minLength: 1, maxLength: 30 }),
+        fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 })),
+        (events, reads, [w1, w2]) => {
+          const table = ev
+            .groupBy("k")
+            .aggregate({ n: count({ window: w1 }), s: sum("a", { window: w2 }), m: avg("b", { window: w1 }), lo: min("a", { window: w2 }), hi: max("b", { window: w1 }), n2: count({ window: w2 }) })
+            .as("t");
+          const layout = layoutOf(table.root);
+          expect(layout.readKernel).toBeDefined();
+          const st = new KeyState("x", ["x"], 0, layout);
+          for (const [time, a, b] of events) st.append(time, [a, b]);
+          const nf = layout.features.length;
+          const fast = Array.from({ length: nf }, () => new Float64Array(reads.length));
+          const slow = Array.from({ length: nf }, () => new Float64Array(reads.length));
+          const c1 = new WindowCursor(layout.windows.length, layout.deques.length);
+          const c2 = new WindowCursor(layout.windows.length, layout.deques.length);
+          reads.forEach((at, i) => {
+            st.readInto(c1, at, fast, i);
+            st.readIntoGeneric(c2, at, slow, i);
+          });
+          expect(fast.map((c) => Array.from(c))).toEqual(slow.map((c) => Array.from(c)));
+        },
+      ),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+});

@@ -1,0 +1,77 @@
+import { FeatureCode } from "./featureCode.js";
+import type { WindowCursor } from "./windowCursor.js";
+
+/** What the generated code reads of a key's state (KeyState has these). */
+export interface KernelState {
+  readonly ts: Float64Array;
+  readonly off: number;
+  readonly end: number;
+  readonly vals: readonly Float64Array[];
+  readonly psum: readonly Float64Array[];
+  readonly pcomp: readonly Float64Array[];
+  readonly pnn: readonly Float64Array[];
+  rebuild(cur: WindowCursor, t: number): void;
+}
+
+/** The parts of a layout the generator unrolls. */
+export interface KernelShape {
+  readonly windows: readonly number[];
+  readonly deques: ReadonlyArray<{ readonly kind: "min" | "max"; readonly field: number; readonly window: number }>;
+  readonly features: ReadonlyArray<{ readonly code: FeatureCode; readonly field: number; readonly window: number; readonly deque: number }>;
+}
+
+/** Moves a cursor to t and writes every feature of a key into out[k][index] (NaN = null). */
+export type ReadKernel = (st: KernelState, cur: WindowCursor, t: number, out: readonly Float64Array[], index: number) => void;
+
+/**
+ * Generates the read path for one table's layout: windows, deques and
+ * features unrolled with their constants, so the hot loop of a replay does no
+ * dispatch on the layout. It computes exactly what KeyState.readIntoGeneric
+ * computes (a test checks both on random data); that generic version also
+ * serves when code generation is disabled.
+ */
+export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
+  const lines: string[] = [];
+  lines.push("if (cur.valid && t >= cur.t) {");
+  lines.push("  const ts = st.ts, off = st.off, end = st.end, los = cur.lo;");
+  lines.push("  let hi = cur.hi; const from = hi;");
+  lines.push("  while (hi < end && ts[hi - off] <= t) hi++;");
+  lines.push("  cur.hi = hi;");
+  layout.windows.forEach((w, i) => {
+    lines.push(`  { let lo = los[${i}]; const b = t - ${w}; while (lo < hi && ts[lo - off] <= b) lo++; los[${i}] = lo; }`);
+  });
+  layout.deques.forEach((d, i) => {
+    lines.push(`  { const dq = cur.deques[${i}], vals = st.vals[${d.field}];`);
+    lines.push(`    for (let p = from; p < hi; p++) { const v = vals[p - off]; if (v === v) dq.push(p, v, vals, off, ${d.kind === "max"}); }`);
+    lines.push(`    dq.trim(los[${d.window}]); }`);
+  });
+  lines.push("  cur.t = t;");
+  lines.push("} else st.rebuild(cur, t);");
+  lines.push("const off = st.off, hi = cur.hi - off, los = cur.lo;");
+  layout.features.forEach((f, k) => {
+    const lo = `(los[${f.window}] - off)`;
+    switch (f.code) {
+      case FeatureCode.Count:
+        lines.push(`out[${k}][index] = hi - ${lo};`);
+        break;
+      case FeatureCode.Sum:
+        lines.push(`{ const lo = ${lo}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}];`);
+        lines.push(`  out[${k}][index] = lo === hi ? 0 : ps[hi] - ps[lo] + (pc[hi] - pc[lo]); }`);
+        break;
+      case FeatureCode.Avg:
+        lines.push(`{ const lo = ${lo}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}], pn = st.pnn[${f.field}];`);
+        lines.push(`  const n = pn[hi] - pn[lo];`);
+        lines.push(`  out[${k}][index] = n === 0 ? NaN : (ps[hi] - ps[lo] + (pc[hi] - pc[lo])) / n; }`);
+        break;
+      case FeatureCode.Extremum:
+        lines.push(`{ const front = cur.deques[${f.deque}].front();`);
+        lines.push(`  out[${k}][index] = front < 0 ? NaN : st.vals[${f.field}][front - off]; }`);
+        break;
+    }
+  });
+  try {
+    return new Function("st", "cur", "t", "out", "index", lines.join("\n")) as ReadKernel;
+  } catch {
+    return undefined;
+  }
+}
