@@ -6,6 +6,7 @@
  * rows. A sliding window of length w read at t covers (t − w, t].
  */
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { mulberry32 } from "../src/sources/generator/generatorSource.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FeatureStore, type EmittedRows } from "../src/index.js";
 import { createFlightsTable, readFlightsTable, type FlightRow } from "../bench/flightsData.js";
@@ -131,17 +132,6 @@ function collector(): { onTableRows: (table: string, r: EmittedRows) => void; so
   };
 }
 
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** DuckDB's answer for (origin, t) pairs, by an independent join formulation of (t − w, t]. */
 async function expectedAt(points: ReadonlyArray<{ origin: string; ts: number }>): Promise<Expected[]> {
@@ -219,7 +209,7 @@ describe("DuckDB oracle: airport_delays over real flights", () => {
   });
 
   it("gives the same history from shuffled input in small batches", async () => {
-    const rand = prng(7);
+    const rand = mulberry32(7);
     const shuffled = rows.slice();
     for (let i = shuffled.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
@@ -240,7 +230,7 @@ describe("DuckDB oracle: airport_delays over real flights", () => {
     const store = await FeatureStore.open();
     await store.apply([flights, airportDelays]);
     await store.materializeOffline({ flights: rows });
-    const rand = prng(20010101);
+    const rand = mulberry32(20010101);
     const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)] as T;
     const first = (rows[0] as FlightRow).date;
     const last = (rows[rows.length - 1] as FlightRow).date;

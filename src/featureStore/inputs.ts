@@ -1,5 +1,6 @@
 import type { Row } from "../core/schema.js";
 import type { DeadLetterSink } from "../engine/deadLetters.js";
+import { concatHistory } from "../stores/offline/historyStore.js";
 import { FreshetError } from "../errors.js";
 import type { SourceDef } from "../plan/nodes.js";
 import { RowParser } from "../sources/rowParser.js";
@@ -80,24 +81,15 @@ export function eventTimeOrder(ts: Float64Array): Uint32Array | undefined {
 
 /** Concatenates parsed batches in event-time order (stable: ties keep input order). */
 export function sortByEventTime(parts: ReadonlyArray<{ rows: readonly Row[]; ts: Float64Array }>): { rows: Row[]; ts: Float64Array } {
-  let total = 0;
-  for (const p of parts) total += p.rows.length;
-  const allRows = new Array<Row>(total);
-  const allTs = new Float64Array(total);
-  let o = 0;
-  for (const p of parts) {
-    for (let i = 0; i < p.rows.length; i++) allRows[o + i] = p.rows[i] as Row;
-    allTs.set(p.ts, o);
-    o += p.rows.length;
-  }
-  const order = eventTimeOrder(allTs);
-  if (order === undefined) return { rows: allRows, ts: allTs };
-  const rows = new Array<Row>(total);
-  const ts = new Float64Array(total);
-  for (let i = 0; i < total; i++) {
+  const all = concatHistory(parts);
+  const order = eventTimeOrder(all.ts);
+  if (order === undefined) return { rows: all.rows.slice(), ts: all.ts };
+  const rows = new Array<Row>(order.length);
+  const ts = new Float64Array(order.length);
+  for (let i = 0; i < order.length; i++) {
     const j = order[i] as number;
-    rows[i] = allRows[j] as Row;
-    ts[i] = allTs[j] as number;
+    rows[i] = all.rows[j] as Row;
+    ts[i] = all.ts[j] as number;
   }
   return { rows, ts };
 }

@@ -1,3 +1,5 @@
+import { DefinitionError } from "../errors.js";
+
 /**
  * Something that yields raw input rows in batches: files, generators, arrays.
  * Rows are `unknown` here; a RowParser turns them into typed rows of a dataset.
@@ -24,7 +26,15 @@ export function isRowSource(value: unknown): value is RowSource {
   );
 }
 
-const DEFAULT_BATCH = 65_536;
+/** Rows per batch when a source is not told otherwise. */
+export const DEFAULT_BATCH = 65_536;
+
+/** A source's batchSize option: a positive whole number, or the default. */
+export function batchSizeOption(source: string, n: number | undefined): number {
+  if (n === undefined) return DEFAULT_BATCH;
+  if (!Number.isSafeInteger(n) || n < 1) throw new DefinitionError(`${source}: batchSize must be a positive integer, got ${n}`);
+  return n;
+}
 
 /** Wraps an array, iterable or async iterable of rows as a RowSource. */
 export function rowsSource(rows: Iterable<unknown> | AsyncIterable<unknown>, batchSize = DEFAULT_BATCH): RowSource {

@@ -7,7 +7,7 @@ import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream";
 import { CsvError, parse } from "csv-parse";
 import { DefinitionError, SourceError } from "../../errors.js";
-import type { RowSource } from "../rowSource.js";
+import { batchSizeOption, type RowSource } from "../rowSource.js";
 
 export interface CsvSourceOptions {
   /** Field delimiter; default ",". */
@@ -16,7 +16,6 @@ export interface CsvSourceOptions {
   readonly batchSize?: number;
 }
 
-const DEFAULT_BATCH = 65_536;
 
 /**
  * Streams a CSV file with a header row. Blank lines are skipped, a UTF-8 BOM
@@ -27,7 +26,7 @@ const DEFAULT_BATCH = 65_536;
  * Nothing is read until `batches()` is iterated; each iteration re-reads the file.
  */
 export function csvSource(path: string, options: CsvSourceOptions = {}): RowSource {
-  const batchSize = checkBatchSize(options.batchSize);
+  const batchSize = batchSizeOption("csvSource", options.batchSize);
   const delimiter = options.delimiter ?? ",";
   if (delimiter.length === 0) throw new DefinitionError("csvSource: delimiter must not be empty");
   return {
@@ -94,8 +93,3 @@ function errnoCode(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-function checkBatchSize(n: number | undefined): number {
-  if (n === undefined) return DEFAULT_BATCH;
-  if (!Number.isSafeInteger(n) || n < 1) throw new DefinitionError(`csvSource: batchSize must be a positive integer, got ${n}`);
-  return n;
-}

@@ -6,14 +6,13 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { DefinitionError, SourceError } from "../../errors.js";
-import type { RowSource } from "../rowSource.js";
+import { batchSizeOption, type RowSource } from "../rowSource.js";
 
 export interface JsonlSourceOptions {
   /** Rows per batch; default 65,536. */
   readonly batchSize?: number;
 }
 
-const DEFAULT_BATCH = 65_536;
 
 /**
  * Streams a JSON Lines file line by line. Blank (whitespace-only) lines are
@@ -26,7 +25,7 @@ const DEFAULT_BATCH = 65_536;
  * RowParser rejects them as schema errors, which can be dead-lettered.
  */
 export function jsonlSource(path: string, options: JsonlSourceOptions = {}): RowSource {
-  const batchSize = checkBatchSize(options.batchSize);
+  const batchSize = batchSizeOption("jsonlSource", options.batchSize);
   return {
     kind: "jsonl",
     description: path,
@@ -78,8 +77,3 @@ function toSourceError(err: unknown, file: string): SourceError {
   return new SourceError(`cannot read JSON Lines file: ${reason}`, { file }, { cause: err });
 }
 
-function checkBatchSize(n: number | undefined): number {
-  if (n === undefined) return DEFAULT_BATCH;
-  if (!Number.isSafeInteger(n) || n < 1) throw new DefinitionError(`jsonlSource: batchSize must be a positive integer, got ${n}`);
-  return n;
-}

@@ -25,7 +25,7 @@ import {
 } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { DefinitionError, SourceError } from "../../errors.js";
-import type { RowSource } from "../rowSource.js";
+import { batchSizeOption, type RowSource } from "../rowSource.js";
 
 export interface ParquetSourceOptions {
   /** Top-level columns to read, in this order; default all, in file order. */
@@ -34,7 +34,6 @@ export interface ParquetSourceOptions {
   readonly batchSize?: number;
 }
 
-const DEFAULT_BATCH = 65_536;
 
 /**
  * Streams a Parquet file's rows as plain objects. All codecs hyparquet-
@@ -46,7 +45,7 @@ const DEFAULT_BATCH = 65_536;
  * SourceError; making the source itself never fails on I/O.
  */
 export function parquetSource(path: string, options: ParquetSourceOptions = {}): RowSource {
-  const batchSize = checkBatchSize(options.batchSize);
+  const batchSize = batchSizeOption("parquetSource", options.batchSize);
   const wanted = checkColumns(options.columns);
   const rowCount = readRowCountSync(path);
   return {
@@ -236,11 +235,6 @@ function checkColumns(columns: readonly string[] | undefined): readonly string[]
   return [...columns];
 }
 
-function checkBatchSize(n: number | undefined): number {
-  if (n === undefined) return DEFAULT_BATCH;
-  if (!Number.isSafeInteger(n) || n < 1) throw new DefinitionError(`parquetSource: batchSize must be a positive integer, got ${n}`);
-  return n;
-}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
