@@ -1,42 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { collect, failure, tempFolder } from "../../../test/helpers/sourceTesting.js";
 import { t } from "../../core/schema.js";
-import { DefinitionError, SourceError, TimestampError } from "../../errors.js";
+import { DefinitionError, TimestampError } from "../../errors.js";
 import type { SourceDef } from "../../plan/nodes.js";
 import { RowParser } from "../rowParser.js";
-import type { RowSource } from "../rowSource.js";
 import { csvSource } from "./csvSource.js";
 
-const dir = mkdtempSync(join(tmpdir(), "freshet-csv-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { dir, file } = tempFolder("freshet-csv-");
 
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
 
-async function collect(source: RowSource): Promise<{ rows: unknown[]; sizes: number[] }> {
-  const rows: unknown[] = [];
-  const sizes: number[] = [];
-  for await (const batch of source.batches()) {
-    sizes.push(batch.length);
-    rows.push(...batch);
-  }
-  return { rows, sizes };
-}
 
-async function failure(source: RowSource): Promise<SourceError> {
-  try {
-    await collect(source);
-  } catch (err) {
-    if (err instanceof SourceError) return err;
-    throw err;
-  }
-  throw new Error("expected a SourceError");
-}
 
 describe("csvSource", () => {
   it("yields header-keyed string rows in batches, skipping blank lines", async () => {

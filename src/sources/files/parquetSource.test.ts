@@ -1,46 +1,26 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet";
 import { parquetWriteFile } from "hyparquet-writer";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { collect, failure, tempFolder } from "../../../test/helpers/sourceTesting.js";
 import { t } from "../../core/schema.js";
-import { DefinitionError, SourceError } from "../../errors.js";
+import { DefinitionError } from "../../errors.js";
 import type { SourceDef } from "../../plan/nodes.js";
 import { RowParser } from "../rowParser.js";
-import type { RowSource } from "../rowSource.js";
 import { parquetSource } from "./parquetSource.js";
 
 const FLIGHTS = join(process.cwd(), "node_modules/vega-datasets/data/flights-3m.parquet");
 
-const dir = mkdtempSync(join(tmpdir(), "freshet-parquet-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { dir } = tempFolder("freshet-parquet-");
 
-async function collect(source: RowSource): Promise<{ rows: unknown[]; sizes: number[] }> {
-  const rows: unknown[] = [];
-  const sizes: number[] = [];
-  for await (const batch of source.batches()) {
-    sizes.push(batch.length);
-    rows.push(...batch);
-  }
-  return { rows, sizes };
-}
 
 async function codecsOf(path: string): Promise<string[]> {
   const metadata = await parquetMetadataAsync(await asyncBufferFromFile(path));
   return metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data?.codec ?? "none"));
 }
 
-async function failure(source: RowSource): Promise<SourceError> {
-  try {
-    await collect(source);
-  } catch (err) {
-    if (err instanceof SourceError) return err;
-    throw err;
-  }
-  throw new Error("expected a SourceError");
-}
 
 // Ten rows in row groups of 4, 4 and 2.
 const IDS = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
