@@ -114,6 +114,19 @@ describe("late and invalid events are never dropped silently", () => {
   });
 });
 
+describe("input rows", () => {
+  it("keeps no reference to them: changing a row after push changes nothing stored", async () => {
+    const store = await open();
+    const row = { user: "u", shop: 1, amount: 10, at: sec(0), extra: "ignored" };
+    await store.push("orders", [row]);
+    row.amount = 999;
+    row.user = "v";
+    expect((await store.getHistorical(perUser, [{ user: "u", ts: sec(1) }]))[0]?.total_1m).toBe(10);
+    expect((await store.getOnline(perUser, [{ user: "u" }], { at: sec(1) }))[0]?.total_1m).toBe(10);
+    expect((await store.getHistorical(perUser, [{ user: "v", ts: sec(1) }]))[0]?.n_1m).toBe(0);
+  });
+});
+
 describe("errors", () => {
   it("names unknown tables and datasets", async () => {
     const store = await open();

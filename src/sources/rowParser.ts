@@ -28,14 +28,16 @@ class FieldProblem {
 type BuildRow = (src: Record<string, unknown>) => Row | FieldProblem;
 
 /**
- * Parses unknown input rows into typed rows of a dataset: exactly the schema's
- * fields (extra input fields are ignored), numbers as numbers, timestamps as
+ * Parses unknown input rows into typed rows of a dataset: the schema's fields
+ * (extra input fields are ignored), numbers as numbers, timestamps as
  * epoch ms UTC. Anything that does not fit throws a SchemaError or
  * TimestampError naming the dataset, file, row and field.
  *
- * Every row is built by one object literal generated for the schema, so all
- * rows of a dataset share one hidden class and the engine's field reads stay
- * monomorphic; this is the hot path of every ingest.
+ * The checks are generated per schema (this is the hot path of every ingest).
+ * A row that needs conversion is rebuilt by one generated object literal, so
+ * converted rows share one hidden class; a row already fully typed is passed
+ * on as it is (it may then carry extra fields, which pipelines never see in
+ * their types and history never stores).
  */
 export class RowParser {
   readonly def: SourceDef;
@@ -89,11 +91,15 @@ function alreadyTyped(ft: FieldType, v: string, text: boolean): string {
 }
 
 function compileBuilder(names: readonly string[], types: readonly FieldType[], converters: readonly Convert[], text: boolean): BuildRow {
-  const lines: string[] = [];
+  const lines: string[] = ["let typed = true;"];
   names.forEach((name, i) => {
     lines.push(`let v${i} = src[${JSON.stringify(name)}];`);
-    lines.push(`if (!(${alreadyTyped(types[i] as FieldType, `v${i}`, text)})) { v${i} = c[${i}](v${i}); if (v${i} instanceof P) return v${i}; }`);
+    lines.push(`if (!(${alreadyTyped(types[i] as FieldType, `v${i}`, text)})) { typed = false; v${i} = c[${i}](v${i}); if (v${i} instanceof P) return v${i}; }`);
   });
+  // A row whose fields are all already typed is used as it is: the engine never
+  // mutates rows and keeps no reference to them after a batch (history copies
+  // values), so copying would only feed the GC.
+  lines.push("if (typed) return src;");
   lines.push(`return { ${names.map((name, i) => `${JSON.stringify(name)}: v${i}`).join(", ")} };`);
   try {
     const factory = new Function("c", "P", `return function buildRow(src) {\n${lines.join("\n")}\n};`) as (c: readonly Convert[], p: typeof FieldProblem) => BuildRow;
