@@ -44,7 +44,3 @@ function parseIsoUtc(text: string): number | undefined {
   }
   return epoch;
 }
-
-export function isoOf(ms: number): string {
-  return new Date(ms).toISOString();
-}

@@ -33,8 +33,6 @@ export class KeyState {
   psum: Float64Array[];
   pcomp: Float64Array[];
   pnn: Float64Array[];
-  /** Highest event time ever appended. */
-  maxTs = Number.NEGATIVE_INFINITY;
   /** Positions before this one have had their outputs emitted. */
   emitPos = 0;
   /** Marks for the operator's lists (cheaper than a Set lookup per event). */
@@ -84,7 +82,6 @@ export class KeyState {
     } else {
       this.insert(t, values);
     }
-    if (t > this.maxTs) this.maxTs = t;
   }
 
   /** Out-of-order insert: after every event <= t, then prefix sums recomputed from there. */

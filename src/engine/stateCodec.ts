@@ -10,7 +10,6 @@ export interface EncodedKeyState {
   readonly key: string;
   readonly keyValues: readonly unknown[];
   readonly group: number;
-  readonly maxTs: number;
   readonly n: number;
   readonly ts: Buffer;
   readonly vals: readonly Buffer[];
@@ -39,7 +38,6 @@ export function encodeKeyState(st: KeyState): EncodedKeyState {
     key: st.key,
     keyValues: st.keyValues,
     group: st.group,
-    maxTs: st.maxTs,
     n: to - from,
     ts: toBuffer(st.ts, from, to),
     vals: st.vals.map((a) => toBuffer(a, from, to)),
@@ -65,6 +63,5 @@ export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
   st.pnn = e.pnn.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
   st.end = e.n;
   st.emitPos = e.n;
-  st.maxTs = e.maxTs;
   return st;
 }

@@ -3,6 +3,7 @@ import { t } from "../core/schema.js";
 import { count, max, sum } from "../dsl/aggregations.js";
 import { dataset } from "../dsl/dataset.js";
 import { FeatureStore } from "../featureStore/featureStore.js";
+import { statelessChain } from "../plan/nodes.js";
 import { compileSteps } from "./statelessOps.js";
 
 const trips = dataset("trips", { city: t.string(), km: t.float(), minutes: t.float(), driver: t.string().optional(), at: t.timestamp() }, { timestamp: "at" });
@@ -16,9 +17,7 @@ describe("stateless steps", () => {
       .drop("driver")
       .select("city", "speed", "at")
       .map((r) => ({ ...r, city: r.city.toUpperCase() }));
-    const chain = [];
-    for (let n = ds.node; n.kind !== "source" && n.kind !== "aggregate"; n = n.input) chain.unshift(n);
-    const step = compileSteps(chain);
+    const step = compileSteps(statelessChain(ds.node));
     const out = step({
       rows: [
         { city: "oslo", km: 0.5, minutes: 2, driver: "a", at: T },

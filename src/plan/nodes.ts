@@ -3,6 +3,7 @@
  * nodes validate, explain and run a pipeline; nothing here knows the DSL.
  */
 import type { FieldType, Row, Schema } from "../core/schema.js";
+import { DefinitionError } from "../errors.js";
 
 export type { Row };
 
@@ -91,7 +92,7 @@ export function statelessChain(node: PlanNode): StatelessNode[] {
   while (cur.kind !== "source") {
     if (cur.kind === "aggregate") {
       if (chain.length > 0 || cur !== node) {
-        throw new Error("aggregate nodes cannot be chained in this version");
+        throw new DefinitionError("an aggregate cannot read from another aggregate yet: one table reads from one source dataset");
       }
     } else {
       chain.push(cur);
