@@ -56,7 +56,13 @@ describe("restart with a data directory", () => {
     expect(letters[0]).toMatchObject({ dataset: "clicks", reason: "late", eventTime: T0, row: { user: "u1", amount: 5 } });
 
     const b = await FeatureStore.open({ dir, clock: "event" });
-    await b.apply([clicks, userStats]);
+    // A table this directory has never seen is built from the history on disk.
+    const perUser1d = clicks.groupBy("user").aggregate({ clicks_1d: count({ window: "1d" }) }).as("per_user_1d");
+    await b.apply([clicks, userStats, perUser1d]);
+    const fresh = await b.getOnline(perUser1d, users, { at });
+    expect(fresh.map((r) => r.clicks_1d)).toEqual(users.map((u) => (u.user === "u7" ? 0 : expect.any(Number))));
+    expect(fresh.reduce((a, r) => a + r.clicks_1d, 0)).toBe(400);
+    expect(await b.getHistorical(perUser1d, users.map((u) => ({ ...u, ts: at })))).toEqual(fresh.map((r) => ({ ...r, ts: at })));
     expect(await b.getOnline(userStats, users, { at })).toEqual(onlineBefore);
     expect(await b.getHistorical(userStats, users.map((u) => ({ ...u, ts: at - 3_600_000 })))).toEqual(histBefore);
     expect(b.stats().datasets).toEqual(statsBefore.datasets);

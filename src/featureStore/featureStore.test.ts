@@ -114,6 +114,28 @@ describe("late and invalid events are never dropped silently", () => {
   });
 });
 
+describe("apply", () => {
+  it("builds a table added later from the history its source already has", async () => {
+    const store = await FeatureStore.open({ clock: "event" });
+    await store.apply([orders, perUser]);
+    await store.push("orders", [
+      { user: "u", shop: 1, amount: 4, at: sec(0) },
+      { user: "u", shop: 2, amount: 6, at: sec(30) },
+      { user: "w", shop: 2, amount: 1, at: sec(45) },
+    ]);
+    const before = store.stats().datasets["orders"];
+    await store.apply([perUserShop]);
+    // Applying again leaves the source's watermark and counters alone.
+    expect(store.stats().datasets["orders"]).toEqual(before);
+    const keys = [{ user: "u", shop: 1 }, { user: "u", shop: 2 }, { user: "w", shop: 2 }];
+    const online = await store.getOnline(perUserShop, keys, { at: sec(45) });
+    expect(online.map((r) => r.n)).toEqual([1, 1, 1]);
+    expect(await store.getHistorical(perUserShop, keys.map((k) => ({ ...k, ts: sec(45) })))).toEqual(online.map((r) => ({ ...r, ts: sec(45) })));
+    await store.push("orders", [{ user: "u", shop: 1, amount: 1, at: sec(50) }]);
+    expect((await store.getOnline(perUserShop, [{ user: "u", shop: 1 }], { at: sec(50) }))[0]?.n).toBe(2);
+  });
+});
+
 describe("input rows", () => {
   it("keeps no reference to them: changing a row after push changes nothing stored", async () => {
     const store = await open();

@@ -5,10 +5,10 @@ import type { Row, Schema } from "../core/schema.js";
 import { toEpochMs } from "../core/time.js";
 import type { AggregateOperator, EmittedRows } from "../engine/aggregateOperator.js";
 import { DeadLetterSink, type DeadLetter } from "../engine/deadLetters.js";
-import { Runtime, type TableRuntime } from "../engine/runtime.js";
+import { Runtime, type SourceRuntime, type TableRuntime } from "../engine/runtime.js";
 import { DefinitionError, SchemaError, StoreClosedError, TimestampError, UnknownDatasetError, UnknownTableError } from "../errors.js";
 import { explainTable } from "../plan/explain.js";
-import type { SourceDef, TableDef } from "../plan/nodes.js";
+import { sourceOf, type SourceDef, type TableDef } from "../plan/nodes.js";
 import type { HistoryStore } from "../stores/offline/historyStore.js";
 import { MemoryHistory } from "../stores/offline/memoryHistory.js";
 import { ParquetHistory } from "../stores/offline/parquetHistory.js";
@@ -129,14 +129,28 @@ export class FeatureStore {
   /** Registers source datasets and feature tables. Sources of tables are registered with them. */
   async apply(definitions: readonly Definition[]): Promise<void> {
     this.assertOpen();
+    const sources: SourceRuntime[] = [];
+    const tables: TableRuntime[] = [];
+    const addSource = (def: SourceDef): void => {
+      if (!this.runtime.sources.has(def.name)) sources.push(this.runtime.addSource(def));
+    };
     for (const d of definitions) {
-      if (d instanceof SourceDataset) this.runtime.addSource(d.def);
+      if (d instanceof SourceDataset) addSource(d.def);
       else if ("root" in d && d.root.kind === "aggregate") {
         if (this.runtime.tables.has(d.name)) throw new DefinitionError(`table "${d.name}" is already applied`);
-        this.runtime.addTable(d);
+        addSource(sourceOf(d.root));
+        tables.push(this.runtime.addTable(d));
       } else throw new DefinitionError("apply() takes datasets from dataset() and tables from .aggregate(...).as(name)");
     }
-    restore(this.runtime, this.states, this.deadLetterSink);
+    const unseen = restore({ sources, tables }, this.states, this.deadLetterSink);
+    // A table added to a source that already has events starts from that history.
+    for (const t of unseen) {
+      const src = t.source.def;
+      if (this.history.version(src.name) === 0 && t.source.accepted === 0) continue;
+      replayHistory(t, await this.history.scan(src.name, src.schema, src.timestamp), t.operator);
+      t.operator.markDirty([...t.operator.states.values()]);
+      t.operator.advanceWatermark(t.source.watermark);
+    }
   }
 
   /**

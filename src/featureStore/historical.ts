@@ -8,11 +8,11 @@ const CHUNK = 65_536;
 
 /**
  * Rebuilds a table's keyed state from the full history of its source, replayed
- * in event-time order through the table's own pipeline steps and aggregate.
- * Nothing is evicted, so it can answer as-of reads at any time.
+ * in event-time order through the table's own pipeline steps and aggregate
+ * (a fresh one by default). Nothing is evicted, so the result can answer
+ * as-of reads at any time.
  */
-export function replayHistory(table: TableRuntime, history: HistoryBatch): AggregateOperator {
-  const op = new AggregateOperator(table.def.name, table.def.root);
+export function replayHistory(table: TableRuntime, history: HistoryBatch, op = new AggregateOperator(table.def.name, table.def.root)): AggregateOperator {
   const order = eventTimeOrder(history.ts);
   const n = history.rows.length;
   for (let start = 0; start < n; start += CHUNK) {

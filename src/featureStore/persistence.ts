@@ -1,5 +1,5 @@
 import type { DeadLetterSink } from "../engine/deadLetters.js";
-import type { Runtime } from "../engine/runtime.js";
+import type { Runtime, SourceRuntime, TableRuntime } from "../engine/runtime.js";
 import { decodeKeyState, encodeKeyState, type EncodedKeyState } from "../engine/stateCodec.js";
 import type { StateStore } from "../stores/online/stateStore.js";
 
@@ -15,32 +15,44 @@ function isMeta(value: unknown): value is StoreMeta {
   return typeof value === "object" && value !== null && (value as { v?: unknown }).v === 1;
 }
 
-/** Points each table's operator at the state store, and restores watermarks and counters. */
-export function restore(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink): void {
+/**
+ * Points newly applied tables at the state store and restores what the last
+ * commit saved of newly applied sources and tables (watermarks, counters,
+ * eviction horizons). Returns the tables the store has never seen.
+ */
+export function restore(
+  added: { sources: readonly SourceRuntime[]; tables: readonly TableRuntime[] },
+  store: StateStore,
+  deadLetters: DeadLetterSink,
+): TableRuntime[] {
   const meta = store.meta();
-  for (const table of runtime.tables.values()) {
+  const saved = isMeta(meta) ? meta : undefined;
+  for (const table of added.tables) {
     const op = table.operator;
     op.loader = (key) => {
       const value = store.get(table.def.name, key);
       return value === undefined ? undefined : decodeKeyState(value as EncodedKeyState, op.layout);
     };
   }
-  if (!isMeta(meta)) return;
-  for (const [name, s] of Object.entries(meta.sources)) {
-    const src = runtime.sources.get(name);
-    if (src !== undefined) {
+  for (const src of added.sources) {
+    const s = saved?.sources[src.def.name];
+    if (s !== undefined) {
       src.maxTs = s.maxTs;
       src.accepted = s.accepted;
     }
+    const d = saved?.deadLetters[src.def.name];
+    if (d !== undefined) {
+      deadLetters.restoreCount(src.def.name, "late", d.late);
+      deadLetters.restoreCount(src.def.name, "invalid", d.invalid);
+    }
   }
-  for (const [name, t] of Object.entries(meta.tables)) {
-    const table = runtime.tables.get(name);
-    if (table !== undefined) table.operator.horizon = t.horizon;
+  const unseen: TableRuntime[] = [];
+  for (const table of added.tables) {
+    const t = saved?.tables[table.def.name];
+    if (t !== undefined) table.operator.horizon = t.horizon;
+    else unseen.push(table);
   }
-  for (const [name, d] of Object.entries(meta.deadLetters)) {
-    deadLetters.restoreCount(name, "late", d.late);
-    deadLetters.restoreCount(name, "invalid", d.invalid);
-  }
+  return unseen;
 }
 
 /** Writes every changed key and the metadata in one atomic commit. */
