@@ -1,3 +1,5 @@
+import { readdir } from "node:fs/promises";
+import { DefinitionError } from "../errors.js";
 import { FeatureStore } from "../featureStore/featureStore.js";
 import { parquetSource } from "../sources/files/parquetSource.js";
 import { airportDelays, flights, flightsParquetPath } from "./flightsDemo.js";
@@ -36,6 +38,10 @@ const DAY = 86_400_000;
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const out = options.out;
   const say = (s = ""): void => void out.write(`${s}\n`);
+  if (options.dir !== undefined && (await readdir(options.dir).catch(() => [])).length > 0) {
+    // Replaying the same history into a store that already has it would only dead-letter it as late.
+    throw new DefinitionError(`the demo builds a new store, and ${options.dir} is not empty: remove it or pass another --dir`);
+  }
   const source = parquetSource(options.path);
   const total = Math.min(source.size ?? Number.POSITIVE_INFINITY, options.limit ?? Number.POSITIVE_INFINITY);
   say(`Freshet demo: ${Number.isFinite(total) ? total.toLocaleString("en-US") : "all"} US flights of 2001 (vega-datasets flights-3m.parquet)`);
