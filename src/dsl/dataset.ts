@@ -80,10 +80,13 @@ export interface DatasetOptions<S extends Schema> {
 export class SourceDataset<Name extends string, S extends Schema> extends Dataset<RowOf<S>> {
   readonly name: Name;
   readonly def: SourceDef;
+  /** The declared schema, with its types (to extend it in another dataset). */
+  readonly schema: S;
 
-  constructor(name: Name, def: SourceDef) {
+  constructor(name: Name, schema: S, def: SourceDef) {
     super({ kind: "source", source: def });
     this.name = name;
+    this.schema = schema;
     this.def = def;
   }
 }
@@ -118,7 +121,7 @@ export function dataset<Name extends string, S extends Schema>(
     keys: Object.freeze(keys),
     lateness: options.lateness === undefined || options.lateness === 0 ? 0 : parseDuration(options.lateness),
   });
-  return new SourceDataset(name, def);
+  return new SourceDataset(name, schema, def);
 }
 
 /** The row type of a dataset, as its pipeline functions see it. */

@@ -1,6 +1,7 @@
 import { encodeKey, keyGroupOf } from "../core/keys.js";
 import { ReadBeforeRetentionError } from "../errors.js";
 import type { AggregateNode, Row } from "../plan/nodes.js";
+import { FeatureCode } from "./featureCode.js";
 import { KeyState } from "./keyState.js";
 import { layoutOf, type Layout } from "./layout.js";
 import { WindowCursor } from "./windowCursor.js";
@@ -52,15 +53,15 @@ export class AggregateOperator {
     this.scratch = new Float64Array(this.fieldNames.length);
   }
 
-  /** Appends events rows[from..to) with event times ts[from..to) to their keys. */
-  process(rows: readonly Row[], ts: ArrayLike<number>, from: number, to: number, trackEmit: boolean): void {
+  /** Appends events `rows` with event times `ts` to their keys. */
+  process(rows: readonly Row[], ts: ArrayLike<number>, trackEmit: boolean): void {
     const fields = this.fieldNames;
     const nf = fields.length;
     const scratch = this.scratch;
     const single = this.keyFields.length === 1 ? (this.keyFields[0] as string) : undefined;
     const horizon = this.horizon;
     let last: KeyState | undefined;
-    for (let i = from; i < to; i++) {
+    for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as Row;
       let key: string;
       if (single !== undefined) {
@@ -76,12 +77,9 @@ export class AggregateOperator {
         const v = row[fields[f] as string];
         scratch[f] = typeof v === "number" ? v : Number.NaN;
       }
-      if (st.end > st.first && st.timeAt(st.first) <= horizon) st.evict(horizon);
+      st.evict(horizon);
       st.append(ts[i] as number, scratch);
-      if (!st.dirtyMark) {
-        st.dirtyMark = true;
-        this.dirty.push(st);
-      }
+      this.markOneDirty(st);
       if (trackEmit && !st.pendingMark) {
         st.pendingMark = true;
         this.pendingEmit.push(st);
@@ -150,11 +148,13 @@ export class AggregateOperator {
   }
 
   markDirty(states: readonly KeyState[]): void {
-    for (const st of states) {
-      if (!st.dirtyMark) {
-        st.dirtyMark = true;
-        this.dirty.push(st);
-      }
+    for (const st of states) this.markOneDirty(st);
+  }
+
+  private markOneDirty(st: KeyState): void {
+    if (!st.dirtyMark) {
+      st.dirtyMark = true;
+      this.dirty.push(st);
     }
   }
 
@@ -181,7 +181,7 @@ export class AggregateOperator {
       this.readEmpty(out, index);
       return;
     }
-    if (st.end > st.first && st.timeAt(st.first) <= this.horizon) st.evict(this.horizon);
+    st.evict(this.horizon);
     const cur = (st.readCursor ??= new WindowCursor(this.layout.windows.length, this.layout.deques.length));
     st.readInto(cur, t, out, index);
   }
@@ -190,8 +190,8 @@ export class AggregateOperator {
   private readEmpty(out: readonly Float64Array[], index: number): void {
     const feats = this.layout.features;
     for (let k = 0; k < feats.length; k++) {
-      const kind = (feats[k] as (typeof feats)[number]).kind;
-      (out[k] as Float64Array)[index] = kind === "count" || kind === "sum" ? 0 : Number.NaN;
+      const code = (feats[k] as (typeof feats)[number]).code;
+      (out[k] as Float64Array)[index] = code === FeatureCode.Count || code === FeatureCode.Sum ? 0 : Number.NaN;
     }
   }
 

@@ -1,4 +1,5 @@
-import { FeatureCode, type Layout } from "./layout.js";
+import { FeatureCode } from "./featureCode.js";
+import type { Layout } from "./layout.js";
 import type { MonotonicDeque, WindowCursor } from "./windowCursor.js";
 
 /**
@@ -104,9 +105,8 @@ export class KeyState {
       for (let j = i; j <= n; j++) addToPrefix(ps, pc, pn, j, vf[j] as number);
     }
     this.end++;
-    for (const cur of [this.readCursor, this.emitCursor]) {
-      if (cur !== undefined && cur.valid && p < cur.hi) cur.reset();
-    }
+    this.readCursor?.insertedAt(p);
+    this.emitCursor?.insertedAt(p);
     // Emission only covers times below the watermark and late events never get
     // here, so this cannot happen; if it did, emitted rows are not emitted again.
     if (p < this.emitPos) this.emitPos++;
@@ -125,7 +125,7 @@ export class KeyState {
     return lo + this.off;
   }
 
-  /** Drops events with time <= horizon. Prefix values are kept, so later sums are unchanged. */
+  /** Drops events with time <= horizon (cheap when there are none). Prefix values are kept, so later sums are unchanged. */
   evict(horizon: number): void {
     const ts = this.ts;
     let first = this.first;
@@ -133,15 +133,8 @@ export class KeyState {
     if (first === this.first) return;
     this.first = first;
     if (this.emitPos < first) this.emitPos = first;
-    for (const cur of [this.readCursor, this.emitCursor]) {
-      if (cur === undefined || !cur.valid) continue;
-      for (let w = 0; w < cur.lo.length; w++) {
-        if ((cur.lo[w] as number) < first) {
-          cur.reset();
-          break;
-        }
-      }
-    }
+    this.readCursor?.evictedBefore(first);
+    this.emitCursor?.evictedBefore(first);
   }
 
   /** Compacts evicted space away, or doubles the arrays. */

@@ -2,10 +2,7 @@ import type { AggKind, AggregateNode } from "../plan/nodes.js";
 import { FeatureCode } from "./featureCode.js";
 import { compileReadKernel, type ReadKernel } from "./readKernel.js";
 
-export { FeatureCode };
-
 /** Where one feature reads from inside a key's window state. */
-
 export interface FeatureSlot {
   readonly name: string;
   readonly kind: AggKind;

@@ -112,7 +112,7 @@ export class Runtime {
     this.history.append(sourceName, src.def.schema, acceptedRows, acceptedTs);
     for (const table of src.tables) {
       const b = table.steps({ rows: acceptedRows, ts: acceptedTs });
-      table.operator.process(b.rows, b.ts, 0, b.rows.length, emit !== undefined);
+      table.operator.process(b.rows, b.ts, emit !== undefined);
       if (emit !== undefined) table.operator.emit(src.watermark, (r) => emit(table.def.name, r));
       table.operator.advanceWatermark(src.watermark);
     }

@@ -25,6 +25,22 @@ export class WindowCursor {
     this.valid = false;
     for (const d of this.deques) d.clear();
   }
+
+  /** An event was inserted at position p: positions from p on shifted. */
+  insertedAt(p: number): void {
+    if (this.valid && p < this.hi) this.reset();
+  }
+
+  /** Events before position `first` were evicted. */
+  evictedBefore(first: number): void {
+    if (!this.valid) return;
+    for (let w = 0; w < this.lo.length; w++) {
+      if ((this.lo[w] as number) < first) {
+        this.reset();
+        return;
+      }
+    }
+  }
 }
 
 /**

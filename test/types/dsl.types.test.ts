@@ -1,28 +1,15 @@
 /**
  * Type-level tests: `npm test` type-checks this file first, so a wrong type
  * inference or a `@ts-expect-error` that no longer errors fails the run.
- * The runtime assertions check the same definitions' behaviour.
+ * The runtime assertions check the same definitions' behaviour. Aggregation
+ * and read types are checked on the definitions the demo ships.
  */
 import { describe, expect, expectTypeOf, it } from "vitest";
-import { avg, count, dataset, FeatureStore, max, min, sum, t, type InferRow, type TableRow } from "../../src/index.js";
+import { airportDelays, flights as demoFlights } from "../../src/cli/flightsDemo.js";
+import { count, dataset, FeatureStore, sum, t, type InferRow, type TableRow } from "../../src/index.js";
 
-const flights = dataset(
-  "flights",
-  { origin: t.string(), destination: t.string(), delay: t.float(), distance: t.float(), date: t.timestamp(), tail: t.string().optional() },
-  { timestamp: "date" },
-);
-
-const airportDelays = flights
-  .filter((f) => f.distance > 0)
-  .groupBy("origin")
-  .aggregate({
-    flights_1h: count({ window: "1h" }),
-    delay_sum_1d: sum("delay", { window: "1d" }),
-    delay_avg_7d: avg("delay", { window: "7d" }),
-    delay_max_1d: max("delay", { window: "1d" }),
-    delay_min_1d: min("delay", { window: "1d" }),
-  })
-  .as("airport_delays");
+// The demo's schema plus an optional field, for row-type inference.
+const flights = dataset("flights", { ...demoFlights.schema, tail: t.string().optional() }, { timestamp: "date" });
 
 describe("types inferred from the schema", () => {
   it("row types", () => {
@@ -59,7 +46,7 @@ describe("types inferred from the schema", () => {
 
   it("store reads are typed by the table", async () => {
     const store = await FeatureStore.open();
-    await store.apply([flights, airportDelays]);
+    await store.apply([demoFlights, airportDelays]);
     const online = await store.getOnline(airportDelays, [{ origin: "SFO" }]);
     expectTypeOf(online[0]).toEqualTypeOf<TableRow<typeof airportDelays> | undefined>();
     const hist = await store.getHistorical(airportDelays, [{ origin: "SFO", ts: new Date(0) }]);

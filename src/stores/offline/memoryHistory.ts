@@ -6,7 +6,6 @@ import type { HistoryBatch, HistoryStore } from "./historyStore.js";
 export class MemoryHistory implements HistoryStore {
   private readonly logs = new Map<string, ColumnLog>();
   private readonly versions = new Map<string, number>();
-  private readonly cache = new Map<string, { version: number; batch: HistoryBatch }>();
 
   append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array): void {
     let log = this.logs.get(dataset);
@@ -15,13 +14,9 @@ export class MemoryHistory implements HistoryStore {
     this.versions.set(dataset, this.version(dataset) + 1);
   }
 
+  /** Rows rebuilt from the columns; callers cache what they derive from them (by version). */
   async scan(dataset: string): Promise<HistoryBatch> {
-    const version = this.version(dataset);
-    const cached = this.cache.get(dataset);
-    if (cached !== undefined && cached.version === version) return cached.batch;
-    const batch = this.logs.get(dataset)?.toBatch() ?? { rows: [], ts: new Float64Array(0) };
-    this.cache.set(dataset, { version, batch });
-    return batch;
+    return this.logs.get(dataset)?.toBatch() ?? { rows: [], ts: new Float64Array(0) };
   }
 
   version(dataset: string): number {

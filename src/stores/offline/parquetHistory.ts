@@ -17,7 +17,6 @@ import { concatHistory, type HistoryBatch, type HistoryStore } from "./historySt
 export class ParquetHistory implements HistoryStore {
   private readonly pending = new Map<string, ColumnLog>();
   private readonly versions = new Map<string, number>();
-  private readonly cache = new Map<string, { version: number; batch: HistoryBatch }>();
 
   constructor(private readonly dir: string) {}
 
@@ -32,17 +31,13 @@ export class ParquetHistory implements HistoryStore {
     return this.versions.get(dataset) ?? 0;
   }
 
+  /** Every part on disk plus what is pending; callers cache what they derive from it (by version). */
   async scan(dataset: string, schema: Schema, timestampField: string): Promise<HistoryBatch> {
-    const version = this.version(dataset);
-    const cached = this.cache.get(dataset);
-    if (cached !== undefined && cached.version === version) return cached.batch;
     const parts: HistoryBatch[] = [];
     for (const file of await this.partFiles(dataset)) parts.push(await readPart(join(this.dir, dataset, file), schema, timestampField));
     const pending = this.pending.get(dataset);
     if (pending !== undefined && pending.length > 0) parts.push(pending.toBatch());
-    const batch = concatHistory(parts);
-    this.cache.set(dataset, { version, batch });
-    return batch;
+    return concatHistory(parts);
   }
 
   async flush(schemas: ReadonlyMap<string, { schema: Schema; timestamp: string }>): Promise<void> {
@@ -62,7 +57,6 @@ export class ParquetHistory implements HistoryStore {
         throw new StorageError(`cannot write history part ${join(folder, name)}`, { cause });
       }
       this.pending.set(dataset, new ColumnLog(def.schema));
-      // The cache stays valid: its content did not change, only where it lives.
     }
   }
 
