@@ -1,6 +1,9 @@
 import { encodeKey, keyGroupOf } from "../core/keys.js";
 import { ReadBeforeRetentionError } from "../errors.js";
 import type { AggregateNode, Row } from "../plan/nodes.js";
+
+/** What an aggregate computes: its key fields and named aggregations (plain data, no functions). */
+export type AggregateSpec = Pick<AggregateNode, "keys" | "aggregations">;
 import { FeatureCode } from "./featureCode.js";
 import { KeyState } from "./keyState.js";
 import { layoutOf, type Layout } from "./layout.js";
@@ -19,6 +22,14 @@ export interface EmittedRows {
 
 export type EmitSink = (rows: EmittedRows) => void;
 
+/** Emitted rows before their keys are resolved: `owners[i]` is the state row i belongs to. */
+export interface CollectedRows {
+  readonly length: number;
+  readonly owners: readonly KeyState[];
+  readonly ts: Float64Array;
+  readonly values: readonly Float64Array[];
+}
+
 /** Loads a key's persisted state when it is not in memory (the LMDB store plugs in here). */
 export type StateLoader = (key: string) => KeyState | undefined;
 
@@ -31,6 +42,8 @@ export type StateLoader = (key: string) => KeyState | undefined;
 export class AggregateOperator {
   readonly layout: Layout;
   readonly tableName: string;
+  /** The keys and aggregations as plain data (what a worker thread needs to build the same operator). */
+  readonly spec: AggregateSpec;
   /** All keys' state. Each KeyState records its key group for persistence and scale-out. */
   readonly states = new Map<string, KeyState>();
   /** Events at or before this time may have been evicted. */
@@ -45,10 +58,14 @@ export class AggregateOperator {
   /** Keys with events whose history rows are not emitted yet (see KeyState.pendingMark). */
   private pendingEmit: KeyState[] = [];
 
-  constructor(tableName: string, node: AggregateNode) {
+  constructor(tableName: string, spec: AggregateSpec) {
     this.tableName = tableName;
-    this.layout = layoutOf(node);
-    this.keyFields = node.keys;
+    this.spec = {
+      keys: [...spec.keys],
+      aggregations: Object.fromEntries(Object.entries(spec.aggregations).map(([name, d]) => [name, { kind: d.kind, field: d.field, window: d.window }])),
+    };
+    this.layout = layoutOf(spec);
+    this.keyFields = spec.keys;
     this.fieldNames = this.layout.fields;
     this.scratch = new Float64Array(this.fieldNames.length);
   }
@@ -77,14 +94,60 @@ export class AggregateOperator {
         const v = row[fields[f] as string];
         scratch[f] = typeof v === "number" ? v : Number.NaN;
       }
-      st.evict(horizon);
-      st.append(ts[i] as number, scratch);
-      this.markOneDirty(st);
-      if (trackEmit && !st.pendingMark) {
-        st.pendingMark = true;
-        this.pendingEmit.push(st);
-      }
+      this.add(st, ts[i] as number, scratch, horizon, trackEmit);
     }
+  }
+
+  /**
+   * Appends events already split into columns (a partition of a parallel
+   * replay): event i belongs to `byId[ids[i]]`, its field f value is cols[f][i].
+   */
+  processColumns(byId: readonly KeyState[], ids: Int32Array, ts: Float64Array, cols: readonly Float64Array[], trackEmit: boolean): void {
+    const nf = this.fieldNames.length;
+    const scratch = this.scratch;
+    const horizon = this.horizon;
+    for (let i = 0; i < ids.length; i++) {
+      const st = byId[ids[i] as number] as KeyState;
+      for (let f = 0; f < nf; f++) scratch[f] = (cols[f] as Float64Array)[i] as number;
+      this.add(st, ts[i] as number, scratch, horizon, trackEmit);
+    }
+  }
+
+  private add(st: KeyState, t: number, values: Float64Array, horizon: number, trackEmit: boolean): void {
+    st.evict(horizon);
+    st.append(t, values);
+    this.markOneDirty(st);
+    if (trackEmit && !st.pendingMark) {
+      st.pendingMark = true;
+      this.pendingEmit.push(st);
+    }
+  }
+
+  /** A key's state, from memory or the loader, without keeping a loaded one. */
+  lookup(key: string): KeyState | undefined {
+    return this.states.get(key) ?? this.loader?.(key);
+  }
+
+  /** Takes over a key's state built elsewhere (a parallel replay handing its partition back). */
+  adopt(st: KeyState): void {
+    this.states.set(st.key, st);
+    this.markOneDirty(st);
+  }
+
+  /**
+   * Hands every in-memory key state over (to a parallel replay) and forgets
+   * it here: the operator is empty until the states are adopted back.
+   */
+  release(): KeyState[] {
+    const all = [...this.states.values()];
+    this.states.clear();
+    for (const st of all) {
+      st.pendingMark = false;
+      st.dirtyMark = false;
+    }
+    this.pendingEmit = [];
+    this.dirty = [];
+    return all;
   }
 
   private create(key: string, row: Row): KeyState {
@@ -110,12 +173,21 @@ export class AggregateOperator {
    * below `upTo` (the watermark, or +Infinity at the end of a replay).
    */
   emit(upTo: number, sink: EmitSink): void {
+    const c = this.collect(upTo);
+    if (c === undefined) return;
+    const keys = new Array<readonly unknown[]>(c.length);
+    for (let i = 0; i < c.length; i++) keys[i] = (c.owners[i] as KeyState).keyValues;
+    sink({ length: c.length, keys, ts: c.ts, values: c.values });
+  }
+
+  /** What emit() emits, with each row's key state instead of its key values. */
+  collect(upTo: number): CollectedRows | undefined {
     const nfeat = this.layout.features.length;
     // At most one row per pending event: size the columns once.
     let cap = 0;
     for (const st of this.pendingEmit) cap += st.end - Math.max(st.emitPos, st.first);
-    if (cap === 0) return;
-    const keys: (readonly unknown[])[] = new Array<readonly unknown[]>(cap);
+    if (cap === 0) return undefined;
+    const owners = new Array<KeyState>(cap);
     const ts = new Float64Array(cap);
     const values: Float64Array[] = [];
     for (let k = 0; k < nfeat; k++) values.push(new Float64Array(cap));
@@ -133,7 +205,7 @@ export class AggregateOperator {
         while (p < st.end && st.timeAt(p) === t);
         st.readInto(cur, t, values, n);
         ts[n] = t;
-        keys[n] = st.keyValues;
+        owners[n] = st;
         n++;
       }
       st.emitPos = p;
@@ -141,10 +213,9 @@ export class AggregateOperator {
       else st.pendingMark = false;
     }
     this.pendingEmit = still;
-    if (n > 0) {
-      keys.length = n;
-      sink({ length: n, keys, ts: ts.subarray(0, n), values: values.map((v) => v.subarray(0, n)) });
-    }
+    if (n === 0) return undefined;
+    owners.length = n;
+    return { length: n, owners, ts: ts.subarray(0, n), values: values.map((v) => v.subarray(0, n)) };
   }
 
   markDirty(states: readonly KeyState[]): void {

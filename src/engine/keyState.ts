@@ -39,6 +39,8 @@ export class KeyState {
   /** Marks for the operator's lists (cheaper than a Set lookup per event). */
   dirtyMark = false;
   pendingMark = false;
+  /** The key's index in a parallel replay's partition (set by the worker that holds it). */
+  slot = -1;
   readCursor: WindowCursor | undefined;
   emitCursor: WindowCursor | undefined;
 

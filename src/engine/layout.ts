@@ -40,7 +40,7 @@ export interface Layout {
   readonly readKernel: ReadKernel | undefined;
 }
 
-export function layoutOf(node: AggregateNode): Layout {
+export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): Layout {
   const fields: string[] = [];
   const prefixed: boolean[] = [];
   const windows: number[] = [];

@@ -2,8 +2,9 @@ import type { Schema } from "../core/schema.js";
 import type { Row, SourceDef, TableDef } from "../plan/nodes.js";
 import { sourceOf, statelessChain } from "../plan/nodes.js";
 import { AggregateOperator, type EmittedRows } from "./aggregateOperator.js";
-import type { DeadLetterSink } from "./deadLetters.js";
-import { compileSteps, type BatchStep } from "./statelessOps.js";
+import type { DeadLetter, DeadLetterSink } from "./deadLetters.js";
+import type { PartitionedAggregate } from "./parallel/partitioned.js";
+import { compileSteps, type Batch, type BatchStep } from "./statelessOps.js";
 
 /** Receives every accepted source event, in processing order (the offline history). */
 export interface HistorySink {
@@ -25,6 +26,8 @@ export class SourceRuntime {
 export class TableRuntime {
   readonly steps: BatchStep;
   readonly operator: AggregateOperator;
+  /** Set while a parallel replay holds this table's state in worker threads. */
+  partitioned: PartitionedAggregate | undefined;
   constructor(
     readonly def: TableDef,
     readonly source: SourceRuntime,
@@ -79,6 +82,7 @@ export class Runtime {
     let keepRows: Row[] | undefined;
     let keepTs: Float64Array | undefined;
     let kept = 0;
+    const late: DeadLetter[] = [];
     for (let i = 0; i < rows.length; i++) {
       const t = ts[i] as number;
       const watermark = maxTs - lateness;
@@ -88,7 +92,7 @@ export class Runtime {
           keepTs = ts.slice();
           kept = i;
         }
-        this.deadLetters.add({
+        late.push({
           dataset: sourceName,
           reason: "late",
           row: rows[i],
@@ -104,25 +108,35 @@ export class Runtime {
         keepTs[kept++] = t;
       }
     }
-    src.maxTs = maxTs;
     const acceptedRows = keepRows ?? (rows as Row[]);
     const acceptedTs = keepTs === undefined ? ts : keepTs.subarray(0, kept);
+    // User code (the tables' steps, then the sink) runs where a throw cannot
+    // leave the source, its history and its tables disagreeing: every step
+    // first, then the batch is committed to all of them, then rows are emitted.
+    const inputs = acceptedRows.length === 0 ? [] : src.tables.map((table) => table.steps({ rows: acceptedRows, ts: acceptedTs }));
+    for (const d of late) this.deadLetters.add(d);
+    src.maxTs = maxTs;
     src.accepted += acceptedRows.length;
     if (acceptedRows.length === 0) return 0;
     this.history.append(sourceName, src.def.schema, acceptedRows, acceptedTs);
+    for (let i = 0; i < src.tables.length; i++) {
+      const table = src.tables[i] as TableRuntime;
+      const b = inputs[i] as Batch;
+      if (table.partitioned !== undefined) table.partitioned.send(b.rows, b.ts, src.watermark, emit !== undefined);
+      else table.operator.process(b.rows, b.ts, emit !== undefined);
+    }
     for (const table of src.tables) {
-      const b = table.steps({ rows: acceptedRows, ts: acceptedTs });
-      table.operator.process(b.rows, b.ts, emit !== undefined);
+      if (table.partitioned !== undefined) continue;
       if (emit !== undefined) table.operator.emit(src.watermark, (r) => emit(table.def.name, r));
       table.operator.advanceWatermark(src.watermark);
     }
     return acceptedRows.length;
   }
 
-  /** End of a replay: every pending (key, time) row is final. */
+  /** End of a replay: every pending (key, time) row is final (partitioned tables emit theirs when closed). */
   finish(sourceName: string, emit: TableRowsSink): void {
     const src = this.sources.get(sourceName);
     if (src === undefined) return;
-    for (const table of src.tables) table.operator.emit(Number.POSITIVE_INFINITY, (r) => emit(table.def.name, r));
+    for (const table of src.tables) if (table.partitioned === undefined) table.operator.emit(Number.POSITIVE_INFINITY, (r) => emit(table.def.name, r));
   }
 }

@@ -24,16 +24,19 @@ function compileStep(node: StatelessNode): BatchStep {
     case "filter": {
       const pred = node.predicate;
       return ({ rows, ts }) => {
-        const outRows: Row[] = [];
+        // Sized once for the whole batch (pushing one by one regrows the array many times per batch).
+        const outRows = new Array<Row>(rows.length);
         const outTs = new Float64Array(rows.length);
+        let n = 0;
         for (let i = 0; i < rows.length; i++) {
           const r = rows[i] as Row;
           if (pred(r)) {
-            outTs[outRows.length] = ts[i] as number;
-            outRows.push(r);
+            outTs[n] = ts[i] as number;
+            outRows[n++] = r;
           }
         }
-        return { rows: outRows, ts: outTs.subarray(0, outRows.length) };
+        outRows.length = n;
+        return { rows: outRows, ts: outTs.subarray(0, n) };
       };
     }
     case "map": {

@@ -40,27 +40,35 @@ export async function* parseSource(
   const tsField = def.timestamp;
   let rowNumber = 0;
   for await (const raw of source.batches()) {
-    const rows: Row[] = [];
-    const ts = new Float64Array(raw.length);
-    for (const item of raw) {
-      rowNumber++;
+    const items = raw;
+    const rows = new Array<Row>(items.length);
+    const ts = new Float64Array(items.length);
+    let n = 0;
+    let i = 0;
+    // The try sits outside the hot loop; after a bad row the loop resumes at the next one.
+    while (i < items.length) {
       try {
-        const row = parser.parseAt(item, rowNumber, file);
-        ts[rows.length] = row[tsField] as number;
-        rows.push(row);
+        for (; i < items.length; i++) {
+          const row = parser.parseAt(items[i], rowNumber + i + 1, file);
+          ts[n] = row[tsField] as number;
+          rows[n++] = row;
+        }
       } catch (err) {
         if (onError === "throw" || !(err instanceof FreshetError)) throw err;
         deadLetters.add({
           dataset: def.name,
           reason: "invalid",
-          row: item,
+          row: items[i],
           eventTime: undefined,
           watermark: undefined,
           message: err.message,
         });
+        i++;
       }
     }
-    yield { rows, ts: ts.subarray(0, rows.length), read: rowNumber };
+    rowNumber += items.length;
+    rows.length = n;
+    yield { rows, ts: ts.subarray(0, n), read: rowNumber };
   }
 }
 

@@ -1,8 +1,10 @@
 import type { Row, SourceDef } from "../plan/nodes.js";
+import type { EmittedRows } from "../engine/aggregateOperator.js";
 import type { DeadLetterSink } from "../engine/deadLetters.js";
-import type { Runtime, TableRowsSink } from "../engine/runtime.js";
+import { PartitionedAggregate } from "../engine/parallel/partitioned.js";
+import type { Runtime, SourceRuntime, TableRowsSink } from "../engine/runtime.js";
 import { toEpochMs } from "../core/time.js";
-import { isRowSource } from "../sources/rowSource.js";
+import { isRowSource, rowsSource } from "../sources/rowSource.js";
 import { parseSource, sortByEventTime, type OnError, type RowInput } from "./inputs.js";
 
 export interface ReplayOptions {
@@ -10,6 +12,10 @@ export interface ReplayOptions {
   readonly batchSize: number;
   readonly onProgress: ((p: { phase: "read" | "replay"; rows: number; total: number | undefined }) => void) | undefined;
   readonly emit: TableRowsSink | undefined;
+  /** Aggregate worker threads to spread the tables' key groups over (0: all on this thread). */
+  readonly workers: number;
+  /** Rows to replay on this thread before handing the tables to the workers (small inputs never pay for them). */
+  readonly parallelAfter: number;
 }
 
 /**
@@ -20,31 +26,91 @@ export interface ReplayOptions {
  */
 export async function replayDataset(runtime: Runtime, deadLetters: DeadLetterSink, def: SourceDef, input: RowInput, o: ReplayOptions): Promise<number> {
   const size = isRowSource(input) ? input.size : Array.isArray(input) ? input.length : undefined;
-  const ingest = (rows: Row[], ts: Float64Array): void => void runtime.ingest(def.name, rows, ts, o.emit);
-  let read = 0;
-  if (Array.isArray(input) && arrayInTimeOrder(input, def.timestamp)) {
-    for await (const b of parseSource(def, input, o.onError, deadLetters)) {
-      read = b.read;
-      ingest(b.rows, b.ts);
-      o.onProgress?.({ phase: "replay", rows: read, total: size });
+  const src = runtime.sources.get(def.name);
+  if (src === undefined) throw new Error(`replay: unknown source ${def.name}`);
+  const parallel = new ParallelTables(src, o);
+  let ok = false;
+  try {
+    const ingest = async (rows: Row[], ts: Float64Array, before: number): Promise<void> => {
+      if (before >= o.parallelAfter) await parallel.start();
+      runtime.ingest(def.name, rows, ts, o.emit);
+      await parallel.drain();
+    };
+    let read = 0;
+    if (Array.isArray(input) && arrayInTimeOrder(input, def.timestamp)) {
+      for await (const b of parseSource(def, rowsSource(input, o.batchSize), o.onError, deadLetters)) {
+        await ingest(b.rows, b.ts, read);
+        read = b.read;
+        o.onProgress?.({ phase: "replay", rows: read, total: size });
+      }
+    } else {
+      const parts: Array<{ rows: Row[]; ts: Float64Array }> = [];
+      for await (const b of parseSource(def, input, o.onError, deadLetters)) {
+        parts.push(b);
+        read = b.read;
+        o.onProgress?.({ phase: "read", rows: read, total: size });
+      }
+      const all = sortByEventTime(parts);
+      parts.length = 0;
+      for (let start = 0; start < all.rows.length; start += o.batchSize) {
+        const end = Math.min(all.rows.length, start + o.batchSize);
+        await ingest(all.rows.slice(start, end), all.ts.subarray(start, end), start);
+        o.onProgress?.({ phase: "replay", rows: end, total: all.rows.length });
+      }
     }
-  } else {
-    const parts: Array<{ rows: Row[]; ts: Float64Array }> = [];
-    for await (const b of parseSource(def, input, o.onError, deadLetters)) {
-      parts.push(b);
-      read = b.read;
-      o.onProgress?.({ phase: "read", rows: read, total: size });
-    }
-    const all = sortByEventTime(parts);
-    parts.length = 0;
-    for (let start = 0; start < all.rows.length; start += o.batchSize) {
-      const end = Math.min(all.rows.length, start + o.batchSize);
-      ingest(all.rows.slice(start, end), all.ts.subarray(start, end));
-      o.onProgress?.({ phase: "replay", rows: end, total: all.rows.length });
+    if (o.emit !== undefined) runtime.finish(def.name, o.emit);
+    ok = true;
+    return read;
+  } finally {
+    await parallel.close(ok);
+  }
+}
+
+/** The tables of one source while a replay spreads them over worker threads. */
+class ParallelTables {
+  private started = false;
+  private readonly parts: Array<{ name: string; p: PartitionedAggregate }> = [];
+
+  constructor(
+    private readonly src: SourceRuntime,
+    private readonly o: ReplayOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.started || this.o.workers <= 0) return;
+    this.started = true;
+    for (const t of this.src.tables) {
+      if (t.partitioned !== undefined) continue; // another replay of the same source already spread it
+      const p = await PartitionedAggregate.start(t.operator, this.o.workers);
+      t.partitioned = p;
+      this.parts.push({ name: t.def.name, p });
     }
   }
-  if (o.emit !== undefined) runtime.finish(def.name, o.emit);
-  return read;
+
+  async drain(): Promise<void> {
+    for (const { name, p } of this.parts) await p.drain(this.sink(name));
+  }
+
+  /** Brings every table's state back; pending rows are emitted only after a successful replay. */
+  async close(ok: boolean): Promise<void> {
+    let failure: unknown;
+    for (const { name, p } of this.parts) {
+      try {
+        await p.close(this.sink(name), ok && this.o.emit !== undefined);
+      } catch (e) {
+        failure ??= e;
+      }
+      const t = this.src.tables.find((x) => x.def.name === name);
+      if (t !== undefined) t.partitioned = undefined;
+    }
+    this.parts.length = 0;
+    if (failure !== undefined && ok) throw failure;
+  }
+
+  private sink(table: string): ((rows: EmittedRows) => void) | undefined {
+    const emit = this.o.emit;
+    return emit === undefined ? undefined : (rows) => emit(table, rows);
+  }
 }
 
 /** True when every row's timestamp is readable and non-decreasing (a cheap pre-scan of one field). */

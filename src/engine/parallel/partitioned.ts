@@ -1,0 +1,224 @@
+import { encodeKey, keyGroupOf } from "../../core/keys.js";
+import type { Row } from "../../plan/nodes.js";
+import type { AggregateOperator, EmittedRows } from "../aggregateOperator.js";
+import type { KeyState } from "../keyState.js";
+import { decodeKeyState, encodeKeyState } from "../stateCodec.js";
+import { WorkerPool, type AggregateWorker } from "./pool.js";
+import type { NewKey, Reply } from "./protocol.js";
+
+type RowsReply = Extract<Reply, { t: "rows" }>;
+
+/** How many batches a partitioned table may have in flight before the replay waits for the workers. */
+const MAX_IN_FLIGHT = 2;
+
+/**
+ * One feature table's aggregate spread over worker threads for the length of
+ * a replay. Key groups are the unit of distribution: the key group of a key
+ * decides its worker, so a key's events always meet the same state, in order.
+ *
+ * The main thread keeps running the source and the stateless steps (they hold
+ * user functions) and sends each batch as columns: key index, event time and
+ * the aggregated fields. Workers run the same AggregateOperator code and send
+ * back the emitted rows; the main thread hands them to the sink batch by
+ * batch, worker by worker, so the order is deterministic. Closing brings
+ * every key's state back into the table's operator.
+ */
+export class PartitionedAggregate {
+  /** Worker w's key of index i is coded i * workers + w. */
+  private readonly keyIndex = new Map<string, number>();
+  private readonly keyValues: Array<Array<readonly unknown[]>>;
+  /** Keys registered since the last batch sent to each worker, with the state they had here. */
+  private newKeys: Array<Array<{ id: number; key: string; keyValues: readonly unknown[]; group: number; st: KeyState | undefined }>>;
+  private readonly inFlight: Array<Array<Promise<Reply>>> = [];
+  private readonly fields: readonly string[];
+  private readonly keyFields: readonly string[];
+  private readonly extract: ExtractColumns;
+
+  private constructor(
+    private readonly op: AggregateOperator,
+    private readonly workers: readonly AggregateWorker[],
+    private readonly parts: readonly number[],
+  ) {
+    this.keyValues = workers.map(() => []);
+    this.newKeys = workers.map(() => []);
+    this.fields = op.layout.fields;
+    this.keyFields = op.layout.keys;
+    this.extract = compileExtract(this.keyFields, this.fields);
+  }
+
+  /** Opens a partition of `op` on each of `n` workers and hands them the keys `op` holds in memory. */
+  static async start(op: AggregateOperator, n: number): Promise<PartitionedAggregate> {
+    const pool = WorkerPool.get();
+    const workers = pool.take(n);
+    const parts = workers.map(() => pool.newPartitionId());
+    const spec = { keys: op.layout.keys, aggregations: op.spec.aggregations };
+    await Promise.all(workers.map((w, i) => w.request({ t: "open", part: parts[i] as number, table: op.tableName, spec, horizon: op.horizon })));
+    const p = new PartitionedAggregate(op, workers, parts);
+    for (const st of op.release()) p.register(st.key, st.keyValues, st);
+    return p;
+  }
+
+  private register(key: string, keyValues: readonly unknown[], st: KeyState | undefined): number {
+    const n = this.workers.length;
+    const group = st?.group ?? keyGroupOf(key);
+    const w = group % n;
+    const list = this.keyValues[w] as Array<readonly unknown[]>;
+    const id = list.length;
+    list.push(keyValues);
+    this.newKeys[w]?.push({ id, key, keyValues, group, st });
+    const code = id * n + w;
+    this.keyIndex.set(key, code);
+    return code;
+  }
+
+  /** Sends one batch of events (after the stateless steps) to the workers. */
+  send(rows: readonly Row[], ts: Float64Array, watermark: number, emit: boolean): void {
+    const n = this.workers.length;
+    const len = rows.length;
+    const codes = new Int32Array(len);
+    const cols = this.fields.map(() => new Float64Array(len));
+    this.extract(rows, this.keyIndex, this.onNewKey, codes, cols);
+    let parts: Array<{ ids: Int32Array; ts: Float64Array; cols: Float64Array[] }>;
+    if (n === 1) parts = [{ ids: codes, ts: ts.slice(), cols }];
+    else {
+      const counts = new Int32Array(n);
+      for (let i = 0; i < len; i++) (counts[(codes[i] as number) % n] as number)++;
+      parts = Array.from(counts, (c) => ({ ids: new Int32Array(c), ts: new Float64Array(c), cols: cols.map(() => new Float64Array(c)) }));
+      const at = new Int32Array(n);
+      for (let i = 0; i < len; i++) {
+        const code = codes[i] as number;
+        const w = code % n;
+        const j = at[w] as number;
+        at[w] = j + 1;
+        const part = parts[w] as (typeof parts)[number];
+        part.ids[j] = (code - w) / n;
+        part.ts[j] = ts[i] as number;
+        for (let f = 0; f < cols.length; f++) (part.cols[f] as Float64Array)[j] = (cols[f] as Float64Array)[i] as number;
+      }
+    }
+    const replies = this.workers.map((worker, w) => {
+      const newKeys = (this.newKeys[w] ?? []).map(
+        (k): NewKey => ({
+          id: k.id,
+          key: k.key,
+          keyValues: k.keyValues,
+          group: k.group,
+          state: k.st === undefined ? undefined : encodeKeyState(k.st),
+          emitted: k.st === undefined ? 0 : Math.max(0, k.st.emitPos - k.st.first),
+        }),
+      );
+      this.newKeys[w] = [];
+      const part = parts[w] as (typeof parts)[number];
+      const transfer = [part.ids.buffer, part.ts.buffer, ...part.cols.map((c) => c.buffer)] as ArrayBuffer[];
+      return settled(
+        worker.request({ t: "batch", part: this.parts[w] as number, newKeys, ids: part.ids, ts: part.ts, cols: part.cols, watermark, emit }, transfer),
+      );
+    });
+    this.inFlight.push(replies);
+  }
+
+  /** A key not seen before in this replay: its index code, with the state the table already had for it. */
+  private readonly onNewKey = (row: Row, key: string): number => this.register(key, this.keyFields.map((f) => row[f]), this.op.lookup(key));
+
+  /** Waits until at most `keep` batches are in flight, handing finished batches' rows to `sink` in order. */
+  async drain(sink: ((rows: EmittedRows) => void) | undefined, keep = MAX_IN_FLIGHT): Promise<void> {
+    while (this.inFlight.length > keep) {
+      const replies = await Promise.all(this.inFlight[0] as Array<Promise<Reply>>);
+      this.inFlight.shift();
+      replies.forEach((r, w) => {
+        if (r.t === "rows") this.deliver(w, r, sink);
+      });
+    }
+  }
+
+  /**
+   * Ends the partitioning: emits every pending row when `emit`, and puts every
+   * key's state back into the table's operator. Runs even after a failed
+   * replay, so that the state built so far is not lost.
+   */
+  async close(sink: ((rows: EmittedRows) => void) | undefined, emit: boolean): Promise<void> {
+    let failure: unknown;
+    try {
+      await this.drain(sink, 0);
+    } catch (e) {
+      failure = e;
+    }
+    // States handed over but never sent (no batch reached their worker) are still here.
+    for (const keys of this.newKeys) for (const k of keys) if (k.st !== undefined) this.op.adopt(k.st);
+    this.newKeys = this.newKeys.map(() => []);
+    const closed = await Promise.allSettled(this.workers.map((w, i) => w.request({ t: "close", part: this.parts[i] as number, emit })));
+    for (let w = 0; w < closed.length; w++) {
+      const c = closed[w] as PromiseSettledResult<Reply>;
+      if (c.status === "rejected") {
+        failure ??= c.reason;
+        continue;
+      }
+      const r = c.value;
+      if (r.t !== "closed") continue;
+      for (const s of r.states) {
+        const st = decodeKeyState(s.state, this.op.layout);
+        st.emitPos = st.first + s.emitted;
+        this.op.adopt(st);
+      }
+      if (r.horizon > this.op.horizon) this.op.horizon = r.horizon;
+      if (failure === undefined && r.rows !== undefined) this.deliver(w, r.rows, sink);
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  private deliver(w: number, r: RowsReply, sink: ((rows: EmittedRows) => void) | undefined): void {
+    if (r.n === 0 || sink === undefined) return;
+    const byId = this.keyValues[w] as Array<readonly unknown[]>;
+    const keys = new Array<readonly unknown[]>(r.n);
+    for (let i = 0; i < r.n; i++) keys[i] = byId[r.ids[i] as number] as readonly unknown[];
+    sink({ length: r.n, keys, ts: r.ts, values: r.values });
+  }
+}
+
+/** The same promise, marked handled: a worker failure surfaces where the reply is awaited, never as an unhandled rejection. */
+function settled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/**
+ * Fills, for each row, its key's code (looked up by encoded key, `miss`
+ * registering new ones) and the aggregated fields' values (NaN for null).
+ */
+type ExtractColumns = (rows: readonly Row[], index: ReadonlyMap<string, number>, miss: (row: Row, key: string) => number, codes: Int32Array, cols: Float64Array[]) => void;
+
+/** Generated per table so that every field read has a constant name (much faster than row[name] with a variable name). */
+function compileExtract(keyFields: readonly string[], fields: readonly string[]): ExtractColumns {
+  const read = (f: string): string => `r[${JSON.stringify(f)}]`;
+  // The same string as encodeKey(): String() of each key field, joined by the separator.
+  const key =
+    keyFields.length === 1
+      ? `{ const k = ${read(keyFields[0] as string)}; key = typeof k === "string" ? k : String(k); }`
+      : `key = ${keyFields.map((f) => `String(${read(f)})`).join(` + ${JSON.stringify(encodeKey(["", ""]))} + `)};`;
+  const body = [
+    ...fields.map((_, f) => `const c${f} = cols[${f}];`),
+    "for (let i = 0; i < rows.length; i++) {",
+    "  const r = rows[i]; let key;",
+    `  ${key}`,
+    "  let c = index.get(key); if (c === undefined) c = miss(r, key);",
+    "  codes[i] = c;",
+    ...fields.map((f, j) => `  { const v = ${read(f)}; c${j}[i] = typeof v === "number" ? v : NaN; }`),
+    "}",
+  ].join("\n");
+  try {
+    return new Function("rows", "index", "miss", "codes", "cols", body) as ExtractColumns;
+  } catch {
+    // Code generation disabled: the same, interpreted.
+    return (rows, index, miss, codes, cols) => {
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i] as Row;
+        const key = encodeKey(keyFields.map((f) => r[f]));
+        codes[i] = index.get(key) ?? miss(r, key);
+        fields.forEach((f, j) => {
+          const v = r[f];
+          (cols[j] as Float64Array)[i] = typeof v === "number" ? v : Number.NaN;
+        });
+      }
+    };
+  }
+}
