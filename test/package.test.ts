@@ -38,10 +38,19 @@ const store = await FeatureStore.open({ clock: "event" });
 await store.apply([clicks, perUser]);
 await store.push("clicks", [{ user: "a", amount: 2, at: "2024-01-01T00:00:00Z" }, { user: "a", amount: 3, at: "2024-01-01T00:30:00Z" }]);
 console.log(JSON.stringify(await store.getOnline(perUser, [{ user: "a" }])));
+// A replay on aggregate worker threads: the packaged worker script must load.
+const more = Array.from({ length: 300 }, (_, i) => ({ user: "u" + (i % 7), amount: i, at: Date.UTC(2024, 0, 2) + i * 1000 }));
+let emitted = 0;
+await store.materializeOffline({ clicks: more }, { workers: 2, batchSize: 50, onTableRows: (_t, r) => (emitted += r.length) });
+console.log(JSON.stringify([emitted, await store.getOnline(perUser, [{ user: "u0" }])]));
 await store.close();`,
     );
     const out = execFileSync(process.execPath, ["main.mjs"], { cwd: project, encoding: "utf8" });
-    expect(JSON.parse(out.trim())).toEqual([{ user: "a", n: 2, total: 5 }]);
+    const [first, second] = out.trim().split("\n").map((l) => JSON.parse(l) as unknown);
+    expect(first).toEqual([{ user: "a", n: 2, total: 5 }]);
+    // u0 has events i = 0, 7, ..., 294: 43 of them, all within the last hour.
+    const u0 = Array.from({ length: 300 }, (_, i) => i).filter((i) => i % 7 === 0);
+    expect(second).toEqual([300, [{ user: "u0", n: u0.length, total: u0.reduce((a, b) => a + b, 0) }]]);
   });
 
   it("has a CLI with --help", () => {
