@@ -10,24 +10,16 @@
  * in-memory table, and the same rows are streamed into JS objects.
  */
 import { cpus, totalmem } from "node:os";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { WorkerPool } from "../src/engine/parallel/pool.js";
 import { FeatureStore, type EmittedRows } from "../src/index.js";
+import { fullGc, numberArg } from "./benchArgs.js";
 import { createFlightsTable, readFlightsTable, type FlightRow } from "./flightsData.js";
 import { airportDelays, FEATURES, flights, windowSql, zeroWhenEmpty } from "./flightsPipeline.js";
 
-function arg(name: string): number | undefined {
-  const a = process.argv.find((s) => s.startsWith(`--${name}=`));
-  if (a === undefined) return undefined;
-  const n = Number(a.slice(name.length + 3));
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
-  return n;
-}
 
-const ROWS = arg("rows");
-const RUNS = Math.floor(arg("runs") ?? 3);
+const ROWS = numberArg("rows");
+const RUNS = Math.floor(numberArg("runs") ?? 3);
 const PUSH_BATCH = 10_000;
 const NF = FEATURES.length;
 
@@ -90,14 +82,6 @@ function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>
   return [line(header), widths.map((w) => "-".repeat(w)).join("   "), ...rows.map(line)].join("\n");
 }
 
-/** A full GC between measured runs (outside the timings), so that one run's garbage is not collected during the next. */
-const gc: () => void = (() => {
-  const exposed = (globalThis as { gc?: unknown }).gc;
-  if (typeof exposed === "function") return exposed as () => void;
-  setFlagsFromString("--expose-gc");
-  const fn: unknown = runInNewContext("gc");
-  return typeof fn === "function" ? (fn as () => void) : () => {};
-})();
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -145,7 +129,7 @@ async function main(): Promise<void> {
   let online: Array<Record<string, unknown>> = [];
   for (let run = 0; run < RUNS; run++) {
     // (a) Freshet offline backfill, every emitted row folded into a checksum.
-    gc();
+    fullGc();
     {
       const store = await FeatureStore.open();
       await store.apply([flights, airportDelays]);
@@ -158,7 +142,7 @@ async function main(): Promise<void> {
       else if (!sum.equals(freshetSum)) stableChecksum = false;
     }
     // (a1) The same backfill on the calling thread alone (workers: 0).
-    gc();
+    fullGc();
     {
       const store = await FeatureStore.open();
       await store.apply([flights, airportDelays]);
@@ -170,7 +154,7 @@ async function main(): Promise<void> {
       if (freshetSum !== undefined && !sum.equals(freshetSum)) stableChecksum = false;
     }
     // (b) Freshet online push in batches of 10,000, then one online read of every airport.
-    gc();
+    fullGc();
     {
       const store = await FeatureStore.open({ clock: "event" });
       await store.apply([flights, airportDelays]);
@@ -184,7 +168,7 @@ async function main(): Promise<void> {
       await store.close();
     }
     // (c) DuckDB window SQL: all five features per event, summed.
-    gc();
+    fullGc();
     t0 = performance.now();
     await conn.runAndReadAll(duckSql);
     duckMs.push(performance.now() - t0);

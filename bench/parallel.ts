@@ -7,30 +7,17 @@
  *   npm run bench:parallel -- --runs=3 --rows=1000000
  */
 import { availableParallelism } from "node:os";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { WorkerPool } from "../src/engine/parallel/pool.js";
 import { FeatureStore } from "../src/index.js";
+import { fullGc, numberArg } from "./benchArgs.js";
 import { createFlightsTable, readFlightsTable } from "./flightsData.js";
 import { airportDelays, flights } from "./flightsPipeline.js";
 
-function arg(name: string): number | undefined {
-  const a = process.argv.find((s) => s.startsWith(`--${name}=`));
-  if (a === undefined) return undefined;
-  const n = Number(a.slice(name.length + 3));
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
-  return n;
-}
 
-const gc: () => void = (() => {
-  setFlagsFromString("--expose-gc");
-  const fn: unknown = runInNewContext("gc");
-  return typeof fn === "function" ? (fn as () => void) : () => {};
-})();
 
-const RUNS = Math.floor(arg("runs") ?? 5);
-const ROWS = arg("rows");
+const RUNS = Math.floor(numberArg("runs") ?? 5);
+const ROWS = numberArg("rows");
 const MODES = [0, 1, 2];
 
 // Loaded through DuckDB (as the engine bench does), then DuckDB is closed: its
@@ -47,7 +34,7 @@ const ms = new Map<number, number[]>(MODES.map((m) => [m, []]));
 const emitted = new Map<number, number>();
 for (let run = -1; run < RUNS; run++) {
   for (const workers of MODES) {
-    gc();
+    fullGc();
     const store = await FeatureStore.open();
     await store.apply([flights, airportDelays]);
     let n = 0;
