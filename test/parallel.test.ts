@@ -221,6 +221,36 @@ describe("parallel replay (aggregate worker threads)", () => {
     }
   }, 60_000);
 
+  it("reads and a second replay started during a parallel replay wait for it", async () => {
+    const events: Ev[] = Array.from({ length: 4000 }, (_, i) => ({ k: `key-${i % 13}`, n: i % 6, v: i % 10, ts: BASE + i * 500 }));
+    const results: unknown[] = [];
+    for (const concurrent of [true, false]) {
+      const d = definitions(0, [5000, 60_000, 600_000]);
+      const store = await FeatureStore.open({ clock: "event" });
+      await store.apply([d.ev, d.byKey, d.byPair]);
+      const rec = recorder();
+      const first = store.materializeOffline({ ev: events.slice(0, 2500) }, { workers: 2, batchSize: 100, onTableRows: rec.sink });
+      if (concurrent) {
+        // Not awaited: both calls and the read are in flight together.
+        const second = store.materializeOffline({ ev: events.slice(2500) }, { workers: 2, batchSize: 100, onTableRows: rec.sink });
+        const read = store.getOnline("by_key", [{ k: "key-0" }]);
+        await Promise.all([first, second]);
+        results.push([await read, rec.rows(), await readAll(store, events)]);
+      } else {
+        await first;
+        await store.materializeOffline({ ev: events.slice(2500) }, { workers: 0, batchSize: 100, onTableRows: rec.sink });
+        results.push([await store.getOnline("by_key", [{ k: "key-0" }]), rec.rows(), await readAll(store, events)]);
+      }
+      await store.close();
+    }
+    // The read was issued after the second call was queued: it waits for both.
+    const [conc, seq] = results as [[unknown[], string[], unknown[]], [unknown[], string[], unknown[]]];
+    expect(conc[1]).toEqual(seq[1]);
+    expect(conc[2]).toEqual(seq[2]);
+    expect(conc[0]).toEqual(seq[0]);
+    expect((seq[0] as Array<{ c: number }>)[0]?.c).toBeGreaterThan(0);
+  }, 60_000);
+
   it("rejects a bad workers option with a typed error naming it", async () => {
     const d = definitions(0, [1000, 1000, 1000]);
     const store = await FeatureStore.open();

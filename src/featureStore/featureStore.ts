@@ -115,6 +115,8 @@ export class FeatureStore {
   private readonly historical = new Map<string, { version: number; op: AggregateOperator }>();
   private readonly deadLetterFile: DeadLetterFile | undefined;
   private closed = false;
+  /** Settles when the running materializeOffline (if any) has ended. */
+  private replaying: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly clock: "event" | Clock,
@@ -181,6 +183,28 @@ export class FeatureStore {
     }
     const workers = w === "auto" ? WorkerPool.defaultSize() : w;
     const parallelAfter = w === "auto" ? AUTO_PARALLEL_AFTER : 0;
+    // One replay at a time; reads and flushes wait for it (during a parallel
+    // replay the tables' state lives in worker threads).
+    const previous = this.replaying;
+    let done = (): void => {};
+    this.replaying = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await previous;
+      await this.replayAll(inputs, options, reports, { batchSize, workers, parallelAfter });
+    } finally {
+      done();
+    }
+    await this.flush();
+    return reports;
+  }
+
+  private async replayAll(
+    inputs: Readonly<Record<string, RowInput>>,
+    options: MaterializeOptions,
+    reports: Record<string, IngestReport>,
+    o: { batchSize: number; workers: number; parallelAfter: number },
+  ): Promise<void> {
+    const { batchSize, workers, parallelAfter } = o;
     for (const [name, input] of Object.entries(inputs)) {
       const src = this.sourceDef(name);
       const before = this.counts(name);
@@ -194,8 +218,6 @@ export class FeatureStore {
       });
       reports[name] = this.report(name, before, read);
     }
-    await this.flush();
-    return reports;
   }
 
   /** Online ingestion: rows go through the same runtime, incrementally. */
@@ -216,6 +238,7 @@ export class FeatureStore {
   async getOnline(table: string, keys: readonly Row[], options?: OnlineReadOptions): Promise<Row[]>;
   async getOnline(table: string | AnyTable, keys: readonly Row[], options: OnlineReadOptions = {}): Promise<Row[]> {
     this.assertOpen();
+    await this.replaying;
     const t = this.table(table);
     let at: number;
     if (options.at !== undefined) {
@@ -236,6 +259,7 @@ export class FeatureStore {
   async getHistorical(table: string, entityRows: readonly Row[], options?: HistoricalOptions): Promise<Row[]>;
   async getHistorical(table: string | AnyTable, entityRows: readonly Row[], options: HistoricalOptions = {}): Promise<Row[]> {
     this.assertOpen();
+    await this.replaying;
     const t = this.table(table);
     const field = options.timestampField ?? "ts";
     const times = entityRows.map((r, i) => {
@@ -330,6 +354,7 @@ export class FeatureStore {
   /** Makes history and online state durable (a no-op in memory). */
   async flush(): Promise<void> {
     this.assertOpen();
+    await this.replaying;
     const schemas = new Map([...this.runtime.sources].map(([n, s]) => [n, { schema: s.def.schema, timestamp: s.def.timestamp }]));
     await this.history.flush(schemas);
     await this.deadLetterFile?.flush();
