@@ -67,9 +67,9 @@ export class WorkerPool {
     return (WorkerPool.shared ??= new WorkerPool());
   }
 
-  /** The default number of aggregate workers: one per core beyond the main thread's, at least one, at most 8. */
+  /** The default number of aggregate workers: one per core beyond the main thread's (none on one core), at most 8. */
   static defaultSize(): number {
-    return Math.max(1, Math.min(8, availableParallelism() - 1));
+    return Math.max(0, Math.min(8, availableParallelism() - 1));
   }
 
   /** `n` workers (started if needed). */
