@@ -2,7 +2,7 @@ import type { Row, SourceDef } from "../plan/nodes.js";
 import type { EmittedRows } from "../engine/aggregateOperator.js";
 import type { DeadLetterSink } from "../engine/deadLetters.js";
 import { PartitionedAggregate } from "../engine/parallel/partitioned.js";
-import type { Runtime, SourceRuntime, TableRowsSink } from "../engine/runtime.js";
+import type { Runtime, SourceRuntime, TableRowsSink, TableRuntime } from "../engine/runtime.js";
 import { toEpochMs } from "../core/time.js";
 import { isRowSource, rowsSource } from "../sources/rowSource.js";
 import { parseSource, sortByEventTime, type OnError, type RowInput } from "./inputs.js";
@@ -69,7 +69,7 @@ export async function replayDataset(runtime: Runtime, deadLetters: DeadLetterSin
 /** The tables of one source while a replay spreads them over worker threads. */
 class ParallelTables {
   private started = false;
-  private readonly parts: Array<{ name: string; p: PartitionedAggregate }> = [];
+  private readonly parts: Array<{ table: TableRuntime; p: PartitionedAggregate }> = [];
 
   constructor(
     private readonly src: SourceRuntime,
@@ -83,25 +83,24 @@ class ParallelTables {
       if (t.partitioned !== undefined) continue; // another replay of the same source already spread it
       const p = await PartitionedAggregate.start(t.operator, this.o.workers);
       t.partitioned = p;
-      this.parts.push({ name: t.def.name, p });
+      this.parts.push({ table: t, p });
     }
   }
 
   async drain(): Promise<void> {
-    for (const { name, p } of this.parts) await p.drain(this.sink(name));
+    for (const { table, p } of this.parts) await p.drain(this.sink(table.def.name));
   }
 
   /** Brings every table's state back; pending rows are emitted only after a successful replay. */
   async close(ok: boolean): Promise<void> {
     let failure: unknown;
-    for (const { name, p } of this.parts) {
+    for (const { table, p } of this.parts) {
       try {
-        await p.close(this.sink(name), ok && this.o.emit !== undefined);
+        await p.close(this.sink(table.def.name), ok && this.o.emit !== undefined);
       } catch (e) {
         failure ??= e;
       }
-      const t = this.src.tables.find((x) => x.def.name === name);
-      if (t !== undefined) t.partitioned = undefined;
+      table.partitioned = undefined;
     }
     this.parts.length = 0;
     if (failure !== undefined && ok) throw failure;

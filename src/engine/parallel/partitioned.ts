@@ -51,8 +51,7 @@ export class PartitionedAggregate {
     const pool = WorkerPool.get();
     const workers = pool.take(n);
     const parts = workers.map(() => pool.newPartitionId());
-    const spec = { keys: op.layout.keys, aggregations: op.spec.aggregations };
-    await Promise.all(workers.map((w, i) => w.request({ t: "open", part: parts[i] as number, table: op.tableName, spec, horizon: op.horizon })));
+    await Promise.all(workers.map((w, i) => w.request({ t: "open", part: parts[i] as number, table: op.tableName, spec: op.spec, horizon: op.horizon })));
     const p = new PartitionedAggregate(op, workers, parts);
     for (const st of op.release()) p.register(st.key, st.keyValues, st);
     return p;
