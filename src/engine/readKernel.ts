@@ -70,7 +70,7 @@ export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
     }
   });
   try {
-    return new Function("st", "cur", "t", "out", "index", lines.join("\n")) as ReadKernel;
+    return new Function("st", "cur", "t", "out", "index", `${lines.join("\n")}\n//# sourceURL=freshet-generated/read-kernel.js`) as ReadKernel;
   } catch {
     return undefined;
   }

@@ -102,7 +102,7 @@ function compileBuilder(names: readonly string[], types: readonly FieldType[], c
   lines.push("if (typed) return src;");
   lines.push(`return { ${names.map((name, i) => `${JSON.stringify(name)}: v${i}`).join(", ")} };`);
   try {
-    const factory = new Function("c", "P", `return function buildRow(src) {\n${lines.join("\n")}\n};`) as (c: readonly Convert[], p: typeof FieldProblem) => BuildRow;
+    const factory = new Function("c", "P", `return function buildRow(src) {\n${lines.join("\n")}\n};\n//# sourceURL=freshet-generated/row-parser.js`) as (c: readonly Convert[], p: typeof FieldProblem) => BuildRow;
     return factory(converters, FieldProblem);
   } catch {
     // Code generation disabled (--disallow-code-generation-from-strings): the same logic, interpreted.

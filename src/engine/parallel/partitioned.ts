@@ -205,7 +205,7 @@ function compileExtract(keyFields: readonly string[], fields: readonly string[])
     "}",
   ].join("\n");
   try {
-    return new Function("rows", "index", "miss", "codes", "cols", body) as ExtractColumns;
+    return new Function("rows", "index", "miss", "codes", "cols", `${body}\n//# sourceURL=freshet-generated/partition-extract.js`) as ExtractColumns;
   } catch {
     // Code generation disabled: the same, interpreted.
     return (rows, index, miss, codes, cols) => {

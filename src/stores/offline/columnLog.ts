@@ -124,7 +124,7 @@ function compileCopy(fields: readonly string[], types: readonly FieldType[]): Co
     })
     .join("\n");
   try {
-    return new Function("rows", "cols", "code", `${decl}\nfor (let i = 0; i < rows.length; i++) {\nconst r = rows[i];\n${body}\n}`) as CopyRows;
+    return new Function("rows", "cols", "code", `${decl}\nfor (let i = 0; i < rows.length; i++) {\nconst r = rows[i];\n${body}\n}\n//# sourceURL=freshet-generated/columnLog-copy.js`) as CopyRows;
   } catch {
     // Code generation disabled: the same copy, interpreted.
     return (rows, cols, code) => {
