@@ -7,7 +7,27 @@ export { MAX_KEY_GROUPS, keyGroupOf } from "./core/keys.js";
 export { dataset, Dataset, SourceDataset, type InferRow, type DatasetOptions } from "./dsl/dataset.js";
 export { GroupedDataset, AggregatedDataset } from "./dsl/grouped.js";
 export { Table, type TableRow, type TableKeys, type AnyTable } from "./dsl/table.js";
-export { count, sum, avg, min, max, type Aggregation, type WindowOptions } from "./dsl/aggregations.js";
+export {
+  count,
+  sum,
+  avg,
+  min,
+  max,
+  stddev,
+  variance,
+  first,
+  last,
+  firstK,
+  lastK,
+  distinctCount,
+  approxDistinct,
+  approxQuantile,
+  topK,
+  decayedSum,
+  type Aggregation,
+  type WindowOptions,
+  type ValueCount,
+} from "./dsl/aggregations.js";
 export {
   FeatureStore,
   type OpenOptions,

@@ -3,7 +3,24 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { avg, count, dataset, FeatureStore, max, min, sum, t } from "../src/index.js";
+import {
+  approxDistinct,
+  approxQuantile,
+  avg,
+  count,
+  dataset,
+  decayedSum,
+  distinctCount,
+  FeatureStore,
+  first,
+  lastK,
+  max,
+  min,
+  stddev,
+  sum,
+  t,
+  topK,
+} from "../src/index.js";
 
 const clicks = dataset("clicks", { user: t.string(), amount: t.float().optional(), at: t.timestamp() }, { timestamp: "at", lateness: "1m" });
 const userStats = clicks
@@ -78,6 +95,46 @@ describe("restart with a data directory", () => {
     expect(after[0]?.clicks_1h).toBe((onlineBefore[0]?.clicks_1h ?? 0) + 1);
     const hist = await b.getHistorical(userStats, [{ user: "u0", ts: at }]);
     expect(hist[0]).toEqual({ ...after[0], ts: at });
+    await b.close();
+  });
+
+  it("keeps the state of sketches and value lists (topK, lastK, approxQuantile, ...) across a restart", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "freshet-restart-"));
+    dirs.push(dir);
+    const rich = clicks
+      .assign("tier", t.string(), (c) => (c.amount === null ? "none" : c.amount > 12 ? "high" : "low"))
+      .groupBy("user")
+      .aggregate({
+        sd_1d: stddev("amount", { window: "1d" }),
+        first_tier_1h: first("tier", { window: "1h" }),
+        last3_1d: lastK("amount", { window: "1d", k: 3 }),
+        tiers_1d: distinctCount("tier", { window: "1d" }),
+        amounts_1d: approxDistinct("amount", { window: "1d" }),
+        p90_1d: approxQuantile("amount", { window: "1d", q: 0.9 }),
+        top_tier_1d: topK("tier", { window: "1d", k: 2 }),
+        decayed_1d: decayedSum("amount", { window: "1d", halfLife: "10m" }),
+      })
+      .as("rich_stats");
+    const users = Array.from({ length: 7 }, (_, i) => ({ user: `u${i}` }));
+    const at = T0 + 400 * 20_000;
+    const a = await FeatureStore.open({ dir, clock: "event" });
+    await a.apply([clicks, rich]);
+    await a.materializeOffline({ clicks: events(300, 0) });
+    await a.push("clicks", events(100, 300));
+    const before = await a.getOnline(rich, users, { at });
+    await a.close();
+
+    const b = await FeatureStore.open({ dir, clock: "event" });
+    await b.apply([clicks, rich]);
+    expect(await b.getOnline(rich, users, { at })).toEqual(before);
+    // The restored state keeps taking events: a new value shows in every list.
+    await b.push("clicks", [{ user: "u0", amount: 99, at: new Date(at).toISOString() }]);
+    const [u0] = await b.getOnline(rich, [{ user: "u0" }], { at });
+    expect(u0?.last3_1d).toEqual([99, ...(before[0]?.last3_1d ?? []).slice(0, 2)]);
+    expect(u0?.top_tier_1d[0]?.value).toBe("high");
+    expect(before[0]?.top_tier_1d.map((x) => x.value).sort()).toEqual(["high", "low"]);
+    expect(u0?.p90_1d).toBeGreaterThan(0);
+    expect(await b.getHistorical(rich, [{ user: "u0", ts: at }])).toEqual([{ ...u0, ts: at }]);
     await b.close();
   });
 });

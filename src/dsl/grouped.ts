@@ -2,14 +2,17 @@ import { DefinitionError } from "../errors.js";
 import type { NumericFields, Simplify } from "../core/schema.js";
 import type { AggregationDef, PlanNode, Row } from "../plan/nodes.js";
 import { validateAggregate } from "../plan/validate.js";
-import type { AggKind } from "../plan/nodes.js";
-import type { Aggregation, ResultOf } from "./aggregations.js";
+import type { NumericAggKind, ValueAggKind } from "../plan/nodes.js";
+import type { Aggregation, ResolvedResult } from "./aggregations.js";
 import { Table } from "./table.js";
 
-/** Aggregations allowed on rows R: each reads a numeric field of R, or none. */
-export type AggregationsFor<R> = Record<string, Aggregation<AggKind, NumericFields<R> | undefined, unknown>>;
+/** Aggregations allowed on rows R: numeric ones read a numeric field of R (or none), value ones any field of R. */
+export type AggregationsFor<R> = Record<
+  string,
+  Aggregation<NumericAggKind, NumericFields<R> | undefined, unknown> | Aggregation<ValueAggKind, keyof R & string, unknown>
+>;
 
-export type FeaturesOf<A> = { [N in keyof A]: ResultOf<A[N]> };
+export type FeaturesOf<A, R = Row> = { [N in keyof A]: ResolvedResult<A[N], R> };
 
 export class GroupedDataset<R extends Row, K extends keyof R & string> {
   constructor(
@@ -18,11 +21,11 @@ export class GroupedDataset<R extends Row, K extends keyof R & string> {
   ) {}
 
   /** Windowed aggregates per key. Name the result with `.as("table_name")`. */
-  aggregate<A extends AggregationsFor<R>>(aggregations: A): AggregatedDataset<Simplify<Pick<R, K>>, FeaturesOf<A>> {
+  aggregate<A extends AggregationsFor<R>>(aggregations: A): AggregatedDataset<Simplify<Pick<R, K>>, FeaturesOf<A, R>> {
     const defs: Record<string, AggregationDef> = {};
     for (const [name, agg] of Object.entries(aggregations)) {
       if (typeof agg !== "object" || agg === null || !("def" in agg)) {
-        throw new DefinitionError(`aggregation "${name}" is not an aggregation; use count(), sum(), avg(), min() or max()`, { field: name });
+        throw new DefinitionError(`aggregation "${name}" is not an aggregation; use count(), sum(), avg(), stddev(), first(), topK() and the like`, { field: name });
       }
       defs[name] = agg.def;
     }

@@ -1,6 +1,6 @@
 import { encodeKey, keyGroupOf } from "../core/keys.js";
 import { ReadBeforeRetentionError } from "../errors.js";
-import type { AggregateNode, Row } from "../plan/nodes.js";
+import type { AggKind, AggregateNode, Row } from "../plan/nodes.js";
 
 /** What an aggregate computes: its key fields and named aggregations (plain data, no functions). */
 export type AggregateSpec = Pick<AggregateNode, "keys" | "aggregations">;
@@ -8,16 +8,19 @@ import { FeatureCode } from "./featureCode.js";
 import { KeyState } from "./keyState.js";
 import { layoutOf, type Layout } from "./layout.js";
 import { WindowCursor } from "./windowCursor.js";
+import type { FeatureColumn } from "./windowReaders.js";
 
 /**
  * Rows of a feature table's history, column by column: for each (key, event
- * time) the features as of that time. NaN stands for null in `values`.
+ * time) the features as of that time. Numeric features come as Float64Arrays
+ * with NaN for null; features whose values are not numbers (first, lastK,
+ * topK, ...) as plain arrays.
  */
 export interface EmittedRows {
   readonly length: number;
   readonly keys: ReadonlyArray<readonly unknown[]>;
   readonly ts: Float64Array;
-  readonly values: readonly Float64Array[];
+  readonly values: readonly FeatureColumn[];
 }
 
 export type EmitSink = (rows: EmittedRows) => void;
@@ -27,7 +30,7 @@ export interface CollectedRows {
   readonly length: number;
   readonly owners: readonly KeyState[];
   readonly ts: Float64Array;
-  readonly values: readonly Float64Array[];
+  readonly values: readonly FeatureColumn[];
 }
 
 /** Loads a key's persisted state when it is not in memory (the LMDB store plugs in here). */
@@ -55,6 +58,7 @@ export class AggregateOperator {
   private readonly keyFields: readonly string[];
   private readonly fieldNames: readonly string[];
   private readonly scratch: Float64Array;
+  private readonly refScratch: unknown[];
   /** Keys with events whose history rows are not emitted yet (see KeyState.pendingMark). */
   private pendingEmit: KeyState[] = [];
 
@@ -62,12 +66,13 @@ export class AggregateOperator {
     this.tableName = tableName;
     this.spec = {
       keys: [...spec.keys],
-      aggregations: Object.fromEntries(Object.entries(spec.aggregations).map(([name, d]) => [name, { kind: d.kind, field: d.field, window: d.window }])),
+      aggregations: Object.fromEntries(Object.entries(spec.aggregations).map(([name, d]) => [name, { ...d }])),
     };
     this.layout = layoutOf(spec);
     this.keyFields = spec.keys;
     this.fieldNames = this.layout.fields;
     this.scratch = new Float64Array(this.fieldNames.length);
+    this.refScratch = this.layout.valueFields.map(() => null);
   }
 
   /** Appends events `rows` with event times `ts` to their keys. */
@@ -77,6 +82,7 @@ export class AggregateOperator {
     const scratch = this.scratch;
     const single = this.keyFields.length === 1 ? (this.keyFields[0] as string) : undefined;
     const horizon = this.horizon;
+    const basic = this.layout.valueFields.length === 0 && !this.layout.squares.includes(true);
     let last: KeyState | undefined;
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as Row;
@@ -90,12 +96,26 @@ export class AggregateOperator {
       let st = last !== undefined && last.key === key ? last : this.states.get(key);
       if (st === undefined) st = this.create(key, row);
       last = st;
-      for (let f = 0; f < nf; f++) {
-        const v = row[fields[f] as string];
-        scratch[f] = typeof v === "number" ? v : Number.NaN;
+      if (basic) {
+        for (let f = 0; f < nf; f++) {
+          const v = row[fields[f] as string];
+          scratch[f] = typeof v === "number" ? v : Number.NaN;
+        }
+      } else {
+        this.extractAll(row);
       }
       this.add(st, ts[i] as number, scratch, horizon, trackEmit);
     }
+  }
+
+  /** Numeric fields (squared where variance needs it) and value fields of a row, into the scratch arrays. */
+  private extractAll(row: Row): void {
+    const { fields, squares, valueFields } = this.layout;
+    for (let f = 0; f < fields.length; f++) {
+      const v = row[fields[f] as string];
+      this.scratch[f] = typeof v === "number" ? (squares[f] === true ? v * v : v) : Number.NaN;
+    }
+    for (let r = 0; r < valueFields.length; r++) this.refScratch[r] = row[valueFields[r] as string] ?? null;
   }
 
   /**
@@ -115,7 +135,7 @@ export class AggregateOperator {
 
   private add(st: KeyState, t: number, values: Float64Array, horizon: number, trackEmit: boolean): void {
     st.evict(horizon);
-    st.append(t, values);
+    st.append(t, values, this.refScratch);
     this.markOneDirty(st);
     if (trackEmit && !st.pendingMark) {
       st.pendingMark = true;
@@ -189,14 +209,14 @@ export class AggregateOperator {
     if (cap === 0) return undefined;
     const owners = new Array<KeyState>(cap);
     const ts = new Float64Array(cap);
-    const values: Float64Array[] = [];
-    for (let k = 0; k < nfeat; k++) values.push(new Float64Array(cap));
+    const values: FeatureColumn[] = [];
+    for (let k = 0; k < nfeat; k++) values.push((this.layout.features[k] as (typeof this.layout.features)[number]).out === "number" ? new Float64Array(cap) : new Array<unknown>(cap));
     let n = 0;
     const still: KeyState[] = [];
     for (const st of this.pendingEmit) {
       let p = st.emitPos;
       if (p < st.first) p = st.first;
-      const cur = (st.emitCursor ??= new WindowCursor(this.layout.windows.length, this.layout.deques.length));
+      const cur = (st.emitCursor ??= WindowCursor.of(this.layout));
       while (p < st.end) {
         const t = st.timeAt(p);
         if (t >= upTo) break;
@@ -215,7 +235,7 @@ export class AggregateOperator {
     this.pendingEmit = still;
     if (n === 0) return undefined;
     owners.length = n;
-    return { length: n, owners, ts: ts.subarray(0, n), values: values.map((v) => v.subarray(0, n)) };
+    return { length: n, owners, ts: ts.subarray(0, n), values: values.map((v) => (v instanceof Float64Array ? v.subarray(0, n) : ((v.length = n), v))) };
   }
 
   markDirty(states: readonly KeyState[]): void {
@@ -238,7 +258,7 @@ export class AggregateOperator {
   }
 
   /** Features of one key as of t (NaN for null), into out[k][index]. */
-  read(keyValues: readonly unknown[], t: number, out: readonly Float64Array[], index: number): void {
+  read(keyValues: readonly unknown[], t: number, out: readonly FeatureColumn[], index: number): void {
     if (t < this.horizon + this.layout.retention) {
       throw new ReadBeforeRetentionError(this.tableName, t, this.horizon + this.layout.retention);
     }
@@ -253,17 +273,14 @@ export class AggregateOperator {
       return;
     }
     st.evict(this.horizon);
-    const cur = (st.readCursor ??= new WindowCursor(this.layout.windows.length, this.layout.deques.length));
+    const cur = (st.readCursor ??= WindowCursor.of(this.layout));
     st.readInto(cur, t, out, index);
   }
 
-  /** A never-seen key reads like an empty window: count and sum 0, the rest null. */
-  private readEmpty(out: readonly Float64Array[], index: number): void {
+  /** A never-seen key reads like an empty window (see emptyValue). */
+  private readEmpty(out: readonly FeatureColumn[], index: number): void {
     const feats = this.layout.features;
-    for (let k = 0; k < feats.length; k++) {
-      const code = (feats[k] as (typeof feats)[number]).code;
-      (out[k] as Float64Array)[index] = code === FeatureCode.Count || code === FeatureCode.Sum ? 0 : Number.NaN;
-    }
+    for (let k = 0; k < feats.length; k++) (out[k] as FeatureColumn)[index] = emptyValue((feats[k] as (typeof feats)[number]).kind);
   }
 
   /** Total events retained across keys (for stats). */
@@ -271,5 +288,29 @@ export class AggregateOperator {
     let n = 0;
     for (const st of this.states.values()) n += st.size;
     return n;
+  }
+}
+
+/**
+ * An empty window's value: counts, sums and distinct counts 0; lists [];
+ * everything else null (NaN in numeric columns).
+ */
+export function emptyValue(kind: AggKind): unknown {
+  switch (kind) {
+    case "count":
+    case "sum":
+    case "distinctCount":
+    case "approxDistinct":
+    case "decayedSum":
+      return 0;
+    case "firstK":
+    case "lastK":
+    case "topK":
+      return [];
+    case "first":
+    case "last":
+      return null;
+    default:
+      return Number.NaN;
   }
 }

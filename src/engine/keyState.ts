@@ -1,6 +1,7 @@
 import { FeatureCode } from "./featureCode.js";
 import type { Layout } from "./layout.js";
 import type { MonotonicDeque, WindowCursor } from "./windowCursor.js";
+import type { FeatureColumn, WindowReader } from "./windowReaders.js";
 
 /**
  * All state of one key of one aggregate: its retained events sorted by event
@@ -34,6 +35,8 @@ export class KeyState {
   psum: Float64Array[];
   pcomp: Float64Array[];
   pnn: Float64Array[];
+  /** Per value field (Layout.valueFields): the events' values themselves, null for missing. */
+  refs: unknown[][];
   /** Positions before this one have had their outputs emitted. */
   emitPos = 0;
   /** Marks for the operator's lists (cheaper than a Set lookup per event). */
@@ -55,6 +58,7 @@ export class KeyState {
     this.psum = [];
     this.pcomp = [];
     this.pnn = [];
+    this.refs = layout.valueFields.map(() => []);
     const empty = new Float64Array(0);
     for (let f = 0; f < layout.fields.length; f++) {
       const prefixed = layout.prefixed[f] === true;
@@ -69,8 +73,8 @@ export class KeyState {
     return this.end - this.first;
   }
 
-  /** Appends one event; `values[f]` is the field value (NaN for null). */
-  append(t: number, values: ArrayLike<number>): void {
+  /** Appends one event; `values[f]` is the numeric field value (NaN for null), `refValues[r]` the value field's. */
+  append(t: number, values: ArrayLike<number>, refValues?: readonly unknown[]): void {
     if (this.end - this.off >= this.cap) this.makeRoom();
     const i = this.end - this.off;
     if (this.end === this.first || t >= (this.ts[i - 1] as number)) {
@@ -81,14 +85,15 @@ export class KeyState {
         (this.vals[f] as Float64Array)[i] = v;
         if (prefixed[f] === true) addToPrefix(this.psum[f] as Float64Array, this.pcomp[f] as Float64Array, this.pnn[f] as Float64Array, i, v);
       }
+      for (let r = 0; r < this.refs.length; r++) (this.refs[r] as unknown[])[i] = refValues?.[r] ?? null;
       this.end++;
     } else {
-      this.insert(t, values);
+      this.insert(t, values, refValues);
     }
   }
 
   /** Out-of-order insert: after every event <= t, then prefix sums recomputed from there. */
-  private insert(t: number, values: ArrayLike<number>): void {
+  private insert(t: number, values: ArrayLike<number>, refValues: readonly unknown[] | undefined): void {
     const p = this.upperBound(t);
     const i = p - this.off;
     const n = this.end - this.off;
@@ -106,6 +111,7 @@ export class KeyState {
       const pn = this.pnn[f] as Float64Array;
       for (let j = i; j <= n; j++) addToPrefix(ps, pc, pn, j, vf[j] as number);
     }
+    for (let r = 0; r < this.refs.length; r++) (this.refs[r] as unknown[]).splice(i, 0, refValues?.[r] ?? null);
     this.end++;
     this.readCursor?.insertedAt(p);
     this.emitCursor?.insertedAt(p);
@@ -163,6 +169,7 @@ export class KeyState {
         this.pnn[f] = move(this.pnn[f] as Float64Array, 1);
       }
     }
+    for (let r = 0; r < this.refs.length; r++) this.refs[r] = (this.refs[r] as unknown[]).slice(shift, n);
     this.off = this.first;
     this.cap = cap;
   }
@@ -176,14 +183,14 @@ export class KeyState {
    * Moves a cursor to read time t and writes every feature into `out` at
    * `outIndex` (NaN stands for null). Events after t are not seen.
    */
-  readInto(cur: WindowCursor, t: number, out: readonly Float64Array[], outIndex: number): void {
+  readInto(cur: WindowCursor, t: number, out: readonly FeatureColumn[], outIndex: number): void {
     const kernel = this.layout.readKernel;
     if (kernel !== undefined) kernel(this, cur, t, out, outIndex);
     else this.readIntoGeneric(cur, t, out, outIndex);
   }
 
   /** The reference read path (see readKernel.ts for the generated one). */
-  readIntoGeneric(cur: WindowCursor, t: number, out: readonly Float64Array[], outIndex: number): void {
+  readIntoGeneric(cur: WindowCursor, t: number, out: readonly FeatureColumn[], outIndex: number): void {
     if (cur.valid && t >= cur.t) this.advance(cur, t);
     else this.rebuild(cur, t);
     const feats = this.layout.features;
@@ -212,6 +219,28 @@ export class KeyState {
           v = n === 0 ? Number.NaN : ((ps[hi] as number) - (ps[lo] as number) + ((pc[hi] as number) - (pc[lo] as number))) / n;
           break;
         }
+        case FeatureCode.Variance:
+        case FeatureCode.Stddev: {
+          const pn = this.pnn[fs.field] as Float64Array;
+          const n = (pn[hi] as number) - (pn[lo] as number);
+          if (n === 0) {
+            v = Number.NaN;
+            break;
+          }
+          const ps = this.psum[fs.field] as Float64Array;
+          const pc = this.pcomp[fs.field] as Float64Array;
+          const qs = this.psum[fs.square] as Float64Array;
+          const qc = this.pcomp[fs.square] as Float64Array;
+          const s1 = (ps[hi] as number) - (ps[lo] as number) + ((pc[hi] as number) - (pc[lo] as number));
+          const s2 = (qs[hi] as number) - (qs[lo] as number) + ((qc[hi] as number) - (qc[lo] as number));
+          const d = (s2 - (s1 * s1) / n) / n;
+          const variance = d > 0 ? d : 0;
+          v = fs.code === FeatureCode.Variance ? variance : Math.sqrt(variance);
+          break;
+        }
+        case FeatureCode.Window:
+          (cur.readers[fs.reader] as WindowReader).write(this, (los[fs.window] as number), cur.hi, t, out[k] as FeatureColumn, outIndex);
+          continue;
         default: {
           const front = (cur.deques[fs.deque] as MonotonicDeque).front();
           v = front < 0 ? Number.NaN : ((this.vals[fs.field] as Float64Array)[front - off] as number);
@@ -232,11 +261,19 @@ export class KeyState {
     cur.hi = hi;
     const wins = L.windows;
     const los = cur.lo;
+    const before = cur.before;
     for (let w = 0; w < wins.length; w++) {
       const bound = t - (wins[w] as number);
       let lo = los[w] as number;
+      before[w] = lo;
       while (lo < hi && (ts[lo - off] as number) <= bound) lo++;
       los[w] = lo;
+    }
+    for (let r = 0; r < cur.readers.length; r++) {
+      const reader = cur.readers[r] as WindowReader;
+      const w = (L.readers[r] as (typeof L.readers)[number]).window;
+      reader.enter(this, from, hi);
+      reader.leave(this, before[w] as number, los[w] as number);
     }
     const dqs = L.deques;
     for (let d = 0; d < dqs.length; d++) {
@@ -269,6 +306,7 @@ export class KeyState {
         if (v === v) dq.push(p, v, vals, off, slot.kind === "max");
       }
     }
+    for (let r = 0; r < cur.readers.length; r++) (cur.readers[r] as WindowReader).enter(this, cur.lo[(L.readers[r] as (typeof L.readers)[number]).window] as number, hi);
     cur.hi = hi;
     cur.t = t;
     cur.valid = true;

@@ -1,4 +1,4 @@
-import type { AggKind, AggregateNode } from "../plan/nodes.js";
+import { VALUE_AGG_KINDS, type AggKind, type AggregateNode, type AggregationDef } from "../plan/nodes.js";
 import { FeatureCode } from "./featureCode.js";
 import { compileReadKernel, type ReadKernel } from "./readKernel.js";
 
@@ -7,12 +7,26 @@ export interface FeatureSlot {
   readonly name: string;
   readonly kind: AggKind;
   readonly code: FeatureCode;
-  /** Index into Layout.fields; -1 for count(*). */
+  /** Index into Layout.fields (or Layout.valueFields for a window reader over values); -1 for count(*). */
   readonly field: number;
+  /** Variance and stddev: the index into Layout.fields of the field's squares. */
+  readonly square: number;
   /** Index into Layout.windows. */
   readonly window: number;
   /** Index into Layout.deques for min/max; -1 otherwise. */
   readonly deque: number;
+  /** Index into Layout.readers for aggregations read by a window reader; -1 otherwise. */
+  readonly reader: number;
+  /** How the feature is returned: a number (NaN = null) or any value (arrays, strings). */
+  readonly out: "number" | "value";
+}
+
+/** An aggregation kept by a window reader beside the prefix sums (sketches, value counts, ...). */
+export interface ReaderSlot extends Omit<AggregationDef, "field" | "window"> {
+  /** Index into Layout.fields (numeric readers) or Layout.valueFields (value readers). */
+  readonly field: number;
+  /** Index into Layout.windows. */
+  readonly window: number;
 }
 
 export interface DequeSlot {
@@ -28,9 +42,17 @@ export interface DequeSlot {
  */
 export interface Layout {
   readonly keys: readonly string[];
+  /** Numeric fields kept per event (NaN = null). A name may appear twice: once as is, once squared. */
   readonly fields: readonly string[];
-  /** Whether a field needs prefix sums (sum/avg read it). */
+  /** Whether a numeric field holds the square of the input value (for variance). */
+  readonly squares: readonly boolean[];
+  /** Whether a field needs prefix sums (sum/avg/variance read it). */
   readonly prefixed: readonly boolean[];
+  /** Fields kept per event as the values themselves (first, lastK, topK, distinct counts). */
+  readonly valueFields: readonly string[];
+  readonly readers: readonly ReaderSlot[];
+  /** Only count/sum/avg/min/max: the state a parallel replay's workers can take. */
+  readonly basic: boolean;
   readonly windows: readonly number[];
   readonly features: readonly FeatureSlot[];
   readonly deques: readonly DequeSlot[];
@@ -40,36 +62,88 @@ export interface Layout {
   readonly readKernel: ReadKernel | undefined;
 }
 
+const NUMERIC_READERS: ReadonlySet<AggKind> = new Set<AggKind>(["approxQuantile", "decayedSum"]);
+
 export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): Layout {
   const fields: string[] = [];
+  const squares: boolean[] = [];
   const prefixed: boolean[] = [];
+  const valueFields: string[] = [];
+  const readers: ReaderSlot[] = [];
   const windows: number[] = [];
   const features: FeatureSlot[] = [];
   const deques: DequeSlot[] = [];
-  for (const [name, def] of Object.entries(node.aggregations)) {
-    let field = -1;
-    if (def.field !== undefined) {
-      field = fields.indexOf(def.field);
-      if (field < 0) {
-        field = fields.length;
-        fields.push(def.field);
-        prefixed.push(false);
-      }
-      if (def.kind === "sum" || def.kind === "avg") prefixed[field] = true;
+  const numericField = (name: string, square: boolean): number => {
+    let f = fields.findIndex((n, i) => n === name && squares[i] === square);
+    if (f < 0) {
+      f = fields.length;
+      fields.push(name);
+      squares.push(square);
+      prefixed.push(false);
     }
+    return f;
+  };
+  for (const [name, def] of Object.entries(node.aggregations)) {
     let window = windows.indexOf(def.window);
     if (window < 0) {
       window = windows.length;
       windows.push(def.window);
     }
+    let field = -1;
+    let square = -1;
     let deque = -1;
-    if (def.kind === "min" || def.kind === "max") {
-      deque = deques.length;
-      deques.push({ kind: def.kind, field, window });
+    let reader = -1;
+    let code: FeatureCode;
+    const kind = def.kind;
+    if (VALUE_AGG_KINDS.has(kind) || NUMERIC_READERS.has(kind)) {
+      const input = def.field as string;
+      if (VALUE_AGG_KINDS.has(kind)) {
+        field = valueFields.indexOf(input);
+        if (field < 0) {
+          field = valueFields.length;
+          valueFields.push(input);
+        }
+      } else {
+        field = numericField(input, false);
+      }
+      reader = readers.length;
+      readers.push({ ...paramsOf(def), kind, field, window });
+      code = FeatureCode.Window;
+    } else {
+      if (def.field !== undefined) {
+        field = numericField(def.field, false);
+        if (kind === "sum" || kind === "avg" || kind === "variance" || kind === "stddev") prefixed[field] = true;
+        if (kind === "variance" || kind === "stddev") {
+          square = numericField(def.field, true);
+          prefixed[square] = true;
+        }
+      }
+      if (kind === "min" || kind === "max") {
+        deque = deques.length;
+        deques.push({ kind, field, window });
+      }
+      code =
+        kind === "count"
+          ? FeatureCode.Count
+          : kind === "sum"
+            ? FeatureCode.Sum
+            : kind === "avg"
+              ? FeatureCode.Avg
+              : kind === "variance"
+                ? FeatureCode.Variance
+                : kind === "stddev"
+                  ? FeatureCode.Stddev
+                  : FeatureCode.Extremum;
     }
-    const code = def.kind === "count" ? FeatureCode.Count : def.kind === "sum" ? FeatureCode.Sum : def.kind === "avg" ? FeatureCode.Avg : FeatureCode.Extremum;
-    features.push({ name, kind: def.kind, code, field, window, deque });
+    const out = kind === "first" || kind === "last" || kind === "firstK" || kind === "lastK" || kind === "topK" ? "value" : "number";
+    features.push({ name, kind, code, field, square, window, deque, reader, out });
   }
-  const shape = { keys: node.keys, fields, prefixed, windows, features, deques, retention: Math.max(...windows) };
-  return { ...shape, readKernel: compileReadKernel(shape) };
+  const basic = readers.length === 0 && !squares.includes(true);
+  const shape = { keys: node.keys, fields, squares, prefixed, valueFields, readers, basic, windows, features, deques, retention: Math.max(...windows) };
+  return { ...shape, readKernel: readers.length === 0 ? compileReadKernel(shape) : undefined };
+}
+
+function paramsOf(def: AggregationDef): Omit<AggregationDef, "kind" | "field" | "window"> {
+  const { kind: _kind, field: _field, window: _window, ...params } = def;
+  return params;
 }

@@ -1,5 +1,6 @@
 import { FeatureCode } from "./featureCode.js";
 import type { WindowCursor } from "./windowCursor.js";
+import type { FeatureColumn } from "./windowReaders.js";
 
 /** What the generated code reads of a key's state (KeyState has these). */
 export interface KernelState {
@@ -17,11 +18,11 @@ export interface KernelState {
 export interface KernelShape {
   readonly windows: readonly number[];
   readonly deques: ReadonlyArray<{ readonly kind: "min" | "max"; readonly field: number; readonly window: number }>;
-  readonly features: ReadonlyArray<{ readonly code: FeatureCode; readonly field: number; readonly window: number; readonly deque: number }>;
+  readonly features: ReadonlyArray<{ readonly code: FeatureCode; readonly field: number; readonly square: number; readonly window: number; readonly deque: number }>;
 }
 
 /** Moves a cursor to t and writes every feature of a key into out[k][index] (NaN = null). */
-export type ReadKernel = (st: KernelState, cur: WindowCursor, t: number, out: readonly Float64Array[], index: number) => void;
+export type ReadKernel = (st: KernelState, cur: WindowCursor, t: number, out: readonly FeatureColumn[], index: number) => void;
 
 /**
  * Generates the read path for one table's layout: windows, deques and
@@ -32,6 +33,7 @@ export type ReadKernel = (st: KernelState, cur: WindowCursor, t: number, out: re
  */
 export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
   const lines: string[] = [];
+  let unsupported = false;
   lines.push("if (cur.valid && t >= cur.t) {");
   lines.push("  const ts = st.ts, off = st.off, end = st.end, los = cur.lo;");
   lines.push("  let hi = cur.hi; const from = hi;");
@@ -63,12 +65,25 @@ export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
         lines.push(`  const n = pn[hi] - pn[lo];`);
         lines.push(`  out[${k}][index] = n === 0 ? NaN : (ps[hi] - ps[lo] + (pc[hi] - pc[lo])) / n; }`);
         break;
+      case FeatureCode.Variance:
+      case FeatureCode.Stddev:
+        lines.push(`{ const lo = ${lo}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}], pn = st.pnn[${f.field}], qs = st.psum[${f.square}], qc = st.pcomp[${f.square}];`);
+        lines.push(`  const n = pn[hi] - pn[lo];`);
+        lines.push(`  if (n === 0) out[${k}][index] = NaN; else {`);
+        lines.push(`    const s1 = ps[hi] - ps[lo] + (pc[hi] - pc[lo]), s2 = qs[hi] - qs[lo] + (qc[hi] - qc[lo]);`);
+        lines.push(`    const d = (s2 - (s1 * s1) / n) / n, variance = d > 0 ? d : 0;`);
+        lines.push(`    out[${k}][index] = ${f.code === FeatureCode.Variance ? "variance" : "Math.sqrt(variance)"}; } }`);
+        break;
+      case FeatureCode.Window:
+        unsupported = true; // window readers go through KeyState.readIntoGeneric
+        break;
       case FeatureCode.Extremum:
         lines.push(`{ const front = cur.deques[${f.deque}].front();`);
         lines.push(`  out[${k}][index] = front < 0 ? NaN : st.vals[${f.field}][front - off]; }`);
         break;
     }
   });
+  if (unsupported) return undefined;
   try {
     return new Function("st", "cur", "t", "out", "index", `${lines.join("\n")}\n//# sourceURL=freshet-generated/read-kernel.js`) as ReadKernel;
   } catch {

@@ -6,7 +6,7 @@ import type { Layout } from "./layout.js";
  * never import the engine, can persist it. Only retained events are written.
  */
 export interface EncodedKeyState {
-  readonly v: 2;
+  readonly v: 2 | 3;
   readonly key: string;
   readonly keyValues: readonly unknown[];
   readonly group: number;
@@ -16,6 +16,8 @@ export interface EncodedKeyState {
   readonly psum: readonly Buffer[];
   readonly pcomp: readonly Buffer[];
   readonly pnn: readonly Buffer[];
+  /** Format 3: the value fields' values (Layout.valueFields), retained events only. */
+  readonly refs?: ReadonlyArray<readonly unknown[]>;
 }
 
 function toBuffer(a: Float64Array, from: number, to: number): Buffer {
@@ -34,7 +36,7 @@ export function encodeKeyState(st: KeyState): EncodedKeyState {
   const from = st.first - st.off;
   const to = st.end - st.off;
   return {
-    v: 2,
+    v: 3,
     key: st.key,
     keyValues: st.keyValues,
     group: st.group,
@@ -45,14 +47,18 @@ export function encodeKeyState(st: KeyState): EncodedKeyState {
     psum: st.psum.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
     pcomp: st.pcomp.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
     pnn: st.pnn.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
+    refs: st.refs.map((a) => a.slice(from, to)),
   };
 }
 
 /** Rebuilds a key's state; absolute positions restart at 0 (cursors are rebuilt on first read). */
 export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
-  if (e.v !== 2) throw new Error(`stored state for key ${e.key} has format ${String(e.v)}; this version reads format 2`);
-  if (e.vals.length !== layout.fields.length) {
-    throw new Error(`stored state for key ${e.key} has ${e.vals.length} fields, the table has ${layout.fields.length}`);
+  if (e.v !== 2 && e.v !== 3) throw new Error(`stored state for key ${e.key} has format ${String(e.v)}; this version reads formats 2 and 3`);
+  const refs = e.refs ?? [];
+  if (e.vals.length !== layout.fields.length || refs.length !== layout.valueFields.length) {
+    throw new Error(
+      `stored state for key ${e.key} has ${e.vals.length} numeric and ${refs.length} value fields, the table has ${layout.fields.length} and ${layout.valueFields.length}`,
+    );
   }
   const cap = Math.max(8, e.n * 2);
   const st = new KeyState(e.key, e.keyValues, e.group, layout, cap);
@@ -61,6 +67,7 @@ export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
   st.psum = e.psum.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
   st.pcomp = e.pcomp.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
   st.pnn = e.pnn.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
+  st.refs = refs.map((a) => a.slice());
   st.end = e.n;
   st.emitPos = e.n;
   return st;

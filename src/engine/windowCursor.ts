@@ -1,3 +1,6 @@
+import type { Layout } from "./layout.js";
+import { makeReader, type WindowReader } from "./windowReaders.js";
+
 /**
  * A read position over one key's event buffer: for a read time t it holds the
  * index one past the last event <= t (`hi`), for each window the first event
@@ -13,17 +16,29 @@ export class WindowCursor {
   t = Number.NEGATIVE_INFINITY;
   hi = 0;
   readonly lo: Float64Array;
+  /** Scratch: each window's start before the current move. */
+  readonly before: Float64Array;
   readonly deques: MonotonicDeque[];
+  /** One per Layout.readers entry: what prefix sums and deques cannot answer. */
+  readonly readers: WindowReader[];
 
-  constructor(windowCount: number, dequeCount: number) {
+  constructor(windowCount: number, dequeCount: number, readers: WindowReader[] = []) {
     this.lo = new Float64Array(windowCount);
+    this.before = new Float64Array(windowCount);
     this.deques = [];
     for (let i = 0; i < dequeCount; i++) this.deques.push(new MonotonicDeque());
+    this.readers = readers;
+  }
+
+  /** A cursor over the windows, deques and readers of a layout. */
+  static of(layout: Pick<Layout, "windows" | "deques" | "readers">): WindowCursor {
+    return new WindowCursor(layout.windows.length, layout.deques.length, layout.readers.map(makeReader));
   }
 
   reset(): void {
     this.valid = false;
     for (const d of this.deques) d.clear();
+    for (const r of this.readers) r.reset();
   }
 
   /** An event was inserted at position p: positions from p on shifted. */

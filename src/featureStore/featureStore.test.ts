@@ -189,7 +189,7 @@ describe("materializeOffline", () => {
         onProgress: (p) => phases.push(`${p.phase}:${p.rows}`),
         onTableRows: (table, rows) => {
           if (table !== "per_user") return;
-          for (let i = 0; i < rows.length; i++) emitted.push([String(rows.keys[i]?.[0]), rows.ts[i] ?? 0, rows.values[1]?.[i] ?? 0]);
+          for (let i = 0; i < rows.length; i++) emitted.push([String(rows.keys[i]?.[0]), rows.ts[i] ?? 0, Number(rows.values[1]?.[i] ?? 0)]);
         },
       },
     );

@@ -1,3 +1,4 @@
+import type { FeatureColumn } from "../engine/windowReaders.js";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { wallClock, type Clock } from "../core/clock.js";
@@ -287,7 +288,7 @@ export class FeatureStore {
   private readRows(t: TableRuntime, op: AggregateOperator, inputs: readonly Row[], timeOf: (i: number) => number, keepInput = false): Row[] {
     const layout = op.layout;
     const n = inputs.length;
-    const out = layout.features.map(() => new Float64Array(n));
+    const out: FeatureColumn[] = layout.features.map((f) => (f.out === "number" ? new Float64Array(n) : new Array<unknown>(n)));
     const keyValues = inputs.map((r, i) =>
       layout.keys.map((k) => {
         const v = r[k];
@@ -306,8 +307,8 @@ export class FeatureStore {
       if (keepInput) Object.assign(r, inputs[i]);
       else layout.keys.forEach((k, j) => (r[k] = (keyValues[i] as unknown[])[j]));
       layout.features.forEach((f, k) => {
-        const v = (out[k] as Float64Array)[i] as number;
-        r[f.name] = Number.isNaN(v) ? null : v;
+        const v = (out[k] as FeatureColumn)[i];
+        r[f.name] = typeof v === "number" && Number.isNaN(v) ? null : v;
       });
       rows[i] = r;
     }

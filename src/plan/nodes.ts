@@ -19,9 +19,29 @@ export interface SourceDef {
   readonly lateness: number;
 }
 
-export type AggKind = "count" | "sum" | "avg" | "min" | "max";
+/** Aggregations that read a numeric field (or none, for count). */
+export type NumericAggKind = "count" | "sum" | "avg" | "min" | "max" | "stddev" | "variance" | "approxQuantile" | "decayedSum";
+/** Aggregations that read a field of any type (the values themselves). */
+export type ValueAggKind = "first" | "last" | "firstK" | "lastK" | "distinctCount" | "approxDistinct" | "topK";
+export type AggKind = NumericAggKind | ValueAggKind;
 
-export interface AggregationDef {
+export const VALUE_AGG_KINDS: ReadonlySet<AggKind> = new Set<AggKind>(["first", "last", "firstK", "lastK", "distinctCount", "approxDistinct", "topK"]);
+
+/** Parameters some aggregations take (plain numbers, so a plan stays serialisable). */
+export interface AggregationParams {
+  /** firstK, lastK, topK: how many values. */
+  readonly k?: number;
+  /** approxQuantile: the quantile in [0, 1]. */
+  readonly q?: number;
+  /** approxQuantile: relative accuracy of the sketch (DDSketch alpha). */
+  readonly accuracy?: number;
+  /** approxDistinct: HyperLogLog precision p (2^p registers). */
+  readonly precision?: number;
+  /** decayedSum: half-life in milliseconds. */
+  readonly halfLife?: number;
+}
+
+export interface AggregationDef extends AggregationParams {
   readonly kind: AggKind;
   /** Input field; undefined for count(*). */
   readonly field: string | undefined;

@@ -1,6 +1,6 @@
 import { DefinitionError } from "../errors.js";
 import type { Schema } from "../core/schema.js";
-import type { PlanNode } from "./nodes.js";
+import { VALUE_AGG_KINDS, type AggKind, type PlanNode } from "./nodes.js";
 
 /** The schema rows have after a node, or undefined when a map without a schema hides it. */
 export function schemaAfter(node: PlanNode): Schema | undefined {
@@ -43,19 +43,24 @@ export function schemaAfter(node: PlanNode): Schema | undefined {
 
 /**
  * Checks an aggregate against the schema of its input: keys exist and are not
- * nullable, aggregated fields exist and are numeric. Types catch this at
+ * nullable, aggregated fields exist, and numeric aggregations read numeric fields. Types catch this at
  * compile time; this catches it for JavaScript users and dynamic definitions.
  */
 export function validateAggregate(
   input: PlanNode,
   keys: readonly string[],
-  aggregations: Readonly<Record<string, { kind: string; field: string | undefined; window: number }>>,
+  aggregations: Readonly<Record<string, { kind: AggKind; field: string | undefined; window: number }>>,
 ): void {
   if (keys.length === 0) throw new DefinitionError("groupBy needs at least one key field");
   const names = Object.keys(aggregations);
   if (names.length === 0) throw new DefinitionError("aggregate needs at least one aggregation");
   for (const name of names) {
     if (keys.includes(name)) throw new DefinitionError(`aggregation "${name}" has the same name as a key field`, { field: name });
+  }
+  for (const [name, a] of Object.entries(aggregations)) {
+    if (a.kind !== "count" && (typeof a.field !== "string" || a.field === "")) {
+      throw new DefinitionError(`aggregation "${name}": ${a.kind} needs a field name`, { field: name });
+    }
   }
   const schema = schemaAfter(input);
   if (schema === undefined) return;
@@ -70,7 +75,7 @@ export function validateAggregate(
     if (ft === undefined) {
       throw new DefinitionError(`aggregation "${name}": unknown field "${a.field}"; fields are ${Object.keys(schema).join(", ")}`, { field: a.field });
     }
-    if (ft.kind !== "float" && ft.kind !== "int") {
+    if (!VALUE_AGG_KINDS.has(a.kind) && ft.kind !== "float" && ft.kind !== "int") {
       throw new DefinitionError(`aggregation "${name}": ${a.kind} needs a numeric field, "${a.field}" is ${ft.kind}`, { field: a.field });
     }
   }

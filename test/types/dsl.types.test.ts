@@ -6,7 +6,27 @@
  */
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { airportDelays, flights as demoFlights } from "../../src/cli/flightsDemo.js";
-import { count, dataset, FeatureStore, sum, t, type InferRow, type TableRow } from "../../src/index.js";
+import {
+  approxDistinct,
+  approxQuantile,
+  count,
+  dataset,
+  decayedSum,
+  distinctCount,
+  FeatureStore,
+  first,
+  firstK,
+  last,
+  lastK,
+  stddev,
+  sum,
+  t,
+  topK,
+  variance,
+  type InferRow,
+  type TableRow,
+  type ValueCount,
+} from "../../src/index.js";
 
 // The demo's schema plus an optional field, for row-type inference.
 const flights = dataset("flights", { ...demoFlights.schema, tail: t.string().optional() }, { timestamp: "date" });
@@ -42,6 +62,73 @@ describe("types inferred from the schema", () => {
         delay_min_1d: number | null;
       }
     >();
+  });
+
+  it("rich aggregation results are typed from the field they read", async () => {
+    const rich = flights
+      .groupBy("origin")
+      .aggregate({
+        sd: stddev("delay", { window: "1d" }),
+        var: variance("delay", { window: "1d" }),
+        first_dest: first("destination", { window: "1d" }),
+        last_delay: last("delay", { window: "1d" }),
+        first_tails: firstK("tail", { window: "1d", k: 2 }),
+        last_dests: lastK("destination", { window: "1d", k: 3 }),
+        dests: distinctCount("destination", { window: "1d" }),
+        dests_approx: approxDistinct("destination", { window: "1d" }),
+        p95: approxQuantile("delay", { window: "1d", q: 0.95 }),
+        top_dests: topK("destination", { window: "1d", k: 3 }),
+        decayed: decayedSum("delay", { window: "1d", halfLife: "1h" }),
+      })
+      .as("rich");
+    expectTypeOf<TableRow<typeof rich>>().toEqualTypeOf<
+      { origin: string } & {
+        sd: number | null;
+        var: number | null;
+        first_dest: string | null;
+        last_delay: number | null;
+        first_tails: string[];
+        last_dests: string[];
+        dests: number;
+        dests_approx: number;
+        p95: number | null;
+        top_dests: Array<ValueCount<string>>;
+        decayed: number;
+      }
+    >();
+    const store = await FeatureStore.open();
+    await store.apply([flights, rich]);
+    const [row] = await store.getOnline(rich, [{ origin: "SFO" }]);
+    expect(row).toEqual({
+      origin: "SFO",
+      sd: null,
+      var: null,
+      first_dest: null,
+      last_delay: null,
+      first_tails: [],
+      last_dests: [],
+      dests: 0,
+      dests_approx: 0,
+      p95: null,
+      top_dests: [],
+      decayed: 0,
+    });
+    await store.close();
+    const wrong = () => {
+      // @ts-expect-error: stddev needs a numeric field
+      flights.groupBy("origin").aggregate({ x: stddev("destination", { window: "1h" }) });
+      // @ts-expect-error: "dest" is not a field of flights
+      flights.groupBy("origin").aggregate({ x: topK("dest", { window: "1h", k: 2 }) });
+      // @ts-expect-error: topK needs k
+      topK("destination", { window: "1h" });
+      // @ts-expect-error: approxQuantile needs q
+      approxQuantile("delay", { window: "1h" });
+    };
+    expect(wrong).toThrow(/numeric field/);
+    expect(() => topK("destination", { window: "1h", k: 0 })).toThrow(/"k" must be a whole number from 1/);
+    expect(() => approxQuantile("delay", { window: "1h", q: 1.5 })).toThrow(/"q" must be a number from 0 to 1/);
+    expect(() => approxDistinct("delay", { window: "1h", precision: 30 })).toThrow(/"precision"/);
+    expect(() => decayedSum("delay", { window: "1h", halfLife: "soon" as "1h" })).toThrow();
   });
 
   it("store reads are typed by the table", async () => {

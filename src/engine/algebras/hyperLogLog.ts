@@ -1,0 +1,130 @@
+/**
+ * HyperLogLog (Flajolet et al. 2007) over 32-bit MurmurHash3 of a value's
+ * type-tagged text: 2^p registers, each the largest rank (position of the
+ * first 1 bit after the register bits) seen. Registers merge by max, so the
+ * sketch is mergeable but not invertible; sliding windows use SlidingHll.
+ */
+export class HyperLogLog {
+  readonly p: number;
+  readonly registers: Uint8Array;
+
+  constructor(p = 10) {
+    if (!Number.isInteger(p) || p < 4 || p > 16) throw new RangeError(`HyperLogLog precision must be 4..16, got ${p}`);
+    this.p = p;
+    this.registers = new Uint8Array(1 << p);
+  }
+
+  add(v: unknown): void {
+    const h = hashValue(v);
+    const j = h >>> (32 - this.p);
+    const r = rankOf(h, this.p);
+    if (r > (this.registers[j] as number)) this.registers[j] = r;
+  }
+
+  merge(o: HyperLogLog): void {
+    if (o.p !== this.p) throw new RangeError(`cannot merge HyperLogLogs of precision ${this.p} and ${o.p}`);
+    for (let j = 0; j < this.registers.length; j++) if ((o.registers[j] as number) > (this.registers[j] as number)) this.registers[j] = o.registers[j] as number;
+  }
+
+  estimate(): number {
+    return estimateFromRegisters(this.registers.length, (j) => this.registers[j] as number);
+  }
+}
+
+/**
+ * HyperLogLog over a sliding window (Chabchoub and Hébrail, "Sliding
+ * HyperLogLog", 2010): each register keeps the positions that may still become
+ * its maximum, newest last, with strictly decreasing ranks. Adding drops the
+ * older entries it beats; sliding drops entries before the window's start.
+ * The estimate is that of a plain HyperLogLog over the window's values.
+ */
+export class SlidingHll {
+  readonly p: number;
+  /** Per register: flat [position, rank, position, rank, ...], ranks decreasing. */
+  private readonly lists: number[][];
+
+  constructor(p: number) {
+    this.p = p;
+    this.lists = Array.from({ length: 1 << p }, () => []);
+  }
+
+  reset(): void {
+    for (const l of this.lists) l.length = 0;
+  }
+
+  add(position: number, v: unknown): void {
+    const h = hashValue(v);
+    const l = this.lists[h >>> (32 - this.p)] as number[];
+    const r = rankOf(h, this.p);
+    while (l.length > 0 && (l[l.length - 1] as number) <= r) l.length -= 2;
+    l.push(position, r);
+  }
+
+  /** Forgets positions before `start`. */
+  slide(start: number): void {
+    for (const l of this.lists) {
+      let drop = 0;
+      while (drop < l.length && (l[drop] as number) < start) drop += 2;
+      if (drop > 0) l.splice(0, drop);
+    }
+  }
+
+  estimate(): number {
+    return estimateFromRegisters(this.lists.length, (j) => {
+      const l = this.lists[j] as number[];
+      return l.length === 0 ? 0 : (l[1] as number);
+    });
+  }
+}
+
+function rankOf(h: number, p: number): number {
+  const rest = (h << p) >>> 0;
+  return rest === 0 ? 33 - p : Math.clz32(rest) + 1;
+}
+
+function estimateFromRegisters(m: number, reg: (j: number) => number): number {
+  let sum = 0;
+  let zeros = 0;
+  for (let j = 0; j < m; j++) {
+    const r = reg(j);
+    sum += Math.pow(2, -r);
+    if (r === 0) zeros++;
+  }
+  if (zeros === m) return 0;
+  const alpha = m === 16 ? 0.673 : m === 32 ? 0.697 : m === 64 ? 0.709 : 0.7213 / (1 + 1.079 / m);
+  const raw = (alpha * m * m) / sum;
+  // Small range: linear counting is more accurate while registers are empty.
+  if (raw <= 2.5 * m && zeros > 0) return Math.round(m * Math.log(m / zeros));
+  return Math.round(raw);
+}
+
+/** MurmurHash3 (x86, 32-bit) of the value's type-tagged text. */
+export function hashValue(v: unknown): number {
+  const s = typeof v === "string" ? `s${v}` : typeof v === "number" ? `n${v}` : `${typeof v}${String(v)}`;
+  let h = 0x9747b28c;
+  const n = s.length;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    let k = (s.charCodeAt(i) & 0xffff) | ((s.charCodeAt(i + 1) & 0xffff) << 16);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  if (i < n) {
+    let k = s.charCodeAt(i) & 0xffff;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+  }
+  h ^= n * 2;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
