@@ -85,7 +85,7 @@ function reference(sorted: readonly Ev[], key: string, at: number, w: readonly [
     lk: strs(w[2]).slice(-2).reverse(),
     dc: new Set(strs(w[1])).size,
     ad: hll.estimate(),
-    med: q.length === 0 ? null : (q[Math.floor(0.5 * (q.length - 1))] as number),
+    med: q.length === 0 ? null : (q[Math.max(0, Math.ceil(0.5 * q.length) - 1)] as number),
     tk: top.slice(0, 2),
     ds: decayTerms,
   };

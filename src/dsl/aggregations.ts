@@ -157,9 +157,10 @@ export function approxDistinct<F extends string>(
 }
 
 /**
- * The q-quantile of the non-null values (0 = min, 0.5 = median, 1 = max),
- * from a DDSketch whose answer is within `accuracy` (default 0.01, i.e. 1%)
- * relative error of a value of that rank; null when there are none.
+ * The q-quantile of the non-null values by nearest rank (the smallest value
+ * with at least a fraction q of the values at or below it, as SQL's
+ * quantile_disc; 0 = min, 1 = max), from a DDSketch whose answer is within
+ * `accuracy` (default 0.01, i.e. 1%) relative error; null when there are none.
  */
 export function approxQuantile<F extends string>(
   field: F,

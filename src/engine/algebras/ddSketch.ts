@@ -18,6 +18,8 @@ export class DDSketch {
   private readonly positive = new Map<number, number>();
   private readonly negative = new Map<number, number>();
   private zeros = 0;
+  /** Bucket indices in reading order (negatives by decreasing magnitude, then positives), while no bucket appears or empties. */
+  private order: { neg: number[]; pos: number[] } | undefined;
   count = 0;
 
   constructor(accuracy = 0.01) {
@@ -37,11 +39,7 @@ export class DDSketch {
       this.zeros += weight;
       return;
     }
-    const store = v > 0 ? this.positive : this.negative;
-    const i = this.index(Math.abs(v));
-    const c = (store.get(i) ?? 0) + weight;
-    if (c === 0) store.delete(i);
-    else store.set(i, c);
+    this.bump(v > 0 ? this.positive : this.negative, this.index(Math.abs(v)), weight);
   }
 
   /** Removes a value added before (the inverse of add). */
@@ -58,22 +56,24 @@ export class DDSketch {
   }
 
   /**
-   * The value of rank floor(q · (count − 1)) (0-based, ascending), within
-   * relative error `accuracy`; NaN when empty.
+   * The q-quantile by nearest rank (the smallest value with at least a
+   * fraction q of the values at or below it: 0-based rank ceil(q · n) − 1, as
+   * SQL's quantile_disc), within relative error `accuracy`; NaN when empty.
    */
   quantile(q: number): number {
     if (this.count <= 0) return Number.NaN;
-    const rank = Math.floor(q * (this.count - 1));
+    const rank = Math.max(0, Math.ceil(q * this.count) - 1);
     let seen = 0;
-    // Negative values, most negative (largest magnitude) first.
-    const neg = [...this.negative.keys()].sort((a, b) => b - a);
+    const { neg, pos } = (this.order ??= {
+      neg: [...this.negative.keys()].sort((a, b) => b - a), // most negative first
+      pos: [...this.positive.keys()].sort((a, b) => a - b),
+    });
     for (const i of neg) {
       seen += this.negative.get(i) as number;
       if (seen > rank) return -this.value(i);
     }
     seen += this.zeros;
     if (seen > rank) return 0;
-    const pos = [...this.positive.keys()].sort((a, b) => a - b);
     for (const i of pos) {
       seen += this.positive.get(i) as number;
       if (seen > rank) return this.value(i);
@@ -92,8 +92,14 @@ export class DDSketch {
   }
 
   private bump(store: Map<number, number>, i: number, c: number): void {
-    const n = (store.get(i) ?? 0) + c;
-    if (n === 0) store.delete(i);
-    else store.set(i, n);
+    const before = store.get(i);
+    const n = (before ?? 0) + c;
+    if (n === 0) {
+      store.delete(i);
+      this.order = undefined;
+    } else {
+      store.set(i, n);
+      if (before === undefined) this.order = undefined;
+    }
   }
 }

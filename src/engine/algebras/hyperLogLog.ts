@@ -27,7 +27,13 @@ export class HyperLogLog {
   }
 
   estimate(): number {
-    return estimateFromRegisters(this.registers.length, (j) => this.registers[j] as number);
+    let scaled = 0;
+    let zeros = 0;
+    for (const r of this.registers) {
+      scaled += 2 ** (SCALE - r);
+      if (r === 0) zeros++;
+    }
+    return estimate(this.registers.length, scaled, zeros);
   }
 }
 
@@ -42,55 +48,79 @@ export class SlidingHll {
   readonly p: number;
   /** Per register: flat [position, rank, position, rank, ...], ranks decreasing. */
   private readonly lists: number[][];
+  /** Registers that are not empty: only they can hold positions to slide out. */
+  private readonly used = new Set<number>();
+  /** Σ 2^(SCALE − front rank) over registers, kept as an exact integer. */
+  private scaled: number;
+  private zeros: number;
 
   constructor(p: number) {
     this.p = p;
     this.lists = Array.from({ length: 1 << p }, () => []);
+    this.scaled = this.lists.length * 2 ** SCALE;
+    this.zeros = this.lists.length;
   }
 
   reset(): void {
-    for (const l of this.lists) l.length = 0;
+    for (const j of this.used) (this.lists[j] as number[]).length = 0;
+    this.used.clear();
+    this.scaled = this.lists.length * 2 ** SCALE;
+    this.zeros = this.lists.length;
   }
 
   add(position: number, v: unknown): void {
     const h = hashValue(v);
-    const l = this.lists[h >>> (32 - this.p)] as number[];
+    const j = h >>> (32 - this.p);
+    const l = this.lists[j] as number[];
     const r = rankOf(h, this.p);
+    const front = l.length === 0 ? 0 : (l[1] as number);
     while (l.length > 0 && (l[l.length - 1] as number) <= r) l.length -= 2;
     l.push(position, r);
+    if (l.length === 2) this.frontChanged(front, r);
+    this.used.add(j);
   }
 
   /** Forgets positions before `start`. */
   slide(start: number): void {
-    for (const l of this.lists) {
+    for (const j of this.used) {
+      const l = this.lists[j] as number[];
+      if ((l[0] as number) >= start) continue;
+      const front = l[1] as number;
       let drop = 0;
       while (drop < l.length && (l[drop] as number) < start) drop += 2;
-      if (drop > 0) l.splice(0, drop);
+      l.splice(0, drop);
+      this.frontChanged(front, l.length === 0 ? 0 : (l[1] as number));
+      if (l.length === 0) this.used.delete(j);
     }
   }
 
   estimate(): number {
-    return estimateFromRegisters(this.lists.length, (j) => {
-      const l = this.lists[j] as number[];
-      return l.length === 0 ? 0 : (l[1] as number);
-    });
+    return estimate(this.lists.length, this.scaled, this.zeros);
+  }
+
+  private frontChanged(from: number, to: number): void {
+    this.scaled += 2 ** (SCALE - to) - 2 ** (SCALE - from);
+    if (from === 0) this.zeros--;
+    if (to === 0) this.zeros++;
   }
 }
+
+/**
+ * Ranks are at most 33 − p, so Σ 2^(33 − rank) over at most 2^16 registers is
+ * an integer below 2^50: sums in any order are exact, and a sliding sketch
+ * estimates exactly what a fresh one over the same values does.
+ */
+const SCALE = 33;
 
 function rankOf(h: number, p: number): number {
   const rest = (h << p) >>> 0;
   return rest === 0 ? 33 - p : Math.clz32(rest) + 1;
 }
 
-function estimateFromRegisters(m: number, reg: (j: number) => number): number {
-  let sum = 0;
-  let zeros = 0;
-  for (let j = 0; j < m; j++) {
-    const r = reg(j);
-    sum += Math.pow(2, -r);
-    if (r === 0) zeros++;
-  }
+/** The HLL estimate from the register count m, Σ 2^(SCALE − rank) and the number of empty registers. */
+function estimate(m: number, scaled: number, zeros: number): number {
   if (zeros === m) return 0;
+  const sum = scaled / 2 ** SCALE;
   const alpha = m === 16 ? 0.673 : m === 32 ? 0.697 : m === 64 ? 0.709 : 0.7213 / (1 + 1.079 / m);
   const raw = (alpha * m * m) / sum;
   // Small range: linear counting is more accurate while registers are empty.
