@@ -25,10 +25,23 @@ export class ValueCounts {
 
   /** The k most frequent values, most frequent first; ties go to the smaller value (see compareValues). */
   top(k: number): Array<{ value: unknown; count: number }> {
-    const all = [...this.counts].map(([value, count]) => ({ value, count }));
-    all.sort((a, b) => b.count - a.count || compareValues(a.value, b.value));
-    if (all.length > k) all.length = k;
-    return all;
+    // One pass keeping the best k in order (k is small; the map may not be).
+    const best: Array<{ value: unknown; count: number }> = [];
+    this.counts.forEach((count, value) => {
+      if (best.length === k) {
+        const worst = best[k - 1] as { value: unknown; count: number };
+        if (count < worst.count || (count === worst.count && compareValues(value, worst.value) > 0)) return;
+      }
+      let i = best.length;
+      while (i > 0) {
+        const o = best[i - 1] as { value: unknown; count: number };
+        if (o.count > count || (o.count === count && compareValues(o.value, value) < 0)) break;
+        i--;
+      }
+      best.splice(i, 0, { value, count });
+      if (best.length > k) best.length = k;
+    });
+    return best;
   }
 }
 
