@@ -28,6 +28,7 @@ export {
   type WindowOptions,
   type ValueCount,
 } from "./dsl/aggregations.js";
+export type { AggKind } from "./plan/nodes.js";
 export {
   FeatureStore,
   type OpenOptions,
