@@ -10,7 +10,26 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFlightsTable, readFlightsTable, type FlightRow } from "../bench/flightsData.js";
 import { flights } from "../bench/flightsPipeline.js";
-import { approxDistinct, approxQuantile, distinctCount, FeatureStore, first, last, lastK, stddev, variance, type EmittedRows } from "../src/index.js";
+import {
+  approxDistinct,
+  approxQuantile,
+  avg,
+  count,
+  distinctCount,
+  FeatureStore,
+  first,
+  forever,
+  hopping,
+  last,
+  lastK,
+  max,
+  stddev,
+  sum,
+  tumbling,
+  variance,
+  type AnyTable,
+  type EmittedRows,
+} from "../src/index.js";
 
 const AIRPORTS = ["ORD", "SAN", "BNA", "ANC", "MRY", "OME"];
 const HOUR = 3_600_000;
@@ -63,21 +82,74 @@ afterAll(() => {
   instance.closeSync();
 });
 
+/** Every history row of `table` from materializeOffline, sorted by (origin, ts), values in declaration order. */
+async function history(table: AnyTable): Promise<Array<{ origin: string; ts: number; v: unknown[] }>> {
+  const store = await FeatureStore.open();
+  await store.apply([flights, table]);
+  const got: Array<{ origin: string; ts: number; v: unknown[] }> = [];
+  await store.materializeOffline(
+    { flights: rows },
+    {
+      onTableRows: (_t, r: EmittedRows) => {
+        for (let i = 0; i < r.length; i++) got.push({ origin: String(r.keys[i]?.[0]), ts: r.ts[i] as number, v: r.values.map((c) => c[i]) });
+      },
+    },
+  );
+  await store.close();
+  return got.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.ts - b.ts));
+}
+
+describe("window kinds against DuckDB window SQL (flights)", () => {
+  it("tumbling, hopping and forever windows equal their SQL frames on every history row", async () => {
+    const table = flights
+      .groupBy("origin")
+      .aggregate({
+        n_day: count({ window: tumbling("1d") }),
+        delay_sum_day: sum("delay", { window: tumbling("1d") }),
+        delay_avg_6h_by_1h: avg("delay", { window: hopping("6h", "1h") }),
+        delay_max_6h_by_1h: max("delay", { window: hopping("6h", "1h") }),
+        n_ever: count({ window: forever() }),
+        delay_sum_ever: sum("delay", { window: forever() }),
+        dests_ever: distinctCount("destination", { window: forever() }),
+      })
+      .as("window_kinds");
+    const got = await history(table);
+    // Tumbling: the day so far. Hopping 6h every 1h: from ⌊t/1h⌋·1h − 5h, i.e. (t mod 1h) + 5h back.
+    const hop = `OVER (PARTITION BY origin ORDER BY ts RANGE BETWEEN (ts % ${HOUR}) + ${5 * HOUR} PRECEDING AND CURRENT ROW)`;
+    const day = `OVER (PARTITION BY origin, ts // ${DAY} ORDER BY ts RANGE UNBOUNDED PRECEDING)`;
+    const ever = `OVER (PARTITION BY origin ORDER BY ts RANGE UNBOUNDED PRECEDING)`;
+    const want = (
+      await conn.runAndReadAll(`
+        SELECT DISTINCT origin, ts,
+          count(*) ${day}, sum(delay) ${day}, avg(delay) ${hop}, max(delay) ${hop},
+          count(*) ${ever}, sum(delay) ${ever}, count(DISTINCT destination) ${ever}
+        FROM flights WHERE distance > 0 ORDER BY origin, ts`)
+    ).getRowsJS();
+    expect(got.length).toBe(want.length);
+    const bad: string[] = [];
+    for (let i = 0; i < got.length; i++) {
+      const g = got[i] as { origin: string; ts: number; v: unknown[] };
+      const w = (want[i] as unknown[]).map((x) => (typeof x === "bigint" ? Number(x) : x));
+      const [nDay, sumDay, avgHop, maxHop, nEver, sumEver, destsEver] = g.v as number[];
+      const ok =
+        g.origin === w[0] &&
+        g.ts === w[1] &&
+        nDay === w[2] &&
+        sumDay === w[3] &&
+        Math.abs((avgHop as number) - (w[4] as number)) <= 1e-9 * Math.max(1, Math.abs(w[4] as number)) &&
+        maxHop === w[5] &&
+        nEver === w[6] &&
+        sumEver === w[7] &&
+        destsEver === w[8];
+      if (!ok && bad.length < 10) bad.push(`${g.origin} ${new Date(g.ts).toISOString()}: ${JSON.stringify(g.v)} vs ${JSON.stringify(w.slice(2))}`);
+    }
+    expect(bad).toEqual([]);
+  }, 120_000);
+});
+
 describe("rich aggregations against DuckDB window SQL (flights)", () => {
   it("every history row equals DuckDB's, within the sketches' stated error", async () => {
-    const store = await FeatureStore.open();
-    await store.apply([flights, rich]);
-    const got: Array<{ origin: string; ts: number; v: unknown[] }> = [];
-    await store.materializeOffline(
-      { flights: rows },
-      {
-        onTableRows: (_t, r: EmittedRows) => {
-          for (let i = 0; i < r.length; i++) got.push({ origin: String(r.keys[i]?.[0]), ts: r.ts[i] as number, v: r.values.map((c) => c[i]) });
-        },
-      },
-    );
-    await store.close();
-    got.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.ts - b.ts));
+    const got = await history(rich);
     const want = (await conn.runAndReadAll(SQL)).getRowsJS();
     expect(got.length).toBe(want.length);
 

@@ -3,8 +3,59 @@ import { DefinitionError } from "../errors.js";
 import type { AggKind, AggregationDef, AggregationParams } from "../plan/nodes.js";
 
 export interface WindowOptions {
-  /** Sliding window length: the value read at t covers events in (t − window, t]. */
-  readonly window: Duration;
+  /**
+   * A duration is a sliding window: the value read at t covers events in
+   * (t − window, t]. Or `tumbling(size)`, `hopping(size, hop)`, `forever()`.
+   */
+  readonly window: Duration | WindowSpec;
+}
+
+/** A window other than the default sliding one. */
+export interface WindowSpec {
+  readonly kind: "tumbling" | "hopping" | "forever";
+  /** Milliseconds (Infinity for forever). */
+  readonly size: number;
+  /** Milliseconds between window starts (0 for forever). */
+  readonly hop: number;
+}
+
+/**
+ * Tumbling windows of `size`, aligned to the epoch (UTC): read at t, the
+ * value covers the window that contains t, from ⌊t / size⌋·size up to t.
+ */
+export function tumbling(size: Duration): WindowSpec {
+  const ms = parseDuration(size);
+  return Object.freeze({ kind: "tumbling", size: ms, hop: ms });
+}
+
+/**
+ * Hopping windows of `size` starting every `hop`, aligned to the epoch (UTC):
+ * read at t, the value covers the oldest window still open at t, from
+ * ⌊t / hop⌋·hop + hop − size up to t. A sliding window whose start moves in
+ * steps of `hop` (at least size − hop long, at most size).
+ */
+export function hopping(size: Duration, hop: Duration): WindowSpec {
+  const s = parseDuration(size);
+  const h = parseDuration(hop);
+  if (h > s) throw new DefinitionError(`hopping: the hop (${String(hop)}) must not be longer than the window (${String(size)})`, { field: "hop" });
+  return Object.freeze({ kind: "hopping", size: s, hop: h });
+}
+
+/** All of a key's events up to the read time. */
+export function forever(): WindowSpec {
+  return Object.freeze({ kind: "forever", size: Number.POSITIVE_INFINITY, hop: 0 });
+}
+
+function windowOf(w: unknown): { window: number; hop?: number } {
+  if (typeof w === "object" && w !== null && "kind" in w) {
+    const spec = w as WindowSpec;
+    if (spec.kind === "forever") return { window: Number.POSITIVE_INFINITY };
+    if ((spec.kind === "tumbling" || spec.kind === "hopping") && Number.isInteger(spec.size) && Number.isInteger(spec.hop) && spec.hop > 0 && spec.hop <= spec.size) {
+      return { window: spec.size, hop: spec.hop };
+    }
+    throw new DefinitionError(`not a window: use a duration, tumbling(size), hopping(size, hop) or forever()`, { field: "window" });
+  }
+  return { window: parseDuration(w) };
 }
 
 /**
@@ -70,7 +121,7 @@ function make<Kind extends AggKind, Field extends string | undefined, Result>(
   if (typeof options !== "object" || options === null) {
     throw new DefinitionError(`${kind}${field === undefined ? "" : `("${field}")`}: options with a window are required, e.g. { window: "1h" }`, { field: "window" });
   }
-  return Object.freeze({ def: Object.freeze({ kind, field, window: parseDuration(options.window), ...params }) });
+  return Object.freeze({ def: Object.freeze({ kind, field, ...windowOf(options.window), ...params }) });
 }
 
 function positiveInt(kind: string, name: string, v: unknown, max: number): number {

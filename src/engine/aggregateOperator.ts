@@ -259,7 +259,7 @@ export class AggregateOperator {
 
   /** Features of one key as of t (NaN for null), into out[k][index]. */
   read(keyValues: readonly unknown[], t: number, out: readonly FeatureColumn[], index: number): void {
-    if (t < this.horizon + this.layout.retention) {
+    if (this.layout.retention !== Number.POSITIVE_INFINITY && t < this.horizon + this.layout.retention) {
       throw new ReadBeforeRetentionError(this.tableName, t, this.horizon + this.layout.retention);
     }
     const key = encodeKey(keyValues);

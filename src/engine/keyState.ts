@@ -1,5 +1,5 @@
 import { FeatureCode } from "./featureCode.js";
-import type { Layout } from "./layout.js";
+import { windowBound, type Layout } from "./layout.js";
 import type { MonotonicDeque, WindowCursor } from "./windowCursor.js";
 import type { FeatureColumn, WindowReader } from "./windowReaders.js";
 
@@ -263,7 +263,7 @@ export class KeyState {
     const los = cur.lo;
     const before = cur.before;
     for (let w = 0; w < wins.length; w++) {
-      const bound = t - (wins[w] as number);
+      const bound = windowBound(wins[w] as (typeof wins)[number], t);
       let lo = los[w] as number;
       before[w] = lo;
       while (lo < hi && (ts[lo - off] as number) <= bound) lo++;
@@ -295,7 +295,7 @@ export class KeyState {
     const L = this.layout;
     cur.reset();
     const hi = this.upperBound(t);
-    for (let w = 0; w < L.windows.length; w++) cur.lo[w] = this.upperBound(t - (L.windows[w] as number));
+    for (let w = 0; w < L.windows.length; w++) cur.lo[w] = this.upperBound(windowBound(L.windows[w] as (typeof L.windows)[number], t));
     const off = this.off;
     for (let d = 0; d < L.deques.length; d++) {
       const slot = L.deques[d] as (typeof L.deques)[number];

@@ -29,6 +29,17 @@ export interface ReaderSlot extends Omit<AggregationDef, "field" | "window"> {
   readonly window: number;
 }
 
+/** One distinct window of a table: sliding when hop is 0 (size Infinity: forever), hopping otherwise. */
+export interface WindowSlot {
+  readonly size: number;
+  readonly hop: number;
+}
+
+/** Events with time <= the bound are outside the window read at t (times are whole milliseconds). */
+export function windowBound(w: WindowSlot, t: number): number {
+  return w.hop === 0 ? t - w.size : Math.floor(t / w.hop) * w.hop - (w.size - w.hop) - 1;
+}
+
 export interface DequeSlot {
   readonly kind: "min" | "max";
   readonly field: number;
@@ -53,7 +64,7 @@ export interface Layout {
   readonly readers: readonly ReaderSlot[];
   /** Only count/sum/avg/min/max: the state a parallel replay's workers can take. */
   readonly basic: boolean;
-  readonly windows: readonly number[];
+  readonly windows: readonly WindowSlot[];
   readonly features: readonly FeatureSlot[];
   readonly deques: readonly DequeSlot[];
   /** The longest window: events older than watermark − retention can be evicted. */
@@ -70,7 +81,7 @@ export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): La
   const prefixed: boolean[] = [];
   const valueFields: string[] = [];
   const readers: ReaderSlot[] = [];
-  const windows: number[] = [];
+  const windows: WindowSlot[] = [];
   const features: FeatureSlot[] = [];
   const deques: DequeSlot[] = [];
   const numericField = (name: string, square: boolean): number => {
@@ -84,10 +95,11 @@ export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): La
     return f;
   };
   for (const [name, def] of Object.entries(node.aggregations)) {
-    let window = windows.indexOf(def.window);
+    const hop = def.hop ?? 0;
+    let window = windows.findIndex((w) => w.size === def.window && w.hop === hop);
     if (window < 0) {
       window = windows.length;
-      windows.push(def.window);
+      windows.push({ size: def.window, hop });
     }
     let field = -1;
     let square = -1;
@@ -139,11 +151,11 @@ export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): La
     features.push({ name, kind, code, field, square, window, deque, reader, out });
   }
   const basic = readers.length === 0 && !squares.includes(true);
-  const shape = { keys: node.keys, fields, squares, prefixed, valueFields, readers, basic, windows, features, deques, retention: Math.max(...windows) };
+  const shape = { keys: node.keys, fields, squares, prefixed, valueFields, readers, basic, windows, features, deques, retention: Math.max(...windows.map((w) => w.size)) };
   return { ...shape, readKernel: readers.length === 0 ? compileReadKernel(shape) : undefined };
 }
 
 function paramsOf(def: AggregationDef): Omit<AggregationDef, "kind" | "field" | "window"> {
-  const { kind: _kind, field: _field, window: _window, ...params } = def;
+  const { kind: _kind, field: _field, window: _window, hop: _hop, ...params } = def;
   return params;
 }

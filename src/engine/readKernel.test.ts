@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { t } from "../core/schema.js";
-import { avg, count, max, min, sum } from "../dsl/aggregations.js";
+import { avg, count, forever, hopping, max, min, stddev, sum, tumbling, variance } from "../dsl/aggregations.js";
 import { dataset } from "../dsl/dataset.js";
 import { KeyState } from "./keyState.js";
 import { layoutOf } from "./layout.js";
@@ -15,16 +15,26 @@ describe("generated read kernel", () => {
       fc.property(
         fc.array(fc.tuple(fc.integer({ min: 0, max: 400 }), fc.oneof(fc.constant(Number.NaN), fc.double({ min: -1e3, max: 1e3, noNaN: true })), fc.integer({ min: -9, max: 9 })), { maxLength: 80 }),
         fc.array(fc.integer({ min: -50, max: 500 }), { minLength: 1, maxLength: 30 }),
-        fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 })),
-        (events, reads, [w1, w2]) => {
+        fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 4 })),
+        (events, reads, [w1, w2, hop, hops]) => {
           const table = ev
             .groupBy("k")
-            .aggregate({ n: count({ window: w1 }), s: sum("a", { window: w2 }), m: avg("b", { window: w1 }), lo: min("a", { window: w2 }), hi: max("b", { window: w1 }), n2: count({ window: w2 }) })
+            .aggregate({
+              n: count({ window: w1 }),
+              s: sum("a", { window: w2 }),
+              m: avg("b", { window: w1 }),
+              lo: min("a", { window: w2 }),
+              hi: max("b", { window: hopping(hop * hops, hop) }),
+              n2: count({ window: tumbling(w2) }),
+              v: variance("a", { window: hopping(hop * hops, hop) }),
+              sd: stddev("b", { window: forever() }),
+              total: sum("b", { window: forever() }),
+            })
             .as("t");
           const layout = layoutOf(table.root);
           expect(layout.readKernel).toBeDefined();
           const st = new KeyState("x", ["x"], 0, layout);
-          for (const [time, a, b] of events) st.append(time, [a, b]);
+          for (const [time, a, b] of events) st.append(time, layout.fields.map((f, i) => ((v) => (layout.squares[i] === true ? v * v : v))(f === "a" ? a : b)));
           const nf = layout.features.length;
           const fast = Array.from({ length: nf }, () => new Float64Array(reads.length));
           const slow = Array.from({ length: nf }, () => new Float64Array(reads.length));

@@ -1,6 +1,7 @@
 import { FeatureCode } from "./featureCode.js";
 import type { WindowCursor } from "./windowCursor.js";
 import type { FeatureColumn } from "./windowReaders.js";
+import type { WindowSlot } from "./layout.js";
 
 /** What the generated code reads of a key's state (KeyState has these). */
 export interface KernelState {
@@ -16,7 +17,7 @@ export interface KernelState {
 
 /** The parts of a layout the generator unrolls. */
 export interface KernelShape {
-  readonly windows: readonly number[];
+  readonly windows: readonly WindowSlot[];
   readonly deques: ReadonlyArray<{ readonly kind: "min" | "max"; readonly field: number; readonly window: number }>;
   readonly features: ReadonlyArray<{ readonly code: FeatureCode; readonly field: number; readonly square: number; readonly window: number; readonly deque: number }>;
 }
@@ -40,7 +41,8 @@ export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
   lines.push("  while (hi < end && ts[hi - off] <= t) hi++;");
   lines.push("  cur.hi = hi;");
   layout.windows.forEach((w, i) => {
-    lines.push(`  { let lo = los[${i}]; const b = t - ${w}; while (lo < hi && ts[lo - off] <= b) lo++; los[${i}] = lo; }`);
+    const bound = w.hop === 0 ? `t - ${w.size}` : `Math.floor(t / ${w.hop}) * ${w.hop} - ${w.size - w.hop + 1}`;
+    lines.push(`  { let lo = los[${i}]; const b = ${bound}; while (lo < hi && ts[lo - off] <= b) lo++; los[${i}] = lo; }`);
   });
   layout.deques.forEach((d, i) => {
     lines.push(`  { const dq = cur.deques[${i}], vals = st.vals[${d.field}];`);

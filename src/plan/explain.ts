@@ -15,6 +15,12 @@ export function explainTable(table: TableDef): string {
   return lines.join("\n");
 }
 
+function describeWindow(size: number, hop: number | undefined): string {
+  if (size === Number.POSITIVE_INFINITY) return "forever";
+  if (hop === undefined) return formatDuration(size);
+  return hop === size ? `tumbling ${formatDuration(size)}` : `hopping ${formatDuration(size)} every ${formatDuration(hop)}`;
+}
+
 function describe(node: PlanNode): string {
   switch (node.kind) {
     case "source": {
@@ -34,7 +40,7 @@ function describe(node: PlanNode): string {
       return `drop ${node.fields.join(", ")}`;
     case "aggregate": {
       const aggs = Object.entries(node.aggregations).map(
-        ([name, a]) => `${name}=${a.kind}(${a.field ?? "*"}, ${formatDuration(a.window)})`,
+        ([name, a]) => `${name}=${a.kind}(${a.field ?? "*"}, ${describeWindow(a.window, a.hop)})`,
       );
       return `aggregate by [${node.keys.join(", ")}]: ${aggs.join(", ")}`;
     }

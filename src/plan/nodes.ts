@@ -45,8 +45,17 @@ export interface AggregationDef extends AggregationParams {
   readonly kind: AggKind;
   /** Input field; undefined for count(*). */
   readonly field: string | undefined;
-  /** Sliding window length in milliseconds: the window read at t covers (t − window, t]. */
+  /**
+   * Window length in milliseconds. Without `hop` the window is sliding: read
+   * at t it covers (t − window, t]; Infinity is the forever window.
+   */
   readonly window: number;
+  /**
+   * Hopping windows (tumbling when hop = window): windows of length `window`
+   * start every `hop` ms from the epoch; read at t the value covers the
+   * oldest of them still open, from ⌊t / hop⌋·hop + hop − window to t.
+   */
+  readonly hop?: number;
 }
 
 export interface SourceNode {
