@@ -27,6 +27,7 @@ export {
   tumbling,
   hopping,
   forever,
+  session,
   type WindowSpec,
   type Aggregation,
   type WindowOptions,

@@ -24,6 +24,7 @@ import {
   lastK,
   max,
   stddev,
+  session,
   sum,
   tumbling,
   variance,
@@ -144,6 +145,42 @@ describe("window kinds against DuckDB window SQL (flights)", () => {
       if (!ok && bad.length < 10) bad.push(`${g.origin} ${new Date(g.ts).toISOString()}: ${JSON.stringify(g.v)} vs ${JSON.stringify(w.slice(2))}`);
     }
     expect(bad).toEqual([]);
+  }, 120_000);
+});
+
+describe("session windows against DuckDB (flights)", () => {
+  it("a session is a run of flights at most 20 minutes apart: counts, sums and last values per history row", async () => {
+    const GAP = 20 * 60_000;
+    const table = flights
+      .groupBy("origin")
+      .aggregate({
+        n_sess: count({ window: session("20m") }),
+        delay_sum_sess: sum("delay", { window: session("20m") }),
+        last_dest_sess: last("destination", { window: session("20m") }),
+      })
+      .as("sessions");
+    const got = await history(table);
+    const w = `OVER (PARTITION BY origin, sid ORDER BY ts RANGE UNBOUNDED PRECEDING)`;
+    const want = (
+      await conn.runAndReadAll(`
+        WITH f AS (SELECT *, ts - lag(ts) OVER (PARTITION BY origin ORDER BY ts, seq) AS d FROM flights WHERE distance > 0),
+             s AS (SELECT *, sum(CASE WHEN d > ${GAP} THEN 1 ELSE 0 END) OVER (PARTITION BY origin ORDER BY ts, seq ROWS UNBOUNDED PRECEDING) AS sid FROM f)
+        SELECT DISTINCT origin, ts, count(*) ${w}, sum(delay) ${w}, arg_max(destination, seq) ${w}
+        FROM s ORDER BY origin, ts`)
+    ).getRowsJS();
+    expect(got.length).toBe(want.length);
+    const bad: string[] = [];
+    let multi = 0;
+    for (let i = 0; i < got.length; i++) {
+      const g = got[i] as { origin: string; ts: number; v: unknown[] };
+      const r = (want[i] as unknown[]).map((x) => (typeof x === "bigint" ? Number(x) : x));
+      if (g.origin !== r[0] || g.ts !== r[1] || g.v[0] !== r[2] || g.v[1] !== r[3] || g.v[2] !== r[4]) {
+        if (bad.length < 10) bad.push(`${g.origin} ${new Date(g.ts).toISOString()}: ${JSON.stringify(g.v)} vs ${JSON.stringify(r.slice(2))}`);
+      }
+      if ((g.v[0] as number) > 1) multi++;
+    }
+    expect(bad).toEqual([]);
+    expect(multi).toBeGreaterThan(1000); // sessions of more than one flight do occur
   }, 120_000);
 });
 

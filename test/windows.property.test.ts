@@ -7,10 +7,13 @@
  *   tumbling(s) at t:      [⌊t/s⌋·s, t]
  *   hopping(s, h) at t:    [⌊t/h⌋·h + h − s, t]
  *   forever at t:          (−∞, t]
+ *   session(g) at t:       the run of events each ≤ g after the one before,
+ *                          ending with the latest event ≤ t; empty once t is
+ *                          more than g after that event
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { avg, count, dataset, distinctCount, FeatureStore, forever, hopping, lastK, max, sum, t, tumbling } from "../src/index.js";
+import { avg, count, dataset, distinctCount, FeatureStore, forever, hopping, lastK, max, session, sum, t, tumbling } from "../src/index.js";
 
 interface Ev {
   k: string;
@@ -27,6 +30,7 @@ const scenario = fc.record({
   tumble: fc.integer({ min: 1, max: 3000 }),
   hop: fc.integer({ min: 1, max: 1000 }),
   hops: fc.integer({ min: 1, max: 5 }),
+  gap: fc.integer({ min: 1, max: 1500 }),
   steps: fc.array(
     fc.record({
       key: fc.constantFrom(...KEYS),
@@ -58,6 +62,10 @@ describe("window kinds: online == offline == definition (property)", () => {
             n_ever: count({ window: forever() }),
             s_ever: sum("v", { window: forever() }),
             d_ever: distinctCount("v", { window: forever() }),
+            n_sess: count({ window: session(sc.gap) }),
+            s_sess: sum("v", { window: session(sc.gap) }),
+            hi_sess: max("v", { window: session(sc.gap) }),
+            last_sess: lastK("v", { window: session(sc.gap), k: 2 }),
           })
           .as("feat");
         const store = await FeatureStore.open({ clock: "event" });
@@ -89,7 +97,7 @@ describe("window kinds: online == offline == definition (property)", () => {
         const watermark = maxTs - sc.lateness;
         const times = sc.readOffsets.map((off) => maxPushed + off);
         for (const e of accepted.slice(-4)) {
-          for (const w of [sc.sliding, sc.tumble, sc.hop, size]) times.push(e.ts + w, e.ts + w - 1, e.ts);
+          for (const w of [sc.sliding, sc.tumble, sc.hop, size, sc.gap, sc.gap + 1]) times.push(e.ts + w, e.ts + w - 1, e.ts);
           times.push(Math.floor(e.ts / sc.tumble) * sc.tumble + sc.tumble, Math.floor(e.ts / sc.hop) * sc.hop + sc.hop - 1);
         }
         const readTimes = times.filter((x) => x >= watermark);
@@ -107,6 +115,14 @@ describe("window kinds: online == offline == definition (property)", () => {
             const hop = vals(from(Math.floor(at / sc.hop) * sc.hop + sc.hop - size));
             const ever = from(Number.NEGATIVE_INFINITY);
             const sumOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+            const sess: Ev[] = [];
+            const mine = ever;
+            if (mine.length > 0 && at - (mine[mine.length - 1] as Ev).ts <= sc.gap) {
+              let p = mine.length - 1;
+              while (p > 0 && (mine[p] as Ev).ts - (mine[p - 1] as Ev).ts <= sc.gap) p--;
+              sess.push(...mine.slice(p));
+            }
+            const sessVals = vals(sess);
             expect(online[j]).toEqual({
               k: key,
               n_slide: slide.length,
@@ -118,6 +134,10 @@ describe("window kinds: online == offline == definition (property)", () => {
               n_ever: ever.length,
               s_ever: sumOf(vals(ever)),
               d_ever: new Set(vals(ever)).size,
+              n_sess: sess.length,
+              s_sess: sumOf(sessVals),
+              hi_sess: sessVals.length === 0 ? null : Math.max(...sessVals),
+              last_sess: sessVals.slice(-2).reverse(),
             });
           }
         }

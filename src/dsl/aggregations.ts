@@ -12,11 +12,13 @@ export interface WindowOptions {
 
 /** A window other than the default sliding one. */
 export interface WindowSpec {
-  readonly kind: "tumbling" | "hopping" | "forever";
-  /** Milliseconds (Infinity for forever). */
+  readonly kind: "tumbling" | "hopping" | "forever" | "session";
+  /** Milliseconds (Infinity for forever and session). */
   readonly size: number;
-  /** Milliseconds between window starts (0 for forever). */
+  /** Milliseconds between window starts (0 for forever and session). */
   readonly hop: number;
+  /** Session windows: the longest pause within a session, milliseconds (0 otherwise). */
+  readonly gap: number;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface WindowSpec {
  */
 export function tumbling(size: Duration): WindowSpec {
   const ms = parseDuration(size);
-  return Object.freeze({ kind: "tumbling", size: ms, hop: ms });
+  return Object.freeze({ kind: "tumbling", size: ms, hop: ms, gap: 0 });
 }
 
 /**
@@ -38,22 +40,33 @@ export function hopping(size: Duration, hop: Duration): WindowSpec {
   const s = parseDuration(size);
   const h = parseDuration(hop);
   if (h > s) throw new DefinitionError(`hopping: the hop (${String(hop)}) must not be longer than the window (${String(size)})`, { field: "hop" });
-  return Object.freeze({ kind: "hopping", size: s, hop: h });
+  return Object.freeze({ kind: "hopping", size: s, hop: h, gap: 0 });
 }
 
 /** All of a key's events up to the read time. */
 export function forever(): WindowSpec {
-  return Object.freeze({ kind: "forever", size: Number.POSITIVE_INFINITY, hop: 0 });
+  return Object.freeze({ kind: "forever", size: Number.POSITIVE_INFINITY, hop: 0, gap: 0 });
 }
 
-function windowOf(w: unknown): { window: number; hop?: number } {
+/**
+ * Session windows: read at t, the value covers the key's session open at t,
+ * the run of events each at most `gap` after the one before, ending with the
+ * latest event at or before t. When that event is more than `gap` before t
+ * the session has closed and the window is empty.
+ */
+export function session(gap: Duration): WindowSpec {
+  return Object.freeze({ kind: "session", size: Number.POSITIVE_INFINITY, hop: 0, gap: parseDuration(gap) });
+}
+
+function windowOf(w: unknown): { window: number; hop?: number; gap?: number } {
   if (typeof w === "object" && w !== null && "kind" in w) {
     const spec = w as WindowSpec;
     if (spec.kind === "forever") return { window: Number.POSITIVE_INFINITY };
+    if (spec.kind === "session" && Number.isInteger(spec.gap) && spec.gap > 0) return { window: Number.POSITIVE_INFINITY, gap: spec.gap };
     if ((spec.kind === "tumbling" || spec.kind === "hopping") && Number.isInteger(spec.size) && Number.isInteger(spec.hop) && spec.hop > 0 && spec.hop <= spec.size) {
       return { window: spec.size, hop: spec.hop };
     }
-    throw new DefinitionError(`not a window: use a duration, tumbling(size), hopping(size, hop) or forever()`, { field: "window" });
+    throw new DefinitionError(`not a window: use a duration, tumbling(size), hopping(size, hop), session(gap) or forever()`, { field: "window" });
   }
   return { window: parseDuration(w) };
 }

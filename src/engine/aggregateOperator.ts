@@ -1,6 +1,6 @@
 import { encodeKey, keyGroupOf } from "../core/keys.js";
 import { ReadBeforeRetentionError } from "../errors.js";
-import type { AggKind, AggregateNode, Row } from "../plan/nodes.js";
+import type { AggregateNode, Row } from "../plan/nodes.js";
 
 /** What an aggregate computes: its key fields and named aggregations (plain data, no functions). */
 export type AggregateSpec = Pick<AggregateNode, "keys" | "aggregations">;
@@ -9,6 +9,7 @@ import { KeyState } from "./keyState.js";
 import { layoutOf, type Layout } from "./layout.js";
 import { WindowCursor } from "./windowCursor.js";
 import type { FeatureColumn } from "./windowReaders.js";
+import { emptyValue } from "./emptyValue.js";
 
 /**
  * Rows of a feature table's history, column by column: for each (key, event
@@ -291,26 +292,3 @@ export class AggregateOperator {
   }
 }
 
-/**
- * An empty window's value: counts, sums and distinct counts 0; lists [];
- * everything else null (NaN in numeric columns).
- */
-export function emptyValue(kind: AggKind): unknown {
-  switch (kind) {
-    case "count":
-    case "sum":
-    case "distinctCount":
-    case "approxDistinct":
-    case "decayedSum":
-      return 0;
-    case "firstK":
-    case "lastK":
-    case "topK":
-      return [];
-    case "first":
-    case "last":
-      return null;
-    default:
-      return Number.NaN;
-  }
-}

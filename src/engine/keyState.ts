@@ -1,4 +1,5 @@
 import { FeatureCode } from "./featureCode.js";
+import { emptyValue } from "./emptyValue.js";
 import { windowBound, type Layout } from "./layout.js";
 import type { MonotonicDeque, WindowCursor } from "./windowCursor.js";
 import type { FeatureColumn, WindowReader } from "./windowReaders.js";
@@ -194,11 +195,17 @@ export class KeyState {
     if (cur.valid && t >= cur.t) this.advance(cur, t);
     else this.rebuild(cur, t);
     const feats = this.layout.features;
+    const wins = this.layout.windows;
     const off = this.off;
     const hi = cur.hi - off;
     const los = cur.lo;
     for (let k = 0; k < feats.length; k++) {
       const fs = feats[k] as (typeof feats)[number];
+      const gap = (wins[fs.window] as (typeof wins)[number]).gap;
+      if (gap > 0 && cur.hi > (los[fs.window] as number) && t - this.timeAt(cur.hi - 1) > gap) {
+        (out[k] as FeatureColumn)[outIndex] = emptyValue(fs.kind); // the session closed before t
+        continue;
+      }
       const lo = (los[fs.window] as number) - off;
       let v: number;
       switch (fs.code) {
@@ -263,10 +270,16 @@ export class KeyState {
     const los = cur.lo;
     const before = cur.before;
     for (let w = 0; w < wins.length; w++) {
-      const bound = windowBound(wins[w] as (typeof wins)[number], t);
+      const win = wins[w] as (typeof wins)[number];
       let lo = los[w] as number;
       before[w] = lo;
-      while (lo < hi && (ts[lo - off] as number) <= bound) lo++;
+      if (win.gap > 0) {
+        // A session restarts after every pause longer than the gap.
+        for (let p = Math.max(from, this.first + 1); p < hi; p++) if ((ts[p - off] as number) - (ts[p - 1 - off] as number) > win.gap) lo = p;
+      } else {
+        const bound = windowBound(win, t);
+        while (lo < hi && (ts[lo - off] as number) <= bound) lo++;
+      }
       los[w] = lo;
     }
     for (let r = 0; r < cur.readers.length; r++) {
@@ -295,7 +308,19 @@ export class KeyState {
     const L = this.layout;
     cur.reset();
     const hi = this.upperBound(t);
-    for (let w = 0; w < L.windows.length; w++) cur.lo[w] = this.upperBound(windowBound(L.windows[w] as (typeof L.windows)[number], t));
+    for (let w = 0; w < L.windows.length; w++) {
+      const win = L.windows[w] as (typeof L.windows)[number];
+      if (win.gap > 0) {
+        let lo = hi;
+        if (hi > this.first) {
+          lo = hi - 1;
+          while (lo > this.first && this.timeAt(lo) - this.timeAt(lo - 1) <= win.gap) lo--;
+        }
+        cur.lo[w] = lo;
+      } else {
+        cur.lo[w] = this.upperBound(windowBound(win, t));
+      }
+    }
     const off = this.off;
     for (let d = 0; d < L.deques.length; d++) {
       const slot = L.deques[d] as (typeof L.deques)[number];

@@ -29,10 +29,11 @@ export interface ReaderSlot extends Omit<AggregationDef, "field" | "window"> {
   readonly window: number;
 }
 
-/** One distinct window of a table: sliding when hop is 0 (size Infinity: forever), hopping otherwise. */
+/** One distinct window of a table: sliding when hop is 0 (size Infinity: forever), hopping otherwise; a session when gap > 0. */
 export interface WindowSlot {
   readonly size: number;
   readonly hop: number;
+  readonly gap: number;
 }
 
 /** Events with time <= the bound are outside the window read at t (times are whole milliseconds). */
@@ -96,10 +97,11 @@ export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): La
   };
   for (const [name, def] of Object.entries(node.aggregations)) {
     const hop = def.hop ?? 0;
-    let window = windows.findIndex((w) => w.size === def.window && w.hop === hop);
+    const gap = def.gap ?? 0;
+    let window = windows.findIndex((w) => w.size === def.window && w.hop === hop && w.gap === gap);
     if (window < 0) {
       window = windows.length;
-      windows.push({ size: def.window, hop });
+      windows.push({ size: def.window, hop, gap });
     }
     let field = -1;
     let square = -1;
@@ -152,10 +154,11 @@ export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): La
   }
   const basic = readers.length === 0 && !squares.includes(true);
   const shape = { keys: node.keys, fields, squares, prefixed, valueFields, readers, basic, windows, features, deques, retention: Math.max(...windows.map((w) => w.size)) };
-  return { ...shape, readKernel: readers.length === 0 ? compileReadKernel(shape) : undefined };
+  const sessions = windows.some((w) => w.gap > 0);
+  return { ...shape, readKernel: readers.length === 0 && !sessions ? compileReadKernel(shape) : undefined };
 }
 
 function paramsOf(def: AggregationDef): Omit<AggregationDef, "kind" | "field" | "window"> {
-  const { kind: _kind, field: _field, window: _window, hop: _hop, ...params } = def;
+  const { kind: _kind, field: _field, window: _window, hop: _hop, gap: _gap, ...params } = def;
   return params;
 }

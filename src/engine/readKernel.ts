@@ -17,7 +17,7 @@ export interface KernelState {
 
 /** The parts of a layout the generator unrolls. */
 export interface KernelShape {
-  readonly windows: readonly WindowSlot[];
+  readonly windows: readonly WindowSlot[]; // sliding and hopping only (sessions use the generic path)
   readonly deques: ReadonlyArray<{ readonly kind: "min" | "max"; readonly field: number; readonly window: number }>;
   readonly features: ReadonlyArray<{ readonly code: FeatureCode; readonly field: number; readonly square: number; readonly window: number; readonly deque: number }>;
 }

@@ -40,7 +40,7 @@ function describe(node: PlanNode): string {
       return `drop ${node.fields.join(", ")}`;
     case "aggregate": {
       const aggs = Object.entries(node.aggregations).map(
-        ([name, a]) => `${name}=${a.kind}(${a.field ?? "*"}, ${describeWindow(a.window, a.hop)})`,
+        ([name, a]) => `${name}=${a.kind}(${a.field ?? "*"}, ${a.gap !== undefined ? `session gap ${formatDuration(a.gap)}` : describeWindow(a.window, a.hop)})`,
       );
       return `aggregate by [${node.keys.join(", ")}]: ${aggs.join(", ")}`;
     }

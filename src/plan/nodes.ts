@@ -56,6 +56,13 @@ export interface AggregationDef extends AggregationParams {
    * oldest of them still open, from ⌊t / hop⌋·hop + hop − window to t.
    */
   readonly hop?: number;
+  /**
+   * Session windows: read at t the value covers the key's session open at t,
+   * the run of events each at most `gap` ms after the one before, ending with
+   * the latest event at or before t; empty when that event is more than
+   * `gap` before t. `window` is then Infinity.
+   */
+  readonly gap?: number;
 }
 
 export interface SourceNode {
