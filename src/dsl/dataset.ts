@@ -61,6 +61,49 @@ export class Dataset<R extends Row> {
     return new Dataset(node);
   }
 
+  /** Renames fields: `rename({ old: "new" })`. Other fields keep their names. */
+  rename<const M extends { readonly [K in keyof R & string]?: string }>(mapping: M): Dataset<Renamed<R, M>> {
+    for (const [from, to] of Object.entries(mapping)) {
+      if (typeof to !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(to)) {
+        throw new DefinitionError(`rename: the new name of "${from}" must be an identifier, got ${String(to)}`, { field: from });
+      }
+    }
+    const node: PlanNode = { kind: "rename", input: this.node, mapping: { ...(mapping as Record<string, string>) } };
+    schemaAfter(node);
+    return new Dataset(node);
+  }
+
+  /** Drops rows with a null (or missing) value in any field. */
+  dropNull(): Dataset<Simplify<{ [K in keyof R]: NonNullable<R[K]> }>>;
+  /** Drops rows with a null (or missing) value in one of these fields; their types lose `null`. */
+  dropNull<F extends keyof R & string>(...fields: F[]): Dataset<Simplify<Omit<R, F> & { [K in F]: NonNullable<R[K]> }>>;
+  dropNull(...fields: string[]): Dataset<Row> {
+    const node: PlanNode = { kind: "dropNull", input: this.node, fields };
+    schemaAfter(node);
+    return new Dataset(node);
+  }
+
+  /**
+   * One row per element of a list field, the other fields and the event time
+   * copied; a row whose list is empty or null yields none.
+   */
+  explode<F extends ListFields<R>>(field: F): Dataset<Simplify<Omit<R, F> & { [K in F]: ElementOf<R[K]> }>> {
+    return new Dataset({ kind: "explode", input: this.node, field });
+  }
+
+  /**
+   * Drops duplicates: a row is dropped when the latest kept row with the same
+   * values of `by` (all fields when omitted) is less than `window` away in
+   * event time. With rows arriving in event-time order the first of each run
+   * is kept; for rows arriving out of order, the first to arrive.
+   */
+  dedup(options: { readonly by?: ReadonlyArray<keyof R & string>; readonly window: Duration }): Dataset<R> {
+    if (typeof options !== "object" || options === null) throw new DefinitionError("dedup: options { by?, window } are required", { field: "window" });
+    const node: PlanNode = { kind: "dedup", input: this.node, by: [...(options.by ?? [])], window: parseDuration(options.window) };
+    schemaAfter(node);
+    return new Dataset(node);
+  }
+
   /** Groups rows by one or more key fields, for aggregate(). */
   groupBy<K extends KeyableFields<R>>(...keys: K[]): GroupedDataset<R, K> {
     return new GroupedDataset<R, K>(this.node, keys);
@@ -123,6 +166,19 @@ export function dataset<Name extends string, S extends Schema>(
   });
   return new SourceDataset(name, schema, def);
 }
+
+/** Row R with fields renamed by M. */
+export type Renamed<R, M> = Simplify<{
+  [K in keyof R as K extends keyof M ? (M[K] extends string ? M[K] : K) : K]: R[K];
+}>;
+
+/** Field names of R whose values are lists (possibly null). */
+export type ListFields<R> = {
+  [F in keyof R & string]: NonNullable<R[F]> extends readonly unknown[] ? F : never;
+}[keyof R & string];
+
+/** The element type of a (nullable) list type. */
+export type ElementOf<L> = NonNullable<L> extends ReadonlyArray<infer E> ? E : never;
 
 /** The row type of a dataset, as its pipeline functions see it. */
 export type InferRow<D> = D extends Dataset<infer R> ? R : never;

@@ -1,10 +1,10 @@
 import type { Schema } from "../core/schema.js";
 import type { Row, SourceDef, TableDef } from "../plan/nodes.js";
-import { sourceOf, statelessChain } from "../plan/nodes.js";
+import { sourceOf, stepChain } from "../plan/nodes.js";
 import { AggregateOperator, type EmittedRows } from "./aggregateOperator.js";
 import type { DeadLetter, DeadLetterSink } from "./deadLetters.js";
 import type { PartitionedAggregate } from "./parallel/partitioned.js";
-import { compileSteps, type Batch, type BatchStep } from "./statelessOps.js";
+import { compileSteps, type Batch, type RowSteps } from "./rowSteps.js";
 
 /** Receives every accepted source event, in processing order (the offline history). */
 export interface HistorySink {
@@ -24,7 +24,7 @@ export class SourceRuntime {
 }
 
 export class TableRuntime {
-  readonly steps: BatchStep;
+  readonly steps: RowSteps;
   readonly operator: AggregateOperator;
   /** Set while a parallel replay holds this table's state in worker threads. */
   partitioned: PartitionedAggregate | undefined;
@@ -32,7 +32,7 @@ export class TableRuntime {
     readonly def: TableDef,
     readonly source: SourceRuntime,
   ) {
-    this.steps = compileSteps(statelessChain(def.root).slice());
+    this.steps = compileSteps(stepChain(def.root), source.def.lateness);
     this.operator = new AggregateOperator(def.name, def.root);
   }
 }
@@ -113,7 +113,14 @@ export class Runtime {
     // User code (the tables' steps, then the sink) runs where a throw cannot
     // leave the source, its history and its tables disagreeing: every step
     // first, then the batch is committed to all of them, then rows are emitted.
-    const inputs = acceptedRows.length === 0 ? [] : src.tables.map((table) => table.steps({ rows: acceptedRows, ts: acceptedTs }));
+    let inputs: Batch[] = [];
+    try {
+      inputs = acceptedRows.length === 0 ? [] : src.tables.map((table) => table.steps({ rows: acceptedRows, ts: acceptedTs }));
+    } catch (e) {
+      for (const table of src.tables) table.steps.rollback();
+      throw e;
+    }
+    for (const table of src.tables) table.steps.commit();
     for (const d of late) this.deadLetters.add(d);
     src.maxTs = maxTs;
     src.accepted += acceptedRows.length;

@@ -1,5 +1,7 @@
 import { AggregateOperator } from "../engine/aggregateOperator.js";
 import type { TableRuntime } from "../engine/runtime.js";
+import { compileSteps } from "../engine/rowSteps.js";
+import { stepChain } from "../plan/nodes.js";
 import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { sortByEventTime } from "./inputs.js";
 
@@ -13,9 +15,12 @@ const CHUNK = 65_536;
  */
 export function replayHistory(table: TableRuntime, history: HistoryBatch, op = new AggregateOperator(table.def.name, table.def.root)): AggregateOperator {
   const sorted = sortByEventTime([history]);
+  // Fresh steps: a dedup's memory of the live pipeline must not leak into the replay.
+  const steps = compileSteps(stepChain(table.def.root), table.source.def.lateness);
   for (let start = 0; start < sorted.rows.length; start += CHUNK) {
     const end = Math.min(sorted.rows.length, start + CHUNK);
-    const b = table.steps({ rows: sorted.rows.slice(start, end), ts: sorted.ts.subarray(start, end) });
+    const b = steps({ rows: sorted.rows.slice(start, end), ts: sorted.ts.subarray(start, end) });
+    steps.commit();
     op.process(b.rows, b.ts, false);
   }
   return op;

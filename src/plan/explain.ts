@@ -38,6 +38,14 @@ function describe(node: PlanNode): string {
       return `select ${node.fields.join(", ")}`;
     case "drop":
       return `drop ${node.fields.join(", ")}`;
+    case "rename":
+      return `rename ${Object.entries(node.mapping).map(([a, b]) => `${a} -> ${b}`).join(", ")}`;
+    case "dropNull":
+      return `dropNull ${node.fields.length === 0 ? "(any field)" : node.fields.join(", ")}`;
+    case "explode":
+      return `explode ${node.field}`;
+    case "dedup":
+      return `dedup by [${node.by.join(", ") || "all fields"}] within ${formatDuration(node.window)}`;
     case "aggregate": {
       const aggs = Object.entries(node.aggregations).map(
         ([name, a]) => `${name}=${a.kind}(${a.field ?? "*"}, ${a.gap !== undefined ? `session gap ${formatDuration(a.gap)}` : describeWindow(a.window, a.hop)})`,

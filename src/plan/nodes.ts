@@ -98,6 +98,32 @@ export interface DropNode {
   readonly input: PlanNode;
   readonly fields: readonly string[];
 }
+export interface RenameNode {
+  readonly kind: "rename";
+  readonly input: PlanNode;
+  /** Old field name → new field name. */
+  readonly mapping: Readonly<Record<string, string>>;
+}
+export interface DropNullNode {
+  readonly kind: "dropNull";
+  readonly input: PlanNode;
+  /** Rows with null (or missing) values in these fields are dropped; empty: in any field. */
+  readonly fields: readonly string[];
+}
+export interface ExplodeNode {
+  readonly kind: "explode";
+  readonly input: PlanNode;
+  /** An array field: each element becomes a row, with the other fields and the event time copied. */
+  readonly field: string;
+}
+export interface DedupNode {
+  readonly kind: "dedup";
+  readonly input: PlanNode;
+  /** Rows with equal values of these fields are duplicates (empty: all fields). */
+  readonly by: readonly string[];
+  /** A row is dropped when the latest kept row with the same values is less than this many ms away in event time. */
+  readonly window: number;
+}
 export interface AggregateNode {
   readonly kind: "aggregate";
   readonly input: PlanNode;
@@ -105,8 +131,9 @@ export interface AggregateNode {
   readonly aggregations: Readonly<Record<string, AggregationDef>>;
 }
 
-export type StatelessNode = FilterNode | MapNode | AssignNode | SelectNode | DropNode;
-export type PlanNode = SourceNode | StatelessNode | AggregateNode;
+/** Row-to-row steps between a source and an aggregate (dedup keeps state; the others are stateless). */
+export type StepNode = FilterNode | MapNode | AssignNode | SelectNode | DropNode | RenameNode | DropNullNode | ExplodeNode | DedupNode;
+export type PlanNode = SourceNode | StepNode | AggregateNode;
 
 /** A named, keyed feature table derived from one source by a pipeline. */
 export interface TableDef {
@@ -121,9 +148,9 @@ export function sourceOf(node: PlanNode): SourceDef {
   return cur.source;
 }
 
-/** The stateless steps between the source and a node, in execution order. */
-export function statelessChain(node: PlanNode): StatelessNode[] {
-  const chain: StatelessNode[] = [];
+/** The row steps between the source and a node, in execution order. */
+export function stepChain(node: PlanNode): StepNode[] {
+  const chain: StepNode[] = [];
   let cur: PlanNode = node;
   while (cur.kind !== "source") {
     if (cur.kind === "aggregate") {

@@ -36,6 +36,37 @@ export function schemaAfter(node: PlanNode): Schema | undefined {
       }
       return out;
     }
+    case "rename": {
+      const s = schemaAfter(node.input);
+      if (s === undefined) return undefined;
+      const out: Record<string, Schema[string]> = {};
+      for (const f of Object.keys(node.mapping)) if (!(f in s)) throw new DefinitionError(`rename: unknown field "${f}"`, { field: f });
+      for (const [f, ft] of Object.entries(s)) {
+        const to = node.mapping[f] ?? f;
+        if (to in out) throw new DefinitionError(`rename: two fields would be named "${to}"`, { field: to });
+        out[to] = ft;
+      }
+      return out;
+    }
+    case "dropNull": {
+      const s = schemaAfter(node.input);
+      if (s === undefined) return undefined;
+      const out: Record<string, Schema[string]> = { ...s };
+      for (const f of node.fields) if (!(f in s)) throw new DefinitionError(`dropNull: unknown field "${f}"`, { field: f });
+      for (const f of node.fields.length === 0 ? Object.keys(s) : node.fields) {
+        const ft = s[f] as Schema[string];
+        out[f] = { kind: ft.kind, nullable: false };
+      }
+      return out;
+    }
+    case "explode":
+      // Schemas hold no list types: the element type of the exploded field is not declared.
+      return undefined;
+    case "dedup": {
+      const s = schemaAfter(node.input);
+      if (s !== undefined) for (const f of node.by) if (!(f in s)) throw new DefinitionError(`dedup: unknown field "${f}"`, { field: f });
+      return s;
+    }
     case "aggregate":
       return undefined;
   }

@@ -50,6 +50,23 @@ describe("types inferred from the schema", () => {
     const mapped = flights.map((f) => ({ route: `${f.origin}-${f.destination}`, late: f.delay > 15 }));
     expectTypeOf<InferRow<typeof mapped>>().toEqualTypeOf<{ route: string; late: boolean }>();
     expect(slim.node.kind).toBe("select");
+    const renamed = flights.rename({ origin: "from", destination: "to" });
+    expectTypeOf<InferRow<typeof renamed>>().toEqualTypeOf<{ from: string; to: string; delay: number; distance: number; date: number; tail: string | null }>();
+    const tailed = flights.dropNull("tail");
+    expectTypeOf<InferRow<typeof tailed>>().toHaveProperty("tail").toEqualTypeOf<string>();
+    const exploded = flights.map((f) => ({ origin: f.origin, legs: [f.delay, f.distance], date: f.date })).explode("legs");
+    expectTypeOf<InferRow<typeof exploded>>().toEqualTypeOf<{ origin: string; legs: number; date: number }>();
+    const deduped = flights.dedup({ by: ["origin", "date"], window: "1m" });
+    expectTypeOf<InferRow<typeof deduped>>().toEqualTypeOf<InferRow<typeof flights>>();
+    const wrongOps = () => {
+      // @ts-expect-error: "tale" is not a field
+      flights.dropNull("tale");
+      // @ts-expect-error: "origin" is not a list field
+      flights.explode("origin");
+      // @ts-expect-error: "nope" is not a field to rename
+      flights.rename({ nope: "x" });
+    };
+    expect(wrongOps).toThrow(/unknown field "tale"/);
   });
 
   it("aggregation results are typed", () => {
