@@ -7,6 +7,7 @@ export { MAX_KEY_GROUPS, keyGroupOf } from "./core/keys.js";
 export { dataset, Dataset, SourceDataset, type InferRow, type DatasetOptions } from "./dsl/dataset.js";
 export { GroupedDataset, AggregatedDataset } from "./dsl/grouped.js";
 export { Table, type TableRow, type TableKeys, type AnyTable } from "./dsl/table.js";
+export { onDemand, OnDemandFeature, type OnDemandSpec, type OnDemandInput, type OnDemandRow, type AnyOnDemand } from "./dsl/onDemand.js";
 export {
   count,
   sum,

@@ -16,6 +16,8 @@ import { ParquetHistory } from "../stores/offline/parquetHistory.js";
 import { LmdbStateStore } from "../stores/online/lmdbStateStore.js";
 import { MemoryStateStore, type StateStore } from "../stores/online/stateStore.js";
 import type { AnyTable, TableKeys, TableRow } from "../dsl/table.js";
+import { OnDemandFeature, type AnyOnDemand, type OnDemandInput, type OnDemandRow } from "../dsl/onDemand.js";
+import { computeOnDemand } from "./onDemand.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
 import { parseSource, type OnError, type RowInput } from "./inputs.js";
@@ -100,7 +102,7 @@ export interface StoreStats {
   readonly tables: Record<string, { keys: number; retainedEvents: number }>;
 }
 
-type Definition = SourceDataset<string, Schema> | AnyTable | TableDef;
+type Definition = SourceDataset<string, Schema> | AnyTable | TableDef | AnyOnDemand;
 
 /** With workers: "auto", rows replayed on the calling thread before worker threads are worth starting. */
 const AUTO_PARALLEL_AFTER = 200_000;
@@ -114,6 +116,7 @@ export class FeatureStore {
   private readonly runtime: Runtime;
   private readonly deadLetterSink: DeadLetterSink;
   private readonly historical = new Map<string, { version: number; op: AggregateOperator }>();
+  private readonly onDemand = new Map<string, AnyOnDemand>();
   private readonly deadLetterFile: DeadLetterFile | undefined;
   private closed = false;
   /** Settles when the running materializeOffline (if any) has ended. */
@@ -151,13 +154,20 @@ export class FeatureStore {
     const addSource = (def: SourceDef): void => {
       if (!this.runtime.sources.has(def.name)) sources.push(this.runtime.addSource(def));
     };
+    const features: AnyOnDemand[] = [];
     for (const d of definitions) {
       if (d instanceof SourceDataset) addSource(d.def);
+      else if (d instanceof OnDemandFeature) features.push(d);
       else if ("root" in d && d.root.kind === "aggregate") {
         if (this.runtime.tables.has(d.name)) throw new DefinitionError(`table "${d.name}" is already applied`);
         addSource(sourceOf(d.root));
         tables.push(this.runtime.addTable(d));
-      } else throw new DefinitionError("apply() takes datasets from dataset() and tables from .aggregate(...).as(name)");
+      } else throw new DefinitionError("apply() takes datasets from dataset(), tables from .aggregate(...).as(name) and onDemand(...) features");
+    }
+    for (const f of features) {
+      if (this.onDemand.has(f.name) || this.runtime.tables.has(f.name)) throw new DefinitionError(`"${f.name}" is already applied`);
+      for (const t of f.inputs) if (!this.runtime.tables.has(t.name)) throw new DefinitionError(`on-demand feature "${f.name}" reads table "${t.name}", which is not applied; apply it first or in the same call`);
+      this.onDemand.set(f.name, f);
     }
     const unseen = restore({ sources, tables }, this.states, this.deadLetterSink);
     // A table added to a source that already has events starts from that history.
@@ -235,33 +245,49 @@ export class FeatureStore {
   }
 
   /** One row per key, in order: key fields plus features, as of the store clock or `at`. */
+  async getOnline<F extends AnyOnDemand>(feature: F, rows: ReadonlyArray<OnDemandInput<F>>, options?: OnlineReadOptions): Promise<Array<OnDemandRow<F>>>;
   async getOnline<T extends AnyTable>(table: T, keys: ReadonlyArray<TableKeys<T>>, options?: OnlineReadOptions): Promise<Array<TableRow<T>>>;
   async getOnline(table: string, keys: readonly Row[], options?: OnlineReadOptions): Promise<Row[]>;
-  async getOnline(table: string | AnyTable, keys: readonly Row[], options: OnlineReadOptions = {}): Promise<Row[]> {
+  async getOnline(table: string | AnyTable | AnyOnDemand, keys: readonly Row[], options: OnlineReadOptions = {}): Promise<Row[]> {
     this.assertOpen();
     await this.replaying;
-    const t = this.table(table);
+    const f = table instanceof OnDemandFeature ? this.onDemandFeature(table.name) : typeof table === "string" ? this.onDemand.get(table) : undefined;
+    if (f !== undefined) {
+      const first = f.inputs[0];
+      const at = this.readTime(first === undefined ? undefined : this.table(first), options);
+      return computeOnDemand(f, keys, () => at, (t, rows) => this.getOnline(t.name, rows, { at }));
+    }
+    const t = this.table(table as string | AnyTable);
+    const at = this.readTime(t, options);
+    return this.readRows(t, t.operator, keys, () => at);
+  }
+
+  /** The time of an online read: `at`, or the store clock (a table's watermark with clock "event"). */
+  private readTime(t: TableRuntime | undefined, options: OnlineReadOptions): number {
     let at: number;
     if (options.at !== undefined) {
       const ms = toEpochMs(options.at);
       if (ms === undefined) throw new TimestampError(`"at" is not a readable timestamp: ${String(options.at)}`, { field: "at" });
       at = ms;
+    } else if (this.clock === "event") {
+      at = t === undefined ? Number.NEGATIVE_INFINITY : t.source.watermark;
     } else {
-      at = this.clock === "event" ? t.source.watermark : this.clock.now();
+      at = this.clock.now();
     }
-    return this.readRows(t, t.operator, keys, () => at);
+    return at;
   }
 
   /**
    * Point-in-time reads: for each entity row, its fields plus every feature as
    * of the row's timestamp, from events with event time <= that timestamp only.
    */
+  async getHistorical<F extends AnyOnDemand, E extends OnDemandInput<F>>(feature: F, entityRows: readonly E[], options?: HistoricalOptions): Promise<Array<E & OnDemandRow<F>>>;
   async getHistorical<T extends AnyTable, E extends TableKeys<T>>(table: T, entityRows: readonly E[], options?: HistoricalOptions): Promise<Array<E & TableRow<T>>>;
   async getHistorical(table: string, entityRows: readonly Row[], options?: HistoricalOptions): Promise<Row[]>;
-  async getHistorical(table: string | AnyTable, entityRows: readonly Row[], options: HistoricalOptions = {}): Promise<Row[]> {
+  async getHistorical(table: string | AnyTable | AnyOnDemand, entityRows: readonly Row[], options: HistoricalOptions = {}): Promise<Row[]> {
     this.assertOpen();
     await this.replaying;
-    const t = this.table(table);
+    const f = table instanceof OnDemandFeature ? this.onDemandFeature(table.name) : typeof table === "string" ? this.onDemand.get(table) : undefined;
     const field = options.timestampField ?? "ts";
     const times = entityRows.map((r, i) => {
       const ms = toEpochMs(r[field]);
@@ -270,8 +296,19 @@ export class FeatureStore {
       }
       return ms;
     });
+    if (f !== undefined) {
+      const computed = await computeOnDemand(f, entityRows, (i) => times[i] as number, (t, rows) => this.getHistorical(t.name, rows, options));
+      return computed.map((r, i) => ({ ...entityRows[i], ...r }));
+    }
+    const t = this.table(table as string | AnyTable);
     const op = await this.historicalOperator(t);
     return this.readRows(t, op, entityRows, (i) => times[i] as number, true);
+  }
+
+  private onDemandFeature(name: string): AnyOnDemand {
+    const f = this.onDemand.get(name);
+    if (f === undefined) throw new UnknownTableError(name, [...this.runtime.tables.keys(), ...this.onDemand.keys()]);
+    return f;
   }
 
   private async historicalOperator(t: TableRuntime): Promise<AggregateOperator> {
@@ -348,8 +385,8 @@ export class FeatureStore {
   }
 
   /** Names of applied tables and source datasets. */
-  list(): { datasets: string[]; tables: string[] } {
-    return { datasets: [...this.runtime.sources.keys()], tables: [...this.runtime.tables.keys()] };
+  list(): { datasets: string[]; tables: string[]; onDemand: string[] } {
+    return { datasets: [...this.runtime.sources.keys()], tables: [...this.runtime.tables.keys()], onDemand: [...this.onDemand.keys()] };
   }
 
   /** Makes history and online state durable (a no-op in memory). */
