@@ -39,6 +39,9 @@ export class TableRuntime {
 
 export type TableRowsSink = (table: string, rows: EmittedRows) => void;
 
+/** Hears which rows (after its steps) each table took in a committed batch. */
+export type TableUpdateListener = (table: TableRuntime, rows: readonly Row[]) => void;
+
 /**
  * The one runtime. Online pushes and offline replays both call `ingest`;
  * a replay simply feeds history in event-time order, in large batches, and
@@ -47,6 +50,8 @@ export type TableRowsSink = (table: string, rows: EmittedRows) => void;
 export class Runtime {
   readonly sources = new Map<string, SourceRuntime>();
   readonly tables = new Map<string, TableRuntime>();
+  /** Set while someone subscribes to table updates (store.subscribe); unset, ingest pays nothing. */
+  onUpdate: TableUpdateListener | undefined;
 
   constructor(
     private readonly deadLetters: DeadLetterSink,
@@ -137,6 +142,8 @@ export class Runtime {
       if (emit !== undefined) table.operator.emit(src.watermark, (r) => emit(table.def.name, r));
       table.operator.advanceWatermark(src.watermark);
     }
+    const listener = this.onUpdate;
+    if (listener !== undefined) src.tables.forEach((table, i) => listener(table, (inputs[i] as Batch).rows));
     return acceptedRows.length;
   }
 

@@ -16,8 +16,9 @@ import { ParquetHistory } from "../stores/offline/parquetHistory.js";
 import { LmdbStateStore } from "../stores/online/lmdbStateStore.js";
 import { MemoryStateStore, type StateStore } from "../stores/online/stateStore.js";
 import type { AnyTable, TableKeys, TableRow } from "../dsl/table.js";
-import { OnDemandFeature, type AnyOnDemand, type OnDemandInput, type OnDemandRow } from "../dsl/onDemand.js";
+import { OnDemandFeature, type AnyOnDemand, type InputsOf, type OnDemandInput, type OnDemandRow } from "../dsl/onDemand.js";
 import { computeOnDemand } from "./onDemand.js";
+import { Subscriptions } from "./subscriptions.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
 import { parseSource, type OnError, type RowInput } from "./inputs.js";
@@ -117,6 +118,7 @@ export class FeatureStore {
   private readonly deadLetterSink: DeadLetterSink;
   private readonly historical = new Map<string, { version: number; op: AggregateOperator }>();
   private readonly onDemand = new Map<string, AnyOnDemand>();
+  private readonly subscriptions = new Subscriptions();
   private readonly deadLetterFile: DeadLetterFile | undefined;
   private closed = false;
   /** Settles when the running materializeOffline (if any) has ended. */
@@ -199,10 +201,13 @@ export class FeatureStore {
     const previous = this.replaying;
     let done = (): void => {};
     this.replaying = new Promise<void>((resolve) => (done = resolve));
+    const listener = this.runtime.onUpdate;
     try {
       await previous;
+      this.runtime.onUpdate = undefined; // replays do not notify subscribers
       await this.replayAll(inputs, options, reports, { batchSize, workers, parallelAfter });
     } finally {
+      this.runtime.onUpdate = this.subscriptions.active ? this.subscriptions.collect : listener;
       done();
     }
     await this.flush();
@@ -241,7 +246,28 @@ export class FeatureStore {
       read = b.read;
       this.runtime.ingest(dataset, b.rows, b.ts);
     }
+    if (this.subscriptions.active) await this.subscriptions.deliver((table, keys) => this.getOnline(table, keys));
     return this.report(dataset, before, read);
+  }
+
+  /**
+   * Combined outputs for real-time inference: after each push, `callback`
+   * gets one vector per key that changed in any of `tables` (which must share
+   * their key fields): the key fields and every table's features, read at the
+   * store clock. Replays (materializeOffline) do not notify. Returns a
+   * function that ends the subscription.
+   */
+  subscribe<const Ts extends readonly AnyTable[]>(tables: Ts, callback: (vectors: Array<InputsOf<Ts>>) => void | Promise<void>): () => void {
+    this.assertOpen();
+    const unsubscribe = this.subscriptions.add(
+      tables.map((t) => this.table(t)),
+      callback as (vectors: Row[]) => void | Promise<void>,
+    );
+    this.runtime.onUpdate = this.subscriptions.collect;
+    return () => {
+      unsubscribe();
+      if (!this.subscriptions.active) this.runtime.onUpdate = undefined;
+    };
   }
 
   /** One row per key, in order: key fields plus features, as of the store clock or `at`. */
