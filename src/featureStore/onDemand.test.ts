@@ -60,11 +60,11 @@ describe("on-demand features", () => {
 
   it("rejects bad request rows and bad outputs with errors naming the field", async () => {
     const s = await store();
-    await expect(s.getOnline(profile, [{ user: "ann", budget: 1 } as never])).rejects.toThrow(/request row 0 has no value for required timestamp field "birth_date"/);
-    await expect(s.getOnline(profile, [{ user: "ann", birth_date: "soon", budget: 1 } as never])).rejects.toThrow(/"birth_date" that does not fit/);
+    await expect(s.getOnline(profile, [{ user: "ann", budget: 1 } as never])).rejects.toThrow(/on-demand feature "user_profile", request row 0: required timestamp field "birth_date" is missing/);
+    await expect(s.getOnline(profile, [{ user: "ann", birth_date: "soon", budget: 1 } as never])).rejects.toThrow(/request row 0: timestamp field "birth_date" does not fit: "soon"/);
     const broken = onDemand("broken", { inputs: [perUser], request: {}, output: { x: t.float() }, compute: () => ({ x: "not a number" }) as never });
     await s.apply([broken]);
-    await expect(s.getOnline(broken, [{ user: "ann" }])).rejects.toThrow(/on-demand feature "broken" returned, for row 0, a float field "x" that does not fit/);
+    await expect(s.getOnline(broken, [{ user: "ann" }])).rejects.toThrow(/on-demand feature "broken", result for row 0: float field "x" does not fit: "not a number"/);
     const orphan = onDemand("orphan", { inputs: [clicks.groupBy("user").aggregate({ n: count({ window: "1h" }) }).as("elsewhere")], request: {}, output: { y: t.float() }, compute: (r) => ({ y: r.n }) });
     await expect(s.apply([orphan])).rejects.toThrow(/reads table "elsewhere", which is not applied/);
     expect(() => onDemand("x", { inputs: [], request: {}, output: {}, compute: () => ({}) })).toThrow(/"output" needs at least one field/);

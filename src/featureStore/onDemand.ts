@@ -1,5 +1,4 @@
-import type { FieldType, Schema } from "../core/schema.js";
-import { toEpochMs } from "../core/time.js";
+import { parseFields } from "../core/fieldCheck.js";
 import type { AnyOnDemand } from "../dsl/onDemand.js";
 import type { AnyTable } from "../dsl/table.js";
 import { SchemaError } from "../errors.js";
@@ -15,7 +14,7 @@ export type TableReader = (table: AnyTable, rows: readonly Row[]) => Promise<Row
  * returns against the output schema.
  */
 export async function computeOnDemand(f: AnyOnDemand, rows: readonly Row[], timeOf: (i: number) => number, read: TableReader): Promise<Row[]> {
-  const requests = rows.map((r, i) => parseFields(f.request, r, `on-demand feature "${f.name}": request row ${i}`, i));
+  const requests = rows.map((r, i) => parseFields(f.request, r, `on-demand feature "${f.name}", request row ${i}`, i));
   const inputs: Row[] = rows.map((_, i) => ({ ...(requests[i] as Row) }));
   for (const table of f.inputs) {
     const features = await read(table, rows);
@@ -29,39 +28,8 @@ export async function computeOnDemand(f: AnyOnDemand, rows: readonly Row[], time
     }
     const result: Row = {};
     for (const k of keyFields) result[k] = r[k];
-    Object.assign(result, parseFields(f.output, out as Row, `on-demand feature "${f.name}" returned, for row ${i},`, i));
+    Object.assign(result, parseFields(f.output, out as Row, `on-demand feature "${f.name}", result for row ${i}`, i));
     return result;
   });
 }
 
-/** The schema's fields of a row, checked and converted (timestamps to epoch ms). */
-function parseFields(schema: Schema, row: Row, where: string, i: number): Row {
-  const out: Row = {};
-  for (const [field, ft] of Object.entries(schema)) {
-    const v = row[field];
-    if (v === null || v === undefined) {
-      if (!ft.nullable) throw new SchemaError(`${where} has no value for required ${ft.kind} field "${field}"`, { row: i, field });
-      out[field] = null;
-      continue;
-    }
-    const ok = check(ft, v);
-    if (ok === undefined) throw new SchemaError(`${where} a ${ft.kind} field "${field}" that does not fit: ${JSON.stringify(v)}`, { row: i, field });
-    out[field] = ok;
-  }
-  return out;
-}
-
-function check(ft: FieldType, v: unknown): unknown {
-  switch (ft.kind) {
-    case "string":
-      return typeof v === "string" ? v : undefined;
-    case "bool":
-      return typeof v === "boolean" ? v : undefined;
-    case "float":
-      return typeof v === "number" && Number.isFinite(v) ? v : undefined;
-    case "int":
-      return typeof v === "number" && Number.isInteger(v) ? v : undefined;
-    case "timestamp":
-      return toEpochMs(v);
-  }
-}
