@@ -5,6 +5,8 @@ import { validateAggregate } from "../plan/validate.js";
 import type { NumericAggKind, ValueAggKind } from "../plan/nodes.js";
 import type { Aggregation, ResolvedResult } from "./aggregations.js";
 import { Table } from "./table.js";
+import { countWindowOf, OperatorStage, type ApplyOptions, type NamedOperator, type OperatorLike, type OutputRow } from "./operator.js";
+import type { RowOf, Schema } from "../core/schema.js";
 
 /** Aggregations allowed on rows R: numeric ones read a numeric field of R (or none), value ones any field of R. */
 export type AggregationsFor<R> = Record<
@@ -19,6 +21,19 @@ export class GroupedDataset<R extends Row, K extends keyof R & string> {
     readonly input: PlanNode,
     readonly keys: readonly K[],
   ) {}
+
+  /**
+   * Count windows in the style of ralf: each key's last `size` records, every
+   * `slide` records, handed to a custom operator with `.apply(op, { output })`.
+   */
+  window(options: { readonly size: number; readonly slide?: number }): OperatorStage<R[], Simplify<Pick<R, K>>> {
+    return new OperatorStage(this.input, this.keys, countWindowOf(options));
+  }
+
+  /** Runs a custom operator on each record of each key, in order; name the result with `.as(name)`. */
+  apply<S extends Schema>(op: OperatorLike<R, RowOf<S>>, options: ApplyOptions<S>): NamedOperator<Simplify<Pick<R, K>>, OutputRow<S>> {
+    return new OperatorStage<R, Simplify<Pick<R, K>>>(this.input, this.keys, undefined).apply(op, options);
+  }
 
   /** Windowed aggregates per key. Name the result with `.as("table_name")`. */
   aggregate<A extends AggregationsFor<R>>(aggregations: A): AggregatedDataset<Simplify<Pick<R, K>>, FeaturesOf<A, R>> {

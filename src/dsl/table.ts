@@ -1,4 +1,4 @@
-import type { AggregateNode, Row, TableDef } from "../plan/nodes.js";
+import type { AggregateNode, OperatorNode, OperatorTableDef, Row, TableDef } from "../plan/nodes.js";
 
 /** A named feature table: key fields Keys, feature values Features. */
 export class Table<Name extends string, Keys extends Row, Features extends Row> implements TableDef {
@@ -11,8 +11,19 @@ export class Table<Name extends string, Keys extends Row, Features extends Row> 
   ) {}
 }
 
-export type AnyTable = Table<string, Row, Row>;
+/** A named table whose values a custom operator computes: the latest output row per key. */
+export class OperatorTable<Name extends string, Keys extends Row, Features extends Row> implements OperatorTableDef {
+  declare readonly __keys: Keys;
+  declare readonly __features: Features;
+
+  constructor(
+    readonly name: Name,
+    readonly root: OperatorNode,
+  ) {}
+}
+
+export type AnyTable = Table<string, Row, Row> | OperatorTable<string, Row, Row>;
 
 /** One online row of a table: its keys, then its features. */
-export type TableRow<T> = T extends Table<string, infer K, infer F> ? K & F : never;
-export type TableKeys<T> = T extends Table<string, infer K, Row> ? K : never;
+export type TableRow<T> = T extends { readonly __keys: infer K; readonly __features: infer F } ? K & F : never;
+export type TableKeys<T> = T extends { readonly __keys: infer K } ? K : never;

@@ -19,6 +19,8 @@ import type { AnyTable, TableKeys, TableRow } from "../dsl/table.js";
 import { OnDemandFeature, type AnyOnDemand, type InputsOf, type OnDemandInput, type OnDemandRow } from "../dsl/onDemand.js";
 import { computeOnDemand } from "./onDemand.js";
 import { Subscriptions } from "./subscriptions.js";
+import type { OperatorTableRuntime } from "../engine/operatorTable.js";
+import { replayOperatorHistory } from "./historical.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
 import { parseSource, type OnError, type RowInput } from "./inputs.js";
@@ -123,6 +125,8 @@ export class FeatureStore {
   private closed = false;
   /** Settles when the running materializeOffline (if any) has ended. */
   private replaying: Promise<void> = Promise.resolve();
+  /** Settles when the running push (if any) has ended. */
+  private pushing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly clock: "event" | Clock,
@@ -157,28 +161,44 @@ export class FeatureStore {
       if (!this.runtime.sources.has(def.name)) sources.push(this.runtime.addSource(def));
     };
     const features: AnyOnDemand[] = [];
+    const operatorTables: OperatorTableRuntime[] = [];
     for (const d of definitions) {
       if (d instanceof SourceDataset) addSource(d.def);
       else if (d instanceof OnDemandFeature) features.push(d);
-      else if ("root" in d && d.root.kind === "aggregate") {
-        if (this.runtime.tables.has(d.name)) throw new DefinitionError(`table "${d.name}" is already applied`);
+      else if ("root" in d && (d.root.kind === "aggregate" || d.root.kind === "operator")) {
+        if (this.runtime.tables.has(d.name) || this.runtime.operatorTables.has(d.name)) throw new DefinitionError(`table "${d.name}" is already applied`);
         addSource(sourceOf(d.root));
-        tables.push(this.runtime.addTable(d));
+        if (d.root.kind === "aggregate") tables.push(this.runtime.addTable({ name: d.name, root: d.root }));
+        else operatorTables.push(this.runtime.addOperatorTable({ name: d.name, root: d.root }));
       } else throw new DefinitionError("apply() takes datasets from dataset(), tables from .aggregate(...).as(name) and onDemand(...) features");
     }
     for (const f of features) {
-      if (this.onDemand.has(f.name) || this.runtime.tables.has(f.name)) throw new DefinitionError(`"${f.name}" is already applied`);
-      for (const t of f.inputs) if (!this.runtime.tables.has(t.name)) throw new DefinitionError(`on-demand feature "${f.name}" reads table "${t.name}", which is not applied; apply it first or in the same call`);
+      if (this.onDemand.has(f.name) || this.runtime.tables.has(f.name) || this.runtime.operatorTables.has(f.name)) throw new DefinitionError(`"${f.name}" is already applied`);
+      for (const t of f.inputs) if (!this.runtime.tables.has(t.name) && !this.runtime.operatorTables.has(t.name)) throw new DefinitionError(`on-demand feature "${f.name}" reads table "${t.name}", which is not applied; apply it first or in the same call`);
       this.onDemand.set(f.name, f);
     }
-    const unseen = restore({ sources, tables }, this.states, this.deadLetterSink);
-    // A table added to a source that already has events starts from that history.
-    for (const t of unseen) {
-      const src = t.source.def;
-      if (this.history.version(src.name) === 0 && t.source.accepted === 0) continue;
-      replayHistory(t, await this.history.scan(src.name, src.schema, src.timestamp), t.operator);
-      t.operator.markDirty([...t.operator.states.values()]);
-      t.operator.advanceWatermark(t.source.watermark);
+    try {
+      const unseen = restore({ sources, tables }, this.states, this.deadLetterSink);
+      // A table added to a source that already has events starts from that history.
+      for (const t of unseen) {
+        const src = t.source.def;
+        if (this.history.version(src.name) === 0 && t.source.accepted === 0) continue;
+        replayHistory(t, await this.history.scan(src.name, src.schema, src.timestamp), t.operator);
+        t.operator.markDirty([...t.operator.states.values()]);
+        t.operator.advanceWatermark(t.source.watermark);
+      }
+      // Operator tables keep their outputs in memory: rebuilt from the history they read.
+      for (const t of operatorTables) {
+        const src = t.source.def;
+        if (this.history.version(src.name) === 0 && t.source.accepted === 0) continue;
+        await replayOperatorHistory(t, await this.history.scan(src.name, src.schema, src.timestamp));
+      }
+    } catch (e) {
+      // A definition that fails on the existing history is not applied (nothing of this call is).
+      for (const t of tables) this.runtime.removeTable(t.def.name);
+      for (const t of operatorTables) this.runtime.removeTable(t.def.name);
+      for (const f of features) this.onDemand.delete(f.name);
+      throw e;
     }
   }
 
@@ -242,9 +262,18 @@ export class FeatureStore {
     const src = this.sourceDef(dataset);
     const before = this.counts(dataset);
     let read = 0;
-    for await (const b of parseSource(src, rows, options.onError ?? "throw", this.deadLetterSink)) {
-      read = b.read;
-      this.runtime.ingest(dataset, b.rows, b.ts);
+    // Pushes run one at a time: an operator table may await user code mid-push.
+    const previous = this.pushing;
+    let done = (): void => {};
+    this.pushing = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await previous;
+      for await (const b of parseSource(src, rows, options.onError ?? "throw", this.deadLetterSink)) {
+        read = b.read;
+        await this.runtime.ingestAsync(dataset, b.rows, b.ts);
+      }
+    } finally {
+      done();
     }
     if (this.subscriptions.active) await this.subscriptions.deliver((table, keys) => this.getOnline(table, keys));
     return this.report(dataset, before, read);
@@ -283,13 +312,44 @@ export class FeatureStore {
       const at = this.readTime(first === undefined ? undefined : this.table(first), options);
       return computeOnDemand(f, keys, () => at, (t, rows) => this.getOnline(t.name, rows, { at }));
     }
+    const ot = this.runtime.operatorTables.get(typeof table === "string" ? table : table.name);
+    if (ot !== undefined) {
+      const at = this.readTime(ot, options);
+      return ot.read(keys, () => at);
+    }
     const t = this.table(table as string | AnyTable);
     const at = this.readTime(t, options);
     return this.readRows(t, t.operator, keys, () => at);
   }
 
+  /** One key's current row (ralf's point query): the key as its value, or as an object of key fields. */
+  async pointQuery<T extends AnyTable>(table: T, key: TableKeys<T> | TableKeys<T>[keyof TableKeys<T>]): Promise<TableRow<T>>;
+  async pointQuery(table: string, key: unknown): Promise<Row>;
+  async pointQuery(table: string | AnyTable, key: unknown): Promise<Row> {
+    const name = typeof table === "string" ? table : table.name;
+    const keys = this.runtime.operatorTables.get(name)?.def.root.keys ?? this.table(name).def.root.keys;
+    let row: Row;
+    if (typeof key === "object" && key !== null) row = key as Row;
+    else if (keys.length === 1) row = { [keys[0] as string]: key };
+    else throw new SchemaError(`pointQuery: table "${name}" has the key fields [${keys.join(", ")}]; pass them as an object`, { field: "key" });
+    return (await this.getOnline(name, [row]))[0] as Row;
+  }
+
+  /** Every known key's current row (ralf's bulk query). */
+  async bulkQuery<T extends AnyTable>(table: T): Promise<Array<TableRow<T>>>;
+  async bulkQuery(table: string): Promise<Row[]>;
+  async bulkQuery(table: string | AnyTable): Promise<Row[]> {
+    this.assertOpen();
+    await this.replaying;
+    const name = typeof table === "string" ? table : table.name;
+    const ot = this.runtime.operatorTables.get(name);
+    if (ot !== undefined) return ot.all();
+    const t = this.table(name);
+    return this.getOnline(name, [...t.operator.states.values()].map((st) => Object.fromEntries(t.def.root.keys.map((k, i) => [k, st.keyValues[i]]))));
+  }
+
   /** The time of an online read: `at`, or the store clock (a table's watermark with clock "event"). */
-  private readTime(t: TableRuntime | undefined, options: OnlineReadOptions): number {
+  private readTime(t: { readonly source: SourceRuntime } | undefined, options: OnlineReadOptions): number {
     let at: number;
     if (options.at !== undefined) {
       const ms = toEpochMs(options.at);
@@ -326,6 +386,8 @@ export class FeatureStore {
       const computed = await computeOnDemand(f, entityRows, (i) => times[i] as number, (t, rows) => this.getHistorical(t.name, rows, options));
       return computed.map((r, i) => ({ ...entityRows[i], ...r }));
     }
+    const ot = this.runtime.operatorTables.get(typeof table === "string" ? table : table.name);
+    if (ot !== undefined) return ot.read(entityRows, (i) => times[i] as number).map((r, i) => ({ ...entityRows[i], ...r }));
     const t = this.table(table as string | AnyTable);
     const op = await this.historicalOperator(t);
     return this.readRows(t, op, entityRows, (i) => times[i] as number, true);
@@ -402,17 +464,19 @@ export class FeatureStore {
     }
     const tables: Record<string, { keys: number; retainedEvents: number }> = {};
     for (const [name, t] of this.runtime.tables) tables[name] = { keys: t.operator.states.size, retainedEvents: t.operator.retainedEvents() };
+    for (const [name, t] of this.runtime.operatorTables) tables[name] = { keys: t.keyCount, retainedEvents: 0 };
     return { datasets, tables };
   }
 
   /** A text rendering of a table's plan. */
   explain(table: string | AnyTable): string {
-    return explainTable(this.table(table).def);
+    const ot = this.runtime.operatorTables.get(typeof table === "string" ? table : table.name);
+    return explainTable(ot !== undefined ? ot.def : this.table(table).def);
   }
 
   /** Names of applied tables and source datasets. */
   list(): { datasets: string[]; tables: string[]; onDemand: string[] } {
-    return { datasets: [...this.runtime.sources.keys()], tables: [...this.runtime.tables.keys()], onDemand: [...this.onDemand.keys()] };
+    return { datasets: [...this.runtime.sources.keys()], tables: [...this.runtime.tables.keys(), ...this.runtime.operatorTables.keys()], onDemand: [...this.onDemand.keys()] };
   }
 
   /** Makes history and online state durable (a no-op in memory). */
@@ -440,7 +504,7 @@ export class FeatureStore {
   private table(table: string | AnyTable): TableRuntime {
     const name = typeof table === "string" ? table : table.name;
     const t = this.runtime.tables.get(name);
-    if (t === undefined) throw new UnknownTableError(name, [...this.runtime.tables.keys()]);
+    if (t === undefined) throw new UnknownTableError(name, [...this.runtime.tables.keys(), ...this.runtime.operatorTables.keys(), ...this.onDemand.keys()]);
     return t;
   }
 

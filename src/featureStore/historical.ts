@@ -1,5 +1,6 @@
 import { AggregateOperator } from "../engine/aggregateOperator.js";
 import type { TableRuntime } from "../engine/runtime.js";
+import type { OperatorTableRuntime } from "../engine/operatorTable.js";
 import { compileSteps } from "../engine/rowSteps.js";
 import { stepChain } from "../plan/nodes.js";
 import type { HistoryBatch } from "../stores/offline/historyStore.js";
@@ -24,4 +25,15 @@ export function replayHistory(table: TableRuntime, history: HistoryBatch, op = n
     op.process(b.rows, b.ts, false);
   }
   return op;
+}
+
+/** Rebuilds an operator table's outputs from its source's history, in event-time order. */
+export async function replayOperatorHistory(table: OperatorTableRuntime, history: HistoryBatch): Promise<void> {
+  const sorted = sortByEventTime([history]);
+  for (let start = 0; start < sorted.rows.length; start += CHUNK) {
+    const end = Math.min(sorted.rows.length, start + CHUNK);
+    const b = table.steps({ rows: sorted.rows.slice(start, end), ts: sorted.ts.subarray(start, end) });
+    table.steps.commit();
+    table.commit(await table.compute(b));
+  }
 }

@@ -33,7 +33,7 @@ export async function replayDataset(runtime: Runtime, deadLetters: DeadLetterSin
   try {
     const ingest = async (rows: Row[], ts: Float64Array, before: number): Promise<void> => {
       if (before >= o.parallelAfter) await parallel.start();
-      runtime.ingest(def.name, rows, ts, o.emit);
+      await runtime.ingestAsync(def.name, rows, ts, o.emit);
       await parallel.drain();
     };
     let read = 0;

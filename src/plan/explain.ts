@@ -1,8 +1,8 @@
 import { formatDuration } from "../core/duration.js";
-import type { PlanNode, TableDef } from "./nodes.js";
+import type { PlanNode } from "./nodes.js";
 
 /** A short, indented text rendering of a table's plan, root first. */
-export function explainTable(table: TableDef): string {
+export function explainTable(table: { readonly name: string; readonly root: PlanNode }): string {
   const lines = [`table ${table.name}`];
   let node: PlanNode = table.root;
   let depth = 1;
@@ -46,6 +46,8 @@ function describe(node: PlanNode): string {
       return `explode ${node.field}`;
     case "dedup":
       return `dedup by [${node.by.join(", ") || "all fields"}] within ${formatDuration(node.window)}`;
+    case "operator":
+      return `operator by [${node.keys.join(", ")}]${node.countWindow === undefined ? " per record" : ` on count windows of ${node.countWindow.size} every ${node.countWindow.slide}`} -> ${Object.keys(node.output).join(", ")} (concurrency ${node.concurrency})`;
     case "aggregate": {
       const aggs = Object.entries(node.aggregations).map(
         ([name, a]) => `${name}=${a.kind}(${a.field ?? "*"}, ${a.gap !== undefined ? `session gap ${formatDuration(a.gap)}` : describeWindow(a.window, a.hop)})`,

@@ -131,14 +131,40 @@ export interface AggregateNode {
   readonly aggregations: Readonly<Record<string, AggregationDef>>;
 }
 
+/** What a custom operator's function returns for one input: rows, one row, or nothing. */
+export type OperatorResult = Row | readonly Row[] | null | undefined;
+
+/**
+ * A user operator per key (ralf's Operator.on_record): called with each
+ * record, or with each count window of records, of a key, in order; its
+ * outputs make the table's values (the latest output per key is current).
+ */
+export interface OperatorNode {
+  readonly kind: "operator";
+  readonly input: PlanNode;
+  readonly keys: readonly string[];
+  /** Count window: each key's last `size` records, every `slide` records. Undefined: every record alone. */
+  readonly countWindow: { readonly size: number; readonly slide: number } | undefined;
+  readonly fn: (input: unknown, key: Row) => OperatorResult | Promise<OperatorResult>;
+  readonly output: Schema;
+  /** Keys processed at the same time, at most (each key's inputs always in order). */
+  readonly concurrency: number;
+}
+
 /** Row-to-row steps between a source and an aggregate (dedup keeps state; the others are stateless). */
 export type StepNode = FilterNode | MapNode | AssignNode | SelectNode | DropNode | RenameNode | DropNullNode | ExplodeNode | DedupNode;
-export type PlanNode = SourceNode | StepNode | AggregateNode;
+export type PlanNode = SourceNode | StepNode | AggregateNode | OperatorNode;
 
 /** A named, keyed feature table derived from one source by a pipeline. */
 export interface TableDef {
   readonly name: string;
   readonly root: AggregateNode;
+}
+
+/** A named table whose values a custom operator computes. */
+export interface OperatorTableDef {
+  readonly name: string;
+  readonly root: OperatorNode;
 }
 
 /** Walks from a node down to its source. */
@@ -153,9 +179,9 @@ export function stepChain(node: PlanNode): StepNode[] {
   const chain: StepNode[] = [];
   let cur: PlanNode = node;
   while (cur.kind !== "source") {
-    if (cur.kind === "aggregate") {
+    if (cur.kind === "aggregate" || cur.kind === "operator") {
       if (chain.length > 0 || cur !== node) {
-        throw new DefinitionError("an aggregate cannot read from another aggregate yet: one table reads from one source dataset");
+        throw new DefinitionError("a table cannot read from another table yet: one table reads from one source dataset");
       }
     } else {
       chain.push(cur);

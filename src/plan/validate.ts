@@ -68,6 +68,7 @@ export function schemaAfter(node: PlanNode): Schema | undefined {
       return s;
     }
     case "aggregate":
+    case "operator":
       return undefined;
   }
 }
