@@ -104,6 +104,60 @@ export class Dataset<R extends Row> {
     return new Dataset(node);
   }
 
+  /**
+   * Temporal lookup join with a keyed dataset: each row gets the dataset's
+   * latest row for its key at or before the row's event time (never a later
+   * one), optionally no older than `within`. `on` names this stream's fields
+   * holding the dataset's key values (default: the same names). The joined
+   * fields are the dataset's fields other than its keys and event time,
+   * named with `prefix`; with `how: "left"` rows without a match are kept
+   * with nulls, with "inner" (the default) they are dropped.
+   *
+   * A row at time t is joined once the dataset's watermark has passed t (or
+   * the dataset ended or went idle), so that online and replayed results
+   * agree; until then it waits.
+   */
+  join<RS extends Schema, RK extends string, RT extends string, const O extends JoinOptions<R> = JoinOptions<R>>(
+    right: SourceDataset<string, RS, RK, RT>,
+    options?: O,
+  ): Dataset<Joined<R, RowOf<RS>, RK | RT, O>> {
+    if (!(right instanceof SourceDataset)) throw new DefinitionError("join: the right side must be a source dataset declared with dataset(...)", { field: "right" });
+    const rdef = right.def;
+    if (rdef.keys.length === 0) {
+      throw new DefinitionError(`join: dataset "${rdef.name}" has no key; declare it with { key: [...] } to look it up`, { dataset: rdef.name });
+    }
+    const on = [...(options?.on ?? rdef.keys)];
+    if (on.length !== rdef.keys.length) {
+      throw new DefinitionError(`join: "on" names ${on.length} field(s), dataset "${rdef.name}" has ${rdef.keys.length} key field(s) [${rdef.keys.join(", ")}]`, { field: "on" });
+    }
+    const left = schemaAfter(this.node);
+    if (left !== undefined) {
+      on.forEach((f, i) => {
+        const lt = left[f];
+        const rk = rdef.keys[i] as string;
+        const rt = rdef.schema[rk] as Schema[string];
+        if (lt === undefined) throw new DefinitionError(`join: the stream has no field "${f}" to match key "${rk}" of "${rdef.name}"`, { field: f });
+        const numeric = (k: string): boolean => k === "int" || k === "float";
+        if (lt.kind !== rt.kind && !(numeric(lt.kind) && numeric(rt.kind))) {
+          throw new DefinitionError(`join: key type mismatch: "${f}" is ${lt.kind} but key "${rk}" of "${rdef.name}" is ${rt.kind}`, { field: f });
+        }
+      });
+    }
+    const prefix = options?.prefix ?? "";
+    const fields = Object.keys(rdef.schema)
+      .filter((f) => !rdef.keys.includes(f) && f !== rdef.timestamp)
+      .map((f) => ({ from: f, as: `${prefix}${f}` }));
+    if (left !== undefined) {
+      for (const { as } of fields) {
+        if (as in left) throw new DefinitionError(`join: field "${as}" of "${rdef.name}" is also a field of the stream; give a prefix, e.g. { prefix: "${rdef.name}_" }`, { field: as });
+      }
+    }
+    const how = options?.how ?? "inner";
+    if (how !== "inner" && how !== "left") throw new DefinitionError(`join: "how" must be "inner" or "left", got ${String(how)}`, { field: "how" });
+    const within = options?.within === undefined ? undefined : parseDuration(options.within);
+    return new Dataset({ kind: "join", input: this.node, right: rdef, on, fields, how, within });
+  }
+
   /** Groups rows by one or more key fields, for aggregate(). */
   groupBy<K extends KeyableFields<R>>(...keys: K[]): GroupedDataset<R, K> {
     return new GroupedDataset<R, K>(this.node, keys);
@@ -117,10 +171,18 @@ export interface DatasetOptions<S extends Schema> {
   readonly key?: ReadonlyArray<keyof S & string>;
   /** Allowed disorder of event time (default 0: events must arrive in order). */
   readonly lateness?: Duration;
+  /**
+   * Joins reading this dataset wait for it (see Dataset.join); after this long
+   * without events (processing time, by the store's clock) they stop waiting.
+   * Default: they always wait.
+   */
+  readonly idleTimeout?: Duration;
 }
 
-/** A source dataset: the entry point of rows from outside. */
-export class SourceDataset<Name extends string, S extends Schema> extends Dataset<RowOf<S>> {
+/** A source dataset: the entry point of rows from outside. `Keys` and `Ts` name its key and event-time fields. */
+export class SourceDataset<Name extends string, S extends Schema, Keys extends string = string, Ts extends string = string> extends Dataset<RowOf<S>> {
+  declare readonly __keys: Keys;
+  declare readonly __ts: Ts;
   readonly name: Name;
   readonly def: SourceDef;
   /** The declared schema, with its types (to extend it in another dataset). */
@@ -135,11 +197,11 @@ export class SourceDataset<Name extends string, S extends Schema> extends Datase
 }
 
 /** Declares a source dataset: its name, typed schema, event-time field and optional keys. */
-export function dataset<Name extends string, S extends Schema>(
+export function dataset<Name extends string, S extends Schema, const O extends DatasetOptions<S>>(
   name: Name,
   schema: S,
-  options: DatasetOptions<S>,
-): SourceDataset<Name, S> {
+  options: O,
+): SourceDataset<Name, S, O["key"] extends ReadonlyArray<infer K extends string> ? K : never, O["timestamp"]> {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
     throw new DefinitionError(`dataset name "${name}" must be an identifier (letters, digits, _)`, { dataset: name });
   }
@@ -163,9 +225,30 @@ export function dataset<Name extends string, S extends Schema>(
     timestamp: options.timestamp,
     keys: Object.freeze(keys),
     lateness: options.lateness === undefined || options.lateness === 0 ? 0 : parseDuration(options.lateness),
+    ...(options.idleTimeout === undefined ? {} : { idleTimeout: parseDuration(options.idleTimeout) }),
   });
   return new SourceDataset(name, schema, def);
 }
+
+export interface JoinOptions<R> {
+  /** This stream's fields holding the right dataset's key values, in key order (default: the key names). */
+  readonly on?: ReadonlyArray<keyof R & string>;
+  /** Only right rows at most this old at the row's event time. */
+  readonly within?: Duration;
+  /** "inner" (default): drop rows without a match; "left": keep them with nulls. */
+  readonly how?: "inner" | "left";
+  /** Prepended to the joined fields' names. */
+  readonly prefix?: string;
+}
+
+/** The row of a join: the stream's fields plus the right's other fields (prefixed; nullable in a left join). */
+export type Joined<R, RR, Excluded extends string, O> = Simplify<
+  R & {
+    [F in Exclude<keyof RR & string, Excluded> as `${O extends { readonly prefix: infer P extends string } ? P : ""}${F}`]: O extends { readonly how: "left" }
+      ? RR[F] | null
+      : RR[F];
+  }
+>;
 
 /** Row R with fields renamed by M. */
 export type Renamed<R, M> = Simplify<{

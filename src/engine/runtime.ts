@@ -1,6 +1,7 @@
 import type { Schema } from "../core/schema.js";
 import type { OperatorTableDef, Row, SourceDef, TableDef } from "../plan/nodes.js";
-import { sourceOf, stepChain } from "../plan/nodes.js";
+import { pipelineOf, sourceOf, type JoinNode } from "../plan/nodes.js";
+import { HeldRows, LookupState, lookupJoin } from "./lookupJoin.js";
 import { AggregateOperator, type EmittedRows } from "./aggregateOperator.js";
 import type { DeadLetter, DeadLetterSink } from "./deadLetters.js";
 import type { PartitionedAggregate } from "./parallel/partitioned.js";
@@ -30,24 +31,53 @@ export class SourceRuntime {
   accepted = 0;
   readonly tables: TableRuntime[] = [];
   readonly operatorTables: OperatorTableRuntime[] = [];
+  /** Tables that join this (keyed) dataset, and every version of its rows for their lookups. */
+  readonly joinedBy: TableRuntime[] = [];
+  lookup: LookupState | undefined;
+  /**
+   * True once the source ended (the end of a replay) or went idle for its
+   * idle timeout: it no longer holds joins back. The next event clears it.
+   */
+  finished = false;
+  /** When the last batch arrived (or the source was added), by the store's processing-time clock. */
+  lastArrival: number | undefined;
   constructor(readonly def: SourceDef) {}
 
   get watermark(): number {
     return this.maxTs - this.def.lateness;
   }
+
+  /** Rows of other sources joined with this one may be released below this time. */
+  get frontier(): number {
+    return this.finished ? Number.POSITIVE_INFINITY : this.watermark;
+  }
 }
 
 export class TableRuntime {
+  /** The steps before the join (all of them without one). */
   readonly steps: RowSteps;
   readonly operator: AggregateOperator;
   /** Set while a parallel replay holds this table's state in worker threads. */
   partitioned: PartitionedAggregate | undefined;
+  /** A joined table: its join, the steps after it, the joined dataset and the rows waiting for it. */
+  readonly join: { readonly node: JoinNode; readonly post: RowSteps; readonly right: SourceRuntime; readonly held: HeldRows } | undefined;
   constructor(
     readonly def: TableDef,
     readonly source: SourceRuntime,
+    right?: SourceRuntime,
   ) {
-    this.steps = compileSteps(stepChain(def.root), source.def.lateness);
+    const p = pipelineOf(def.root);
+    this.steps = compileSteps(p.pre, source.def.lateness);
     this.operator = new AggregateOperator(def.name, def.root);
+    this.join =
+      p.join === undefined || right === undefined
+        ? undefined
+        : { node: p.join, post: compileSteps(p.post, source.def.lateness), right, held: new HeldRows() };
+  }
+
+  /** Event time up to which the table has all its input: the source's watermark, or less while a join waits. */
+  get watermark(): number {
+    return this.join === undefined ? this.source.watermark : Math.min(this.source.watermark, this.join.right.frontier);
   }
 }
 
@@ -71,20 +101,29 @@ export class Runtime {
   constructor(
     private readonly deadLetters: DeadLetterSink,
     private readonly history: HistorySink,
+    /** Processing time (for idle timeouts), from the store's clock; the engine never reads the system clock. */
+    private readonly now: () => number = () => 0,
   ) {}
 
   addSource(def: SourceDef): SourceRuntime {
     const existing = this.sources.get(def.name);
     if (existing !== undefined) return existing;
     const s = new SourceRuntime(def);
+    s.lastArrival = this.now(); // a source that never sends anything goes idle from here
     this.sources.set(def.name, s);
     return s;
   }
 
   addTable(def: TableDef): TableRuntime {
     const source = this.addSource(sourceOf(def.root));
-    const t = new TableRuntime(def, source);
+    const join = pipelineOf(def.root).join;
+    const right = join === undefined ? undefined : this.addSource(join.right);
+    const t = new TableRuntime(def, source, right);
     source.tables.push(t);
+    if (right !== undefined) {
+      right.lookup ??= new LookupState(right.def.keys);
+      right.joinedBy.push(t);
+    }
     this.tables.set(def.name, t);
     return t;
   }
@@ -101,6 +140,7 @@ export class Runtime {
   removeTable(name: string): void {
     const t = this.tables.get(name);
     if (t !== undefined) t.source.tables.splice(t.source.tables.indexOf(t), 1);
+    if (t?.join !== undefined) t.join.right.joinedBy.splice(t.join.right.joinedBy.indexOf(t), 1);
     const o = this.operatorTables.get(name);
     if (o !== undefined) o.source.operatorTables.splice(o.source.operatorTables.indexOf(o), 1);
     this.tables.delete(name);
@@ -208,21 +248,86 @@ export class Runtime {
     src.accepted += acceptedRows.length;
     if (acceptedRows.length === 0) return 0;
     this.history.append(src.def.name, src.def.schema, acceptedRows, acceptedTs);
+    src.lookup?.add(acceptedRows, acceptedTs);
+    src.finished = false;
+    src.lastArrival = this.now();
     for (let i = 0; i < src.tables.length; i++) {
       const table = src.tables[i] as TableRuntime;
       const b = inputs[i] as Batch;
-      if (table.partitioned !== undefined) table.partitioned.send(b.rows, b.ts, src.watermark, emit !== undefined);
+      if (table.join !== undefined) table.join.held.hold(b);
+      else if (table.partitioned !== undefined) table.partitioned.send(b.rows, b.ts, src.watermark, emit !== undefined);
       else table.operator.process(b.rows, b.ts, emit !== undefined);
     }
     staged.forEach((s, i) => (src.operatorTables[i] as OperatorTableRuntime).commit(s));
     for (const table of src.tables) {
-      if (table.partitioned !== undefined) continue;
+      if (table.partitioned !== undefined || table.join !== undefined) continue;
       if (emit !== undefined) table.operator.emit(src.watermark, (r) => emit(table.def.name, r));
       table.operator.advanceWatermark(src.watermark);
     }
     const listener = this.onUpdate;
-    if (listener !== undefined) src.tables.forEach((table, i) => listener(table, (inputs[i] as Batch).rows));
+    if (listener !== undefined) src.tables.forEach((table, i) => table.join === undefined && listener(table, (inputs[i] as Batch).rows));
+    this.releaseJoins(src, emit);
     return acceptedRows.length;
+  }
+
+  /** Releases what the joined tables of a source (as either side) can now join. */
+  private releaseJoins(src: SourceRuntime, emit: TableRowsSink | undefined): void {
+    for (const table of src.tables) if (table.join !== undefined) this.release(table, emit);
+    for (const table of src.joinedBy) this.release(table, emit);
+  }
+
+  /**
+   * Joins a table's held rows that no right row can change any more (time
+   * below the right side's frontier), runs the steps after the join and
+   * aggregates them; then emits and evicts up to the table's watermark.
+   */
+  private release(table: TableRuntime, emit: TableRowsSink | undefined): void {
+    const j = table.join;
+    if (j === undefined) return;
+    const taken = j.held.take(j.right.frontier);
+    if (taken.rows.length > 0) {
+      let out: Batch;
+      try {
+        out = j.post(lookupJoin(j.node, j.right.lookup as LookupState, taken));
+        j.post.commit();
+      } catch (e) {
+        j.post.rollback();
+        j.held.hold(taken); // back in line: nothing was aggregated
+        throw e;
+      }
+      table.operator.process(out.rows, out.ts, emit !== undefined);
+      this.onUpdate?.(table, out.rows);
+    }
+    const wm = table.watermark;
+    if (emit !== undefined) table.operator.emit(wm, (r) => emit(table.def.name, r));
+    table.operator.advanceWatermark(wm);
+    // Later lookups are at or after the earliest time any joined table can still release.
+    const right = j.right;
+    right.lookup?.trim(Math.min(...right.joinedBy.map((t) => Math.min(t.watermark, t.join?.held.minTime ?? Number.POSITIVE_INFINITY))));
+  }
+
+  /** The end of a replay's input: these sources stop holding joins back until their next event. */
+  endOfInput(sources: readonly string[], emit: TableRowsSink | undefined): void {
+    for (const name of sources) {
+      const src = this.sources.get(name);
+      if (src === undefined) continue;
+      src.finished = true;
+    }
+    for (const name of sources) {
+      const src = this.sources.get(name);
+      if (src !== undefined) this.releaseJoins(src, emit);
+    }
+  }
+
+  /** Sources idle for their idle timeout (by the processing-time clock) stop holding joins back. */
+  checkIdle(): void {
+    const now = this.now();
+    for (const src of this.sources.values()) {
+      const timeout = src.def.idleTimeout;
+      if (timeout === undefined || src.finished || src.lastArrival === undefined || now - src.lastArrival < timeout) continue;
+      src.finished = true;
+      this.releaseJoins(src, undefined);
+    }
   }
 
   /** End of a replay: every pending (key, time) row is final (partitioned tables emit theirs when closed). */

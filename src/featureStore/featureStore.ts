@@ -118,7 +118,7 @@ const AUTO_PARALLEL_AFTER = 200_000;
 export class FeatureStore {
   private readonly runtime: Runtime;
   private readonly deadLetterSink: DeadLetterSink;
-  private readonly historical = new Map<string, { version: number; op: AggregateOperator }>();
+  private readonly historical = new Map<string, { version: string; op: AggregateOperator }>();
   private readonly onDemand = new Map<string, AnyOnDemand>();
   private readonly subscriptions = new Subscriptions();
   private readonly deadLetterFile: DeadLetterFile | undefined;
@@ -136,7 +136,7 @@ export class FeatureStore {
     dir: string | undefined,
   ) {
     this.deadLetterSink = new DeadLetterSink(deadLetterCap);
-    this.runtime = new Runtime(this.deadLetterSink, history);
+    this.runtime = new Runtime(this.deadLetterSink, history, () => (clock === "event" ? wallClock.now() : clock.now()));
     this.deadLetterFile = dir === undefined ? undefined : new DeadLetterFile(join(dir, "dead-letters.jsonl"), this.deadLetterSink);
   }
 
@@ -183,7 +183,9 @@ export class FeatureStore {
       for (const t of unseen) {
         const src = t.source.def;
         if (this.history.version(src.name) === 0 && t.source.accepted === 0) continue;
-        replayHistory(t, await this.history.scan(src.name, src.schema, src.timestamp), t.operator);
+        const right = t.join?.right.def;
+        const rightHistory = right === undefined ? undefined : await this.history.scan(right.name, right.schema, right.timestamp);
+        replayHistory(t, await this.history.scan(src.name, src.schema, src.timestamp), t.operator, rightHistory);
         t.operator.markDirty([...t.operator.states.values()]);
         t.operator.advanceWatermark(t.source.watermark);
       }
@@ -254,6 +256,10 @@ export class FeatureStore {
       });
       reports[name] = this.report(name, before, read);
     }
+    // The replayed datasets ended: joins waiting for them go through, and their rows are final.
+    const names = Object.keys(inputs);
+    this.runtime.endOfInput(names, options.onTableRows);
+    if (options.onTableRows !== undefined) for (const name of names) this.runtime.finish(name, options.onTableRows);
   }
 
   /** Online ingestion: rows go through the same runtime, incrementally. */
@@ -268,6 +274,7 @@ export class FeatureStore {
     this.pushing = new Promise<void>((resolve) => (done = resolve));
     try {
       await previous;
+      this.runtime.checkIdle();
       for await (const b of parseSource(src, rows, options.onError ?? "throw", this.deadLetterSink)) {
         read = b.read;
         await this.runtime.ingestAsync(dataset, b.rows, b.ts);
@@ -312,6 +319,7 @@ export class FeatureStore {
       const at = this.readTime(first === undefined ? undefined : this.table(first), options);
       return computeOnDemand(f, keys, () => at, (t, rows) => this.getOnline(t.name, rows, { at }));
     }
+    this.runtime.checkIdle();
     const ot = this.runtime.operatorTables.get(typeof table === "string" ? table : table.name);
     if (ot !== undefined) {
       const at = this.readTime(ot, options);
@@ -349,14 +357,14 @@ export class FeatureStore {
   }
 
   /** The time of an online read: `at`, or the store clock (a table's watermark with clock "event"). */
-  private readTime(t: { readonly source: SourceRuntime } | undefined, options: OnlineReadOptions): number {
+  private readTime(t: { readonly source: SourceRuntime; readonly watermark?: number } | undefined, options: OnlineReadOptions): number {
     let at: number;
     if (options.at !== undefined) {
       const ms = toEpochMs(options.at);
       if (ms === undefined) throw new TimestampError(`"at" is not a readable timestamp: ${String(options.at)}`, { field: "at" });
       at = ms;
     } else if (this.clock === "event") {
-      at = t === undefined ? Number.NEGATIVE_INFINITY : t.source.watermark;
+      at = t === undefined ? Number.NEGATIVE_INFINITY : "watermark" in t ? t.watermark : t.source.watermark;
     } else {
       at = this.clock.now();
     }
@@ -401,11 +409,13 @@ export class FeatureStore {
 
   private async historicalOperator(t: TableRuntime): Promise<AggregateOperator> {
     const src = t.source.def;
-    const version = this.history.version(src.name);
+    const right = t.join?.right.def;
+    const version = `${this.history.version(src.name)}:${right === undefined ? "" : this.history.version(right.name)}`;
     const cached = this.historical.get(t.def.name);
     if (cached !== undefined && cached.version === version) return cached.op;
     const hist = await this.history.scan(src.name, src.schema, src.timestamp);
-    const op = replayHistory(t, hist);
+    const rightHist = right === undefined ? undefined : await this.history.scan(right.name, right.schema, right.timestamp);
+    const op = replayHistory(t, hist, undefined, rightHist);
     this.historical.set(t.def.name, { version, op });
     return op;
   }
@@ -443,7 +453,7 @@ export class FeatureStore {
   /** The time online reads of a table use now (its watermark with clock "event"). */
   now(table: string | AnyTable): Date | null {
     const t = this.table(table);
-    const ms = this.clock === "event" ? t.source.watermark : this.clock.now();
+    const ms = this.clock === "event" ? t.watermark : this.clock.now();
     return Number.isFinite(ms) ? new Date(ms) : null;
   }
 

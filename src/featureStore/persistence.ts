@@ -28,6 +28,7 @@ export function restore(
   const meta = store.meta();
   const saved = isMeta(meta) ? meta : undefined;
   for (const table of added.tables) {
+    if (table.join !== undefined) continue; // joined tables are rebuilt from the history of both sides
     const op = table.operator;
     op.loader = (key) => {
       const value = store.get(table.def.name, key);
@@ -48,7 +49,7 @@ export function restore(
   }
   const unseen: TableRuntime[] = [];
   for (const table of added.tables) {
-    const t = saved?.tables[table.def.name];
+    const t = table.join === undefined ? saved?.tables[table.def.name] : undefined;
     if (t !== undefined) table.operator.horizon = t.horizon;
     else unseen.push(table);
   }
@@ -58,7 +59,8 @@ export function restore(
 /** Writes every changed key and the metadata in one atomic commit. */
 export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink): number {
   const entries: Array<{ table: string; group: number; key: string; value: unknown }> = [];
-  const changed = [...runtime.tables.values()].map((t) => ({ table: t, states: t.operator.takeDirty() }));
+  // Joined tables are rebuilt from the history of both sides on restart: their state is not written.
+  const changed = [...runtime.tables.values()].filter((t) => t.join === undefined).map((t) => ({ table: t, states: t.operator.takeDirty() }));
   for (const { table, states } of changed) {
     for (const st of states) {
       entries.push({ table: table.def.name, group: st.group, key: st.key, value: encodeKeyState(st) });

@@ -46,6 +46,8 @@ function describe(node: PlanNode): string {
       return `explode ${node.field}`;
     case "dedup":
       return `dedup by [${node.by.join(", ") || "all fields"}] within ${formatDuration(node.window)}`;
+    case "join":
+      return `${node.how} join ${node.right.name} on [${node.on.join(", ")}]${node.within === undefined ? "" : ` within ${formatDuration(node.within)}`} as of event time`;
     case "operator":
       return `operator by [${node.keys.join(", ")}]${node.countWindow === undefined ? " per record" : ` on count windows of ${node.countWindow.size} every ${node.countWindow.slide}`} -> ${Object.keys(node.output).join(", ")} (concurrency ${node.concurrency})`;
     case "aggregate": {

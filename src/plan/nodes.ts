@@ -17,6 +17,11 @@ export interface SourceDef {
   readonly keys: readonly string[];
   /** Allowed disorder, milliseconds: watermark = max event time seen − lateness. */
   readonly lateness: number;
+  /**
+   * Milliseconds of processing time without events after which the source
+   * stops holding back the joins that read it; undefined: it always does.
+   */
+  readonly idleTimeout?: number;
 }
 
 /** Aggregations that read a numeric field (or none, for count). */
@@ -131,6 +136,26 @@ export interface AggregateNode {
   readonly aggregations: Readonly<Record<string, AggregationDef>>;
 }
 
+/**
+ * A temporal lookup join: each row of the input stream is joined with the
+ * keyed dataset's latest row at or before the row's event time (optionally
+ * no older than `within`). Inner joins drop rows with no match; left joins
+ * keep them with nulls.
+ */
+export interface JoinNode {
+  readonly kind: "join";
+  readonly input: PlanNode;
+  /** The keyed source dataset looked up. */
+  readonly right: SourceDef;
+  /** Input fields holding the right's key values, in the order of right.keys. */
+  readonly on: readonly string[];
+  /** Right fields brought over, and their names in the output. */
+  readonly fields: ReadonlyArray<{ readonly from: string; readonly as: string }>;
+  readonly how: "inner" | "left";
+  /** Only right rows at most this many ms older than the input row; undefined: any age. */
+  readonly within: number | undefined;
+}
+
 /** What a custom operator's function returns for one input: rows, one row, or nothing. */
 export type OperatorResult = Row | readonly Row[] | null | undefined;
 
@@ -153,7 +178,7 @@ export interface OperatorNode {
 
 /** Row-to-row steps between a source and an aggregate (dedup keeps state; the others are stateless). */
 export type StepNode = FilterNode | MapNode | AssignNode | SelectNode | DropNode | RenameNode | DropNullNode | ExplodeNode | DedupNode;
-export type PlanNode = SourceNode | StepNode | AggregateNode | OperatorNode;
+export type PlanNode = SourceNode | StepNode | AggregateNode | OperatorNode | JoinNode;
 
 /** A named, keyed feature table derived from one source by a pipeline. */
 export interface TableDef {
@@ -174,13 +199,20 @@ export function sourceOf(node: PlanNode): SourceDef {
   return cur.source;
 }
 
-/** The row steps between the source and a node, in execution order. */
-export function stepChain(node: PlanNode): StepNode[] {
-  const chain: StepNode[] = [];
-  let cur: PlanNode = node;
+/** A table's pipeline: the steps before its join (all of them without one), the join, the steps after. */
+export interface Pipeline {
+  readonly pre: StepNode[];
+  readonly join: JoinNode | undefined;
+  readonly post: StepNode[];
+}
+
+/** Splits the chain between a source and a table's root at its join (one join per table). */
+export function pipelineOf(root: PlanNode): Pipeline {
+  const chain: Array<StepNode | JoinNode> = [];
+  let cur: PlanNode = root;
   while (cur.kind !== "source") {
     if (cur.kind === "aggregate" || cur.kind === "operator") {
-      if (chain.length > 0 || cur !== node) {
+      if (chain.length > 0 || cur !== root) {
         throw new DefinitionError("a table cannot read from another table yet: one table reads from one source dataset");
       }
     } else {
@@ -188,5 +220,17 @@ export function stepChain(node: PlanNode): StepNode[] {
     }
     cur = cur.input;
   }
-  return chain.reverse();
+  chain.reverse();
+  const joins = chain.filter((n): n is JoinNode => n.kind === "join");
+  if (joins.length > 1) throw new DefinitionError("a table's pipeline may join one keyed dataset, not several, in this version");
+  const at = chain.findIndex((n) => n.kind === "join");
+  const steps = (part: Array<StepNode | JoinNode>): StepNode[] => part.filter((n): n is StepNode => n.kind !== "join");
+  return at < 0 ? { pre: steps(chain), join: undefined, post: [] } : { pre: steps(chain.slice(0, at)), join: joins[0], post: steps(chain.slice(at + 1)) };
+}
+
+/** The row steps between the source and a node, in execution order (a join is refused: see pipelineOf). */
+export function stepChain(node: PlanNode): StepNode[] {
+  const p = pipelineOf(node);
+  if (p.join !== undefined) throw new DefinitionError(`a join is not supported here: joins feed aggregate tables (groupBy(...).aggregate(...))`);
+  return p.pre;
 }

@@ -67,6 +67,16 @@ export function schemaAfter(node: PlanNode): Schema | undefined {
       if (s !== undefined) for (const f of node.by) if (!(f in s)) throw new DefinitionError(`dedup: unknown field "${f}"`, { field: f });
       return s;
     }
+    case "join": {
+      const s = schemaAfter(node.input);
+      if (s === undefined) return undefined;
+      const out: Record<string, Schema[string]> = { ...s };
+      for (const { from, as } of node.fields) {
+        const ft = node.right.schema[from] as Schema[string];
+        out[as] = node.how === "left" ? { kind: ft.kind, nullable: true } : ft;
+      }
+      return out;
+    }
     case "aggregate":
     case "operator":
       return undefined;
