@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main as quickstart } from "../examples/quickstart.js";
 import { fakeSource, main as ralfAverage } from "../examples/ralf-average.js";
+import { generate as volgaData, main as volgaOrders } from "../examples/volga-orders.js";
 
 describe("examples/quickstart.ts", () => {
   it("gives the point-in-time features a brute-force pass over the CSV gives", async () => {
@@ -44,5 +45,33 @@ describe("examples/ralf-average.ts", () => {
     for (const r of all) expect(r.average).toBeCloseTo(expected.get(r.key) as number, 12);
     // 100 uniform values average near 0.5, never near the extremes.
     expect(Math.abs((bob.average ?? 0) - 0.5)).toBeLessThan(0.15);
+  });
+});
+
+describe("examples/volga-orders.ts", () => {
+  it("gives the on-sale spend of registered buyers that a direct computation gives, offline and online", async () => {
+    const { historical, online, liveFrom } = await volgaOrders();
+    const { users, orders } = volgaData();
+    // `known`: the orders the store has when it reads (the offline read comes before the live ones).
+    const expected = (user: string, at: number, known: typeof orders) => {
+      const reg = users.find((u) => u.user_id === user)?.registered_at ?? Number.POSITIVE_INFINITY;
+      const mine = known.filter((o) => o.buyer_id === user && o.product_type === "ON_SALE" && o.purchased_at >= reg && o.purchased_at <= at);
+      const inWin = (w: number) => mine.filter((o) => o.purchased_at > at - w);
+      const mean = (xs: typeof mine) => (xs.length === 0 ? null : xs.reduce((a, o) => a + o.product_price, 0) / xs.length);
+      return { avg7d: mean(inWin(7 * 86_400_000)), avg1h: mean(inWin(3_600_000)), n1w: inWin(7 * 86_400_000).length };
+    };
+    const last = Math.max(...orders.map((o) => o.purchased_at));
+    const offline = orders.filter((o) => o.purchased_at < liveFrom);
+    for (const [rows, at, known] of [[historical, liveFrom, offline], [online, last, orders]] as const) {
+      for (const r of rows) {
+        const e = expected(String(r["user_id"]), at, known);
+        expect(r["num_purchases_1w"]).toBe(e.n1w);
+        if (e.avg7d === null) expect(r["avg_spent_7d"]).toBeNull();
+        else expect(r["avg_spent_7d"]).toBeCloseTo(e.avg7d, 9);
+        if (e.avg1h === null) expect(r["avg_spent_1h"]).toBeNull();
+        else expect(r["avg_spent_1h"]).toBeCloseTo(e.avg1h, 9);
+      }
+    }
+    expect(online.some((r) => Number(r["num_purchases_1w"]) > 5)).toBe(true);
   });
 });
