@@ -105,6 +105,28 @@ export class Dataset<R extends Row> {
   }
 
   /**
+   * The rows of this stream and of `other` (same fields and types) as one
+   * stream, each keeping its event time; the two may come from different
+   * source datasets, and the table's watermark is then the smaller of theirs.
+   */
+  union(other: Dataset<R>): Dataset<R> {
+    if (!(other instanceof Dataset)) throw new DefinitionError("union: the argument must be a dataset", { field: "other" });
+    const a = schemaAfter(this.node);
+    const b = schemaAfter(other.node);
+    if (a !== undefined && b !== undefined) {
+      const fa = Object.keys(a).sort();
+      const fb = Object.keys(b).sort();
+      if (fa.join(",") !== fb.join(",")) throw new DefinitionError(`union: the streams have different fields: [${fa.join(", ")}] and [${fb.join(", ")}]`, { field: "other" });
+      for (const f of fa) {
+        if ((a[f] as Schema[string]).kind !== (b[f] as Schema[string]).kind) {
+          throw new DefinitionError(`union: field "${f}" is ${(a[f] as Schema[string]).kind} in one stream and ${(b[f] as Schema[string]).kind} in the other`, { field: f });
+        }
+      }
+    }
+    return new Dataset({ kind: "union", input: this.node, other: other.node });
+  }
+
+  /**
    * Temporal lookup join with a keyed dataset: each row gets the dataset's
    * latest row for its key at or before the row's event time (never a later
    * one), optionally no older than `within`. `on` names this stream's fields

@@ -193,3 +193,47 @@ function compileStep(node: Exclude<StepNode, DedupNode>): BatchStep {
     }
   }
 }
+
+/** `first`, then `then` on its output: one RowSteps committing and rolling back both. */
+export function composeSteps(first: RowSteps, then: RowSteps): RowSteps {
+  return Object.assign((b: Batch) => then(first(b)), {
+    commit: () => {
+      first.commit();
+      then.commit();
+    },
+    rollback: () => {
+      first.rollback();
+      then.rollback();
+    },
+  });
+}
+
+/** Both pipelines on the same batch, their rows merged in event-time order (ties: `a`'s first). */
+export function mergeSteps(a: RowSteps, b: RowSteps): RowSteps {
+  return Object.assign(
+    (batch: Batch) => {
+      const x = a(batch);
+      const y = b(batch);
+      const rows: Row[] = [];
+      const ts = new Float64Array(x.rows.length + y.rows.length);
+      let i = 0;
+      let j = 0;
+      while (i < x.rows.length || j < y.rows.length) {
+        const takeX = j >= y.rows.length || (i < x.rows.length && (x.ts[i] as number) <= (y.ts[j] as number));
+        ts[rows.length] = takeX ? (x.ts[i] as number) : (y.ts[j] as number);
+        rows.push(takeX ? (x.rows[i++] as Row) : (y.rows[j++] as Row));
+      }
+      return { rows, ts };
+    },
+    {
+      commit: () => {
+        a.commit();
+        b.commit();
+      },
+      rollback: () => {
+        a.rollback();
+        b.rollback();
+      },
+    },
+  );
+}

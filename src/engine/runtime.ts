@@ -5,7 +5,7 @@ import { HeldRows, LookupState, lookupJoin } from "./lookupJoin.js";
 import { AggregateOperator, type EmittedRows } from "./aggregateOperator.js";
 import type { DeadLetter, DeadLetterSink } from "./deadLetters.js";
 import type { PartitionedAggregate } from "./parallel/partitioned.js";
-import { compileSteps, type Batch, type RowSteps } from "./rowSteps.js";
+import { compileSteps, composeSteps, mergeSteps, type Batch, type RowSteps } from "./rowSteps.js";
 import { OperatorTableRuntime, type StagedOutputs } from "./operatorTable.js";
 
 /** An ingest between its user code and its commit. */
@@ -54,8 +54,10 @@ export class SourceRuntime {
 }
 
 export class TableRuntime {
-  /** The steps before the join (all of them without one). */
+  /** The steps before the join (all of them without one); with a union, those of the first branch (see stepsFor). */
   readonly steps: RowSteps;
+  /** A union: per source, the steps of its branch(es) then the steps after the union; and the sources. */
+  readonly union: { readonly steps: ReadonlyMap<string, RowSteps>; readonly sources: SourceRuntime[] } | undefined;
   readonly operator: AggregateOperator;
   /** Set while a parallel replay holds this table's state in worker threads. */
   partitioned: PartitionedAggregate | undefined;
@@ -67,17 +69,50 @@ export class TableRuntime {
     right?: SourceRuntime,
   ) {
     const p = pipelineOf(def.root);
-    this.steps = compileSteps(p.pre, source.def.lateness);
     this.operator = new AggregateOperator(def.name, def.root);
+    if (p.branches !== undefined) {
+      const post = compileSteps(p.post, source.def.lateness);
+      const bySource = new Map<string, RowSteps>();
+      for (const br of p.branches) {
+        const s = compileSteps(br.steps, br.source.lateness);
+        const prev = bySource.get(br.source.name);
+        bySource.set(br.source.name, prev === undefined ? s : mergeSteps(prev, s));
+      }
+      const steps = new Map([...bySource].map(([name, s]) => [name, composeSteps(s, post)]));
+      this.union = { steps, sources: [] };
+      this.steps = steps.get(source.def.name) as RowSteps;
+    } else {
+      this.union = undefined;
+      this.steps = compileSteps(p.pre, source.def.lateness);
+    }
     this.join =
       p.join === undefined || right === undefined
         ? undefined
         : { node: p.join, post: compileSteps(p.post, source.def.lateness), right, held: new HeldRows() };
   }
 
-  /** Event time up to which the table has all its input: the source's watermark, or less while a join waits. */
+  /** The steps a batch of `src` goes through for this table. */
+  stepsFor(src: SourceRuntime): RowSteps {
+    return this.union?.steps.get(src.def.name) ?? this.steps;
+  }
+
+  /**
+   * Event time up to which the table has all its input: the source's
+   * watermark, or less while a join waits; for a union the smallest of its
+   * sources' (ended or idle ones left out, unless all are).
+   */
   get watermark(): number {
+    if (this.union !== undefined) {
+      const live = this.union.sources.filter((s) => !s.finished);
+      return Math.min(...(live.length === 0 ? this.union.sources : live).map((s) => s.watermark));
+    }
     return this.join === undefined ? this.source.watermark : Math.min(this.source.watermark, this.join.right.frontier);
+  }
+
+  /** Every source of the table (both sides of a join, every source of a union) has ended. */
+  get ended(): boolean {
+    const sources = this.union?.sources ?? (this.join === undefined ? [this.source] : [this.source, this.join.right]);
+    return sources.every((s) => s.finished);
   }
 }
 
@@ -120,6 +155,13 @@ export class Runtime {
     const right = join === undefined ? undefined : this.addSource(join.right);
     const t = new TableRuntime(def, source, right);
     source.tables.push(t);
+    if (t.union !== undefined) {
+      for (const name of t.union.steps.keys()) {
+        const s = name === source.def.name ? source : (this.sources.get(name) as SourceRuntime);
+        t.union.sources.push(s);
+        if (s !== source) s.tables.push(t);
+      }
+    }
     if (right !== undefined) {
       right.lookup ??= new LookupState(right.def.keys);
       right.joinedBy.push(t);
@@ -139,7 +181,7 @@ export class Runtime {
   /** Forgets a table (an apply that failed); its source stays. */
   removeTable(name: string): void {
     const t = this.tables.get(name);
-    if (t !== undefined) t.source.tables.splice(t.source.tables.indexOf(t), 1);
+    for (const s of t?.union?.sources ?? (t === undefined ? [] : [t.source])) s.tables.splice(s.tables.indexOf(t as TableRuntime), 1);
     if (t?.join !== undefined) t.join.right.joinedBy.splice(t.join.right.joinedBy.indexOf(t), 1);
     const o = this.operatorTables.get(name);
     if (o !== undefined) o.source.operatorTables.splice(o.source.operatorTables.indexOf(o), 1);
@@ -224,7 +266,7 @@ export class Runtime {
     if (acceptedRows.length > 0) {
       try {
         const batch = { rows: acceptedRows, ts: acceptedTs };
-        inputs = src.tables.map((table) => table.steps(batch));
+        inputs = src.tables.map((table) => table.stepsFor(src)(batch));
         opInputs = src.operatorTables.map((table) => table.steps(batch));
       } catch (e) {
         this.rollback(src);
@@ -235,13 +277,19 @@ export class Runtime {
   }
 
   private rollback(src: SourceRuntime): void {
-    for (const table of src.tables) table.steps.rollback();
+    for (const table of src.tables) table.stepsFor(src).rollback();
     for (const table of src.operatorTables) table.steps.rollback();
   }
 
   private commit(p: Prepared, staged: readonly StagedOutputs[], emit: TableRowsSink | undefined): number {
-    const { src, late, acceptedRows, acceptedTs, inputs } = p;
-    for (const table of src.tables) table.steps.commit();
+    const { src, late, acceptedRows, acceptedTs } = p;
+    // A union table's watermark may be ahead of this source's (it was idle):
+    // its rows behind the table's watermark are late for that table.
+    const inputs = p.inputs.map((b, i) => {
+      const table = src.tables[i] as TableRuntime;
+      return table.union === undefined ? b : this.lateForTable(table, b, src);
+    });
+    for (const table of src.tables) table.stepsFor(src).commit();
     for (const table of src.operatorTables) table.steps.commit();
     for (const d of late) this.deadLetters.add(d);
     src.maxTs = p.maxTs;
@@ -261,13 +309,39 @@ export class Runtime {
     staged.forEach((s, i) => (src.operatorTables[i] as OperatorTableRuntime).commit(s));
     for (const table of src.tables) {
       if (table.partitioned !== undefined || table.join !== undefined) continue;
-      if (emit !== undefined) table.operator.emit(src.watermark, (r) => emit(table.def.name, r));
-      table.operator.advanceWatermark(src.watermark);
+      const wm = table.watermark;
+      if (emit !== undefined) table.operator.emit(wm, (r) => emit(table.def.name, r));
+      table.operator.advanceWatermark(wm);
     }
     const listener = this.onUpdate;
     if (listener !== undefined) src.tables.forEach((table, i) => table.join === undefined && listener(table, (inputs[i] as Batch).rows));
     this.releaseJoins(src, emit);
     return acceptedRows.length;
+  }
+
+  /** Keeps the rows at or after a union table's watermark; the others are dead-lettered as late for the table. */
+  private lateForTable(table: TableRuntime, b: Batch, src: SourceRuntime): Batch {
+    const wm = table.watermark;
+    if (!Number.isFinite(wm)) return b;
+    const rows: Row[] = [];
+    const ts: number[] = [];
+    for (let i = 0; i < b.rows.length; i++) {
+      const t = b.ts[i] as number;
+      if (t >= wm) {
+        rows.push(b.rows[i] as Row);
+        ts.push(t);
+        continue;
+      }
+      this.deadLetters.add({
+        dataset: src.def.name,
+        reason: "late",
+        row: b.rows[i],
+        eventTime: t,
+        watermark: wm,
+        message: `event time ${new Date(t).toISOString()} is before the watermark ${new Date(wm).toISOString()} of union table "${table.def.name}" (the source was idle while the other went on)`,
+      });
+    }
+    return rows.length === b.rows.length ? b : { rows, ts: Float64Array.from(ts) };
   }
 
   /** Releases what the joined tables of a source (as either side) can now join. */
@@ -334,6 +408,12 @@ export class Runtime {
   finish(sourceName: string, emit: TableRowsSink): void {
     const src = this.sources.get(sourceName);
     if (src === undefined) return;
-    for (const table of src.tables) if (table.partitioned === undefined) table.operator.emit(Number.POSITIVE_INFINITY, (r) => emit(table.def.name, r));
+    for (const table of src.tables) {
+      if (table.partitioned !== undefined) continue;
+      // Tables with another source still running are final only up to their watermark.
+      const multi = table.union !== undefined || table.join !== undefined;
+      const upTo = multi && !table.ended ? table.watermark : Number.POSITIVE_INFINITY;
+      table.operator.emit(upTo, (r) => emit(table.def.name, r));
+    }
   }
 }

@@ -20,7 +20,8 @@ import { OnDemandFeature, type AnyOnDemand, type InputsOf, type OnDemandInput, t
 import { computeOnDemand } from "./onDemand.js";
 import { Subscriptions } from "./subscriptions.js";
 import type { OperatorTableRuntime } from "../engine/operatorTable.js";
-import { replayOperatorHistory } from "./historical.js";
+import { replayOperatorHistory, sourcesOf } from "./historical.js";
+import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
 import { parseSource, type OnError, type RowInput } from "./inputs.js";
@@ -181,11 +182,8 @@ export class FeatureStore {
       const unseen = restore({ sources, tables }, this.states, this.deadLetterSink);
       // A table added to a source that already has events starts from that history.
       for (const t of unseen) {
-        const src = t.source.def;
-        if (this.history.version(src.name) === 0 && t.source.accepted === 0) continue;
-        const right = t.join?.right.def;
-        const rightHistory = right === undefined ? undefined : await this.history.scan(right.name, right.schema, right.timestamp);
-        replayHistory(t, await this.history.scan(src.name, src.schema, src.timestamp), t.operator, rightHistory);
+        if (sourcesOf(t).every((d) => this.history.version(d.name) === 0 && this.runtime.sources.get(d.name)?.accepted === 0)) continue;
+        replayHistory(t, await this.historiesOf(t), t.operator);
         t.operator.markDirty([...t.operator.states.values()]);
         t.operator.advanceWatermark(t.source.watermark);
       }
@@ -401,6 +399,13 @@ export class FeatureStore {
     return this.readRows(t, op, entityRows, (i) => times[i] as number, true);
   }
 
+  /** The whole history of every source a table reads. */
+  private async historiesOf(t: TableRuntime): Promise<Map<string, HistoryBatch>> {
+    const out = new Map<string, HistoryBatch>();
+    for (const d of sourcesOf(t)) out.set(d.name, await this.history.scan(d.name, d.schema, d.timestamp));
+    return out;
+  }
+
   private onDemandFeature(name: string): AnyOnDemand {
     const f = this.onDemand.get(name);
     if (f === undefined) throw new UnknownTableError(name, [...this.runtime.tables.keys(), ...this.onDemand.keys()]);
@@ -408,14 +413,12 @@ export class FeatureStore {
   }
 
   private async historicalOperator(t: TableRuntime): Promise<AggregateOperator> {
-    const src = t.source.def;
-    const right = t.join?.right.def;
-    const version = `${this.history.version(src.name)}:${right === undefined ? "" : this.history.version(right.name)}`;
+    const version = sourcesOf(t)
+      .map((d) => `${d.name}@${this.history.version(d.name)}`)
+      .join(",");
     const cached = this.historical.get(t.def.name);
     if (cached !== undefined && cached.version === version) return cached.op;
-    const hist = await this.history.scan(src.name, src.schema, src.timestamp);
-    const rightHist = right === undefined ? undefined : await this.history.scan(right.name, right.schema, right.timestamp);
-    const op = replayHistory(t, hist, undefined, rightHist);
+    const op = replayHistory(t, await this.historiesOf(t));
     this.historical.set(t.def.name, { version, op });
     return op;
   }

@@ -2,43 +2,64 @@ import { AggregateOperator } from "../engine/aggregateOperator.js";
 import type { TableRuntime } from "../engine/runtime.js";
 import type { OperatorTableRuntime } from "../engine/operatorTable.js";
 import { compileSteps } from "../engine/rowSteps.js";
-import { pipelineOf, stepChain } from "../plan/nodes.js";
+import { pipelineOf, stepChain, type Row, type SourceDef } from "../plan/nodes.js";
 import { LookupState, lookupJoin } from "../engine/lookupJoin.js";
 import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { sortByEventTime } from "./inputs.js";
 
 const CHUNK = 65_536;
 
+/** The source datasets a table reads: its source, a joined dataset, the other sources of a union. */
+export function sourcesOf(table: TableRuntime): SourceDef[] {
+  const all = [table.source.def, ...(table.join === undefined ? [] : [table.join.right.def]), ...(table.union?.sources.map((s) => s.def) ?? [])];
+  return all.filter((d, i) => all.findIndex((o) => o.name === d.name) === i);
+}
+
 /**
- * Rebuilds a table's keyed state from the full history of its source, replayed
- * in event-time order through the table's own pipeline steps and aggregate
- * (a fresh one by default). Nothing is evicted, so the result can answer
- * as-of reads at any time.
+ * Rebuilds a table's keyed state from the full history of its sources
+ * (`histories` by dataset name), replayed in event-time order through the
+ * table's own pipeline (fresh steps) and aggregate (a fresh one by default).
+ * Nothing is evicted, so the result can answer as-of reads at any time. A
+ * join looks up the joined dataset's whole history; a union merges its
+ * branches in event-time order.
  */
 export function replayHistory(
   table: TableRuntime,
-  history: HistoryBatch,
+  histories: ReadonlyMap<string, HistoryBatch>,
   op = new AggregateOperator(table.def.name, table.def.root),
-  /** A joined table: the joined dataset's whole history. */
-  rightHistory?: HistoryBatch,
 ): AggregateOperator {
-  const sorted = sortByEventTime([history]);
-  // Fresh steps: a dedup's memory of the live pipeline must not leak into the replay.
   const p = pipelineOf(table.def.root);
+  const history = (name: string): HistoryBatch => histories.get(name) ?? { rows: [], ts: new Float64Array(0) };
   const lateness = table.source.def.lateness;
-  const pre = compileSteps(p.pre, lateness);
+  let input: { rows: Row[]; ts: Float64Array };
+  if (p.branches !== undefined) {
+    // Each branch through its own steps, then all rows in event-time order (ties: branch order).
+    const parts = p.branches.map((br) => {
+      const sorted = sortByEventTime([history(br.source.name)]);
+      const steps = compileSteps(br.steps, br.source.lateness);
+      const out = steps(sorted);
+      steps.commit();
+      return out;
+    });
+    input = sortByEventTime(parts);
+  } else {
+    input = sortByEventTime([history(table.source.def.name)]);
+  }
+  const pre = compileSteps(p.branches === undefined ? p.pre : [], lateness);
   const post = compileSteps(p.post, lateness);
   let lookup: LookupState | undefined;
   if (p.join !== undefined) {
     lookup = new LookupState(p.join.right.keys);
-    if (rightHistory !== undefined) lookup.add(rightHistory.rows, rightHistory.ts);
+    const right = history(p.join.right.name);
+    lookup.add(right.rows, right.ts);
   }
-  for (let start = 0; start < sorted.rows.length; start += CHUNK) {
-    const end = Math.min(sorted.rows.length, start + CHUNK);
-    let b = pre({ rows: sorted.rows.slice(start, end), ts: sorted.ts.subarray(start, end) });
+  for (let start = 0; start < input.rows.length; start += CHUNK) {
+    const end = Math.min(input.rows.length, start + CHUNK);
+    let b = pre({ rows: input.rows.slice(start, end), ts: input.ts.subarray(start, end) });
     pre.commit();
-    if (p.join !== undefined && lookup !== undefined) {
-      b = post(lookupJoin(p.join, lookup, b));
+    if (p.join !== undefined && lookup !== undefined) b = lookupJoin(p.join, lookup, b);
+    if (p.join !== undefined || p.branches !== undefined) {
+      b = post(b);
       post.commit();
     }
     op.process(b.rows, b.ts, false);

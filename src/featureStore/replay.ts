@@ -81,7 +81,7 @@ class ParallelTables {
     this.started = true;
     for (const t of this.src.tables) {
       if (t.partitioned !== undefined) continue; // another replay of the same source already spread it
-      if (!t.operator.layout.basic || t.join !== undefined) continue; // sketches, value lists and joins stay on this thread
+      if (!t.operator.layout.basic || t.join !== undefined || t.union !== undefined) continue; // sketches, value lists, joins and unions stay on this thread
       const p = await PartitionedAggregate.start(t.operator, this.o.workers);
       t.partitioned = p;
       this.parts.push({ table: t, p });

@@ -1,5 +1,5 @@
 import { formatDuration } from "../core/duration.js";
-import type { PlanNode } from "./nodes.js";
+import { sourceOf, type PlanNode } from "./nodes.js";
 
 /** A short, indented text rendering of a table's plan, root first. */
 export function explainTable(table: { readonly name: string; readonly root: PlanNode }): string {
@@ -46,6 +46,8 @@ function describe(node: PlanNode): string {
       return `explode ${node.field}`;
     case "dedup":
       return `dedup by [${node.by.join(", ") || "all fields"}] within ${formatDuration(node.window)}`;
+    case "union":
+      return `union with ${sourceOf(node.other).name}`;
     case "join":
       return `${node.how} join ${node.right.name} on [${node.on.join(", ")}]${node.within === undefined ? "" : ` within ${formatDuration(node.within)}`} as of event time`;
     case "operator":

@@ -156,6 +156,13 @@ export interface JoinNode {
   readonly within: number | undefined;
 }
 
+/** The rows of two streams of the same schema, as one stream. */
+export interface UnionNode {
+  readonly kind: "union";
+  readonly input: PlanNode;
+  readonly other: PlanNode;
+}
+
 /** What a custom operator's function returns for one input: rows, one row, or nothing. */
 export type OperatorResult = Row | readonly Row[] | null | undefined;
 
@@ -178,7 +185,7 @@ export interface OperatorNode {
 
 /** Row-to-row steps between a source and an aggregate (dedup keeps state; the others are stateless). */
 export type StepNode = FilterNode | MapNode | AssignNode | SelectNode | DropNode | RenameNode | DropNullNode | ExplodeNode | DedupNode;
-export type PlanNode = SourceNode | StepNode | AggregateNode | OperatorNode | JoinNode;
+export type PlanNode = SourceNode | StepNode | AggregateNode | OperatorNode | JoinNode | UnionNode;
 
 /** A named, keyed feature table derived from one source by a pipeline. */
 export interface TableDef {
@@ -199,17 +206,23 @@ export function sourceOf(node: PlanNode): SourceDef {
   return cur.source;
 }
 
-/** A table's pipeline: the steps before its join (all of them without one), the join, the steps after. */
+/**
+ * A table's pipeline: the steps before its join (all of them without one),
+ * the join, the steps after. With a union, `branches` are the merged
+ * streams, each from its source through its own steps, and `post` the steps
+ * after the union.
+ */
 export interface Pipeline {
   readonly pre: StepNode[];
   readonly join: JoinNode | undefined;
   readonly post: StepNode[];
+  readonly branches: ReadonlyArray<{ readonly source: SourceDef; readonly steps: StepNode[] }> | undefined;
 }
 
-/** Splits the chain between a source and a table's root at its join (one join per table). */
-export function pipelineOf(root: PlanNode): Pipeline {
-  const chain: Array<StepNode | JoinNode> = [];
-  let cur: PlanNode = root;
+/** The chain from a node down to its source, in execution order. */
+function chainOf(node: PlanNode, root: PlanNode): Array<StepNode | JoinNode | UnionNode> {
+  const chain: Array<StepNode | JoinNode | UnionNode> = [];
+  let cur: PlanNode = node;
   while (cur.kind !== "source") {
     if (cur.kind === "aggregate" || cur.kind === "operator") {
       if (chain.length > 0 || cur !== root) {
@@ -220,17 +233,42 @@ export function pipelineOf(root: PlanNode): Pipeline {
     }
     cur = cur.input;
   }
-  chain.reverse();
+  return chain.reverse();
+}
+
+/** Splits the chain between a source and a table's root at its join or union (one per table). */
+export function pipelineOf(root: PlanNode): Pipeline {
+  const chain = chainOf(root, root);
+  const steps = (part: Array<StepNode | JoinNode | UnionNode>): StepNode[] => part.filter((n): n is StepNode => n.kind !== "join" && n.kind !== "union");
   const joins = chain.filter((n): n is JoinNode => n.kind === "join");
-  if (joins.length > 1) throw new DefinitionError("a table's pipeline may join one keyed dataset, not several, in this version");
+  const unions = chain.filter((n): n is UnionNode => n.kind === "union");
+  if (joins.length + unions.length > 1) throw new DefinitionError("a table's pipeline may have one join or one union, not several, in this version");
+  const union = unions[0];
+  if (union !== undefined) {
+    const at = chain.indexOf(union);
+    const other = chainOf(union.other, root);
+    if (other.some((n) => n.kind === "join" || n.kind === "union")) throw new DefinitionError("a table's pipeline may have one join or one union, not several, in this version");
+    return {
+      pre: steps(chain.slice(0, at)),
+      join: undefined,
+      post: steps(chain.slice(at + 1)),
+      branches: [
+        { source: sourceOf(union.input), steps: steps(chain.slice(0, at)) },
+        { source: sourceOf(union.other), steps: steps(other) },
+      ],
+    };
+  }
   const at = chain.findIndex((n) => n.kind === "join");
-  const steps = (part: Array<StepNode | JoinNode>): StepNode[] => part.filter((n): n is StepNode => n.kind !== "join");
-  return at < 0 ? { pre: steps(chain), join: undefined, post: [] } : { pre: steps(chain.slice(0, at)), join: joins[0], post: steps(chain.slice(at + 1)) };
+  return at < 0
+    ? { pre: steps(chain), join: undefined, post: [], branches: undefined }
+    : { pre: steps(chain.slice(0, at)), join: joins[0], post: steps(chain.slice(at + 1)), branches: undefined };
 }
 
 /** The row steps between the source and a node, in execution order (a join is refused: see pipelineOf). */
 export function stepChain(node: PlanNode): StepNode[] {
   const p = pipelineOf(node);
-  if (p.join !== undefined) throw new DefinitionError(`a join is not supported here: joins feed aggregate tables (groupBy(...).aggregate(...))`);
+  if (p.join !== undefined || p.branches !== undefined) {
+    throw new DefinitionError(`a join or union is not supported here: they feed aggregate tables (groupBy(...).aggregate(...))`);
+  }
   return p.pre;
 }

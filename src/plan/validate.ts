@@ -67,6 +67,8 @@ export function schemaAfter(node: PlanNode): Schema | undefined {
       if (s !== undefined) for (const f of node.by) if (!(f in s)) throw new DefinitionError(`dedup: unknown field "${f}"`, { field: f });
       return s;
     }
+    case "union":
+      return schemaAfter(node.input) ?? schemaAfter(node.other);
     case "join": {
       const s = schemaAfter(node.input);
       if (s === undefined) return undefined;
