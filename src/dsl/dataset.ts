@@ -127,6 +127,54 @@ export class Dataset<R extends Row> {
   }
 
   /**
+   * Interval join with another stream: every pair of a row here at time l and
+   * a row of `other` at time r with equal `on` values and
+   * l − lower <= r <= l + upper becomes a row, the fields of both (other's
+   * key fields left out, the rest named with `prefix`), at event time
+   * max(l, r), so that a pair never appears before both rows happened.
+   */
+  intervalJoin<RR extends Row, const O extends IntervalJoinOptions<R, RR>>(other: Dataset<RR>, options: O): Dataset<IntervalJoined<R, RR, O>> {
+    if (!(other instanceof Dataset)) throw new DefinitionError("intervalJoin: the other side must be a dataset", { field: "other" });
+    if (typeof options !== "object" || options === null) throw new DefinitionError("intervalJoin: options { on, lower, upper } are required", { field: "on" });
+    const on = [...options.on];
+    const otherOn = [...(options.otherOn ?? (options.on as readonly string[]))];
+    if (on.length === 0 || on.length !== otherOn.length) {
+      throw new DefinitionError(`intervalJoin: "on" and "otherOn" must name the same number of fields (at least one)`, { field: "on" });
+    }
+    const bound = (name: "lower" | "upper"): number => {
+      const v = options[name];
+      if (v === 0) return 0;
+      return parseDuration(v);
+    };
+    const lower = bound("lower");
+    const upper = bound("upper");
+    const left = schemaAfter(this.node);
+    const right = schemaAfter(other.node);
+    if (left !== undefined && right !== undefined) {
+      on.forEach((f, i) => {
+        const lt = left[f];
+        const of = otherOn[i] as string;
+        const rt = right[of];
+        if (lt === undefined) throw new DefinitionError(`intervalJoin: unknown field "${f}"`, { field: f });
+        if (rt === undefined) throw new DefinitionError(`intervalJoin: the other stream has no field "${of}"`, { field: of });
+        const numeric = (k: string): boolean => k === "int" || k === "float";
+        if (lt.kind !== rt.kind && !(numeric(lt.kind) && numeric(rt.kind))) {
+          throw new DefinitionError(`intervalJoin: key type mismatch: "${f}" is ${lt.kind} but "${of}" is ${rt.kind}`, { field: f });
+        }
+      });
+    }
+    const prefix = options.prefix ?? "";
+    const fields = right === undefined ? [] : Object.keys(right).filter((f) => !otherOn.includes(f)).map((f) => ({ from: f, as: `${prefix}${f}` }));
+    if (right === undefined) throw new DefinitionError("intervalJoin: the other stream's fields are unknown (a map without a schema); give the map a schema", { field: "other" });
+    if (left !== undefined) {
+      for (const { as } of fields) {
+        if (as in left) throw new DefinitionError(`intervalJoin: field "${as}" is in both streams; give a prefix, e.g. { prefix: "other_" }`, { field: as });
+      }
+    }
+    return new Dataset({ kind: "intervalJoin", input: this.node, other: other.node, on, otherOn, lower, upper, fields });
+  }
+
+  /**
    * Temporal lookup join with a keyed dataset: each row gets the dataset's
    * latest row for its key at or before the row's event time (never a later
    * one), optionally no older than `within`. `on` names this stream's fields
@@ -251,6 +299,26 @@ export function dataset<Name extends string, S extends Schema, const O extends D
   });
   return new SourceDataset(name, schema, def);
 }
+
+export interface IntervalJoinOptions<R, RR> {
+  /** This stream's fields to match. */
+  readonly on: ReadonlyArray<keyof R & string>;
+  /** The other stream's fields they must equal (default: the same names). */
+  readonly otherOn?: ReadonlyArray<keyof RR & string>;
+  /** How long before this row the other's may be (0 or a duration). */
+  readonly lower: Duration | 0;
+  /** How long after this row the other's may be (0 or a duration). */
+  readonly upper: Duration | 0;
+  /** Prepended to the other stream's field names. */
+  readonly prefix?: string;
+}
+
+/** The row of an interval join: this stream's fields plus the other's (its matched fields left out), prefixed. */
+export type IntervalJoined<R, RR, O> = Simplify<
+  R & {
+    [F in Exclude<keyof RR & string, O extends { readonly otherOn: ReadonlyArray<infer K> } ? K : O extends { readonly on: ReadonlyArray<infer K> } ? K : never> as `${O extends { readonly prefix: infer P extends string } ? P : ""}${F}`]: RR[F];
+  }
+>;
 
 export interface JoinOptions<R> {
   /** This stream's fields holding the right dataset's key values, in key order (default: the key names). */

@@ -1,7 +1,8 @@
 import type { Schema } from "../core/schema.js";
-import type { OperatorTableDef, Row, SourceDef, TableDef } from "../plan/nodes.js";
+import type { OperatorTableDef, Row, SourceDef, StepNode, TableDef } from "../plan/nodes.js";
 import { pipelineOf, sourceOf, type JoinNode } from "../plan/nodes.js";
 import { HeldRows, LookupState, lookupJoin } from "./lookupJoin.js";
+import { IntervalJoinState } from "./intervalJoin.js";
 import { AggregateOperator, type EmittedRows } from "./aggregateOperator.js";
 import type { DeadLetter, DeadLetterSink } from "./deadLetters.js";
 import type { PartitionedAggregate } from "./parallel/partitioned.js";
@@ -70,7 +71,38 @@ export class TableRuntime {
   ) {
     const p = pipelineOf(def.root);
     this.operator = new AggregateOperator(def.name, def.root);
-    if (p.branches !== undefined) {
+    if (p.branches !== undefined && p.interval !== undefined) {
+      const sources: SourceRuntime[] = [];
+      const [l, r] = p.branches as [{ source: SourceDef; steps: StepNode[] }, { source: SourceDef; steps: StepNode[] }];
+      const watermark = (name: string): number => sources.find((s) => s.def.name === name)?.watermark ?? Number.NEGATIVE_INFINITY;
+      const state = new IntervalJoinState(p.interval, () => ({ left: watermark(l.source.name), right: watermark(r.source.name) }));
+      const stateful = (fn: (b: Batch) => Batch): RowSteps => Object.assign(fn, { commit: () => state.commit(), rollback: () => state.rollback() });
+      const leftSteps = compileSteps(l.steps, l.source.lateness);
+      const rightSteps = compileSteps(r.steps, r.source.lateness);
+      const post = compileSteps(p.post, source.def.lateness);
+      const steps = new Map<string, RowSteps>();
+      if (l.source.name === r.source.name) {
+        // One source on both sides: its rows are left rows and right rows.
+        const self: RowSteps = Object.assign((b: Batch) => mergePairs(state.addLeft(leftSteps(b)), state.addRight(rightSteps(b))), {
+          commit: () => {
+            leftSteps.commit();
+            rightSteps.commit();
+            state.commit();
+          },
+          rollback: () => {
+            leftSteps.rollback();
+            rightSteps.rollback();
+            state.rollback();
+          },
+        });
+        steps.set(l.source.name, composeSteps(self, post));
+      } else {
+        steps.set(l.source.name, composeSteps(composeSteps(leftSteps, stateful((b) => state.addLeft(b))), post));
+        steps.set(r.source.name, composeSteps(composeSteps(rightSteps, stateful((b) => state.addRight(b))), post));
+      }
+      this.union = { steps, sources };
+      this.steps = steps.get(source.def.name) as RowSteps;
+    } else if (p.branches !== undefined) {
       const post = compileSteps(p.post, source.def.lateness);
       const bySource = new Map<string, RowSteps>();
       for (const br of p.branches) {
@@ -156,8 +188,9 @@ export class Runtime {
     const t = new TableRuntime(def, source, right);
     source.tables.push(t);
     if (t.union !== undefined) {
-      for (const name of t.union.steps.keys()) {
-        const s = name === source.def.name ? source : (this.sources.get(name) as SourceRuntime);
+      for (const br of pipelineOf(def.root).branches ?? []) {
+        const s = this.addSource(br.source);
+        if (t.union.sources.includes(s)) continue;
         t.union.sources.push(s);
         if (s !== source) s.tables.push(t);
       }
@@ -416,4 +449,15 @@ export class Runtime {
       table.operator.emit(upTo, (r) => emit(table.def.name, r));
     }
   }
+}
+
+/** Two batches of pairs as one, in event-time order. */
+function mergePairs(a: Batch, b: Batch): Batch {
+  const idx = [...Array(a.rows.length + b.rows.length).keys()];
+  const t = (i: number): number => (i < a.rows.length ? (a.ts[i] as number) : (b.ts[i - a.rows.length] as number));
+  idx.sort((x, y) => t(x) - t(y) || x - y);
+  return {
+    rows: idx.map((i) => (i < a.rows.length ? a.rows[i] : b.rows[i - a.rows.length]) as Row),
+    ts: Float64Array.from(idx, t),
+  };
 }

@@ -4,6 +4,8 @@ import type { OperatorTableRuntime } from "../engine/operatorTable.js";
 import { compileSteps } from "../engine/rowSteps.js";
 import { pipelineOf, stepChain, type Row, type SourceDef } from "../plan/nodes.js";
 import { LookupState, lookupJoin } from "../engine/lookupJoin.js";
+import { IntervalJoinState } from "../engine/intervalJoin.js";
+import type { Batch } from "../engine/rowSteps.js";
 import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { sortByEventTime } from "./inputs.js";
 
@@ -33,7 +35,8 @@ export function replayHistory(
   const lateness = table.source.def.lateness;
   let input: { rows: Row[]; ts: Float64Array };
   if (p.branches !== undefined) {
-    // Each branch through its own steps, then all rows in event-time order (ties: branch order).
+    // Each branch through its own steps, then all rows in event-time order (ties: branch order);
+    // for an interval join, every pair of the two branches' rows.
     const parts = p.branches.map((br) => {
       const sorted = sortByEventTime([history(br.source.name)]);
       const steps = compileSteps(br.steps, br.source.lateness);
@@ -41,7 +44,13 @@ export function replayHistory(
       steps.commit();
       return out;
     });
-    input = sortByEventTime(parts);
+    if (p.interval !== undefined) {
+      const state = new IntervalJoinState(p.interval, () => ({ left: Number.NEGATIVE_INFINITY, right: Number.NEGATIVE_INFINITY }));
+      state.addLeft(parts[0] as Batch);
+      input = sortByEventTime([state.addRight(parts[1] as Batch)]);
+    } else {
+      input = sortByEventTime(parts);
+    }
   } else {
     input = sortByEventTime([history(table.source.def.name)]);
   }

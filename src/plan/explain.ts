@@ -46,6 +46,8 @@ function describe(node: PlanNode): string {
       return `explode ${node.field}`;
     case "dedup":
       return `dedup by [${node.by.join(", ") || "all fields"}] within ${formatDuration(node.window)}`;
+    case "intervalJoin":
+      return `interval join ${sourceOf(node.other).name} on [${node.on.join(", ")}] = [${node.otherOn.join(", ")}], right from ${node.lower === 0 ? "0ms" : formatDuration(node.lower)} before to ${node.upper === 0 ? "0ms" : formatDuration(node.upper)} after`;
     case "union":
       return `union with ${sourceOf(node.other).name}`;
     case "join":

@@ -156,6 +156,26 @@ export interface JoinNode {
   readonly within: number | undefined;
 }
 
+/**
+ * An interval join of two streams: each pair of a left row at time l and a
+ * right row at time r with the same key values and l − lower <= r <= l + upper
+ * becomes one row (the left's fields plus the right's), at event time
+ * max(l, r), when the later of the two is known.
+ */
+export interface IntervalJoinNode {
+  readonly kind: "intervalJoin";
+  readonly input: PlanNode;
+  readonly other: PlanNode;
+  /** Left fields and the right fields they must equal, pairwise. */
+  readonly on: readonly string[];
+  readonly otherOn: readonly string[];
+  /** Milliseconds: the right row may be up to `lower` before and `upper` after the left one. */
+  readonly lower: number;
+  readonly upper: number;
+  /** Right fields brought over, and their names in the output. */
+  readonly fields: ReadonlyArray<{ readonly from: string; readonly as: string }>;
+}
+
 /** The rows of two streams of the same schema, as one stream. */
 export interface UnionNode {
   readonly kind: "union";
@@ -185,7 +205,7 @@ export interface OperatorNode {
 
 /** Row-to-row steps between a source and an aggregate (dedup keeps state; the others are stateless). */
 export type StepNode = FilterNode | MapNode | AssignNode | SelectNode | DropNode | RenameNode | DropNullNode | ExplodeNode | DedupNode;
-export type PlanNode = SourceNode | StepNode | AggregateNode | OperatorNode | JoinNode | UnionNode;
+export type PlanNode = SourceNode | StepNode | AggregateNode | OperatorNode | JoinNode | UnionNode | IntervalJoinNode;
 
 /** A named, keyed feature table derived from one source by a pipeline. */
 export interface TableDef {
@@ -217,11 +237,15 @@ export interface Pipeline {
   readonly join: JoinNode | undefined;
   readonly post: StepNode[];
   readonly branches: ReadonlyArray<{ readonly source: SourceDef; readonly steps: StepNode[] }> | undefined;
+  /** With an interval join: the join; `branches` are then its left and right streams. */
+  readonly interval: IntervalJoinNode | undefined;
 }
 
 /** The chain from a node down to its source, in execution order. */
-function chainOf(node: PlanNode, root: PlanNode): Array<StepNode | JoinNode | UnionNode> {
-  const chain: Array<StepNode | JoinNode | UnionNode> = [];
+type ChainNode = StepNode | JoinNode | UnionNode | IntervalJoinNode;
+
+function chainOf(node: PlanNode, root: PlanNode): ChainNode[] {
+  const chain: ChainNode[] = [];
   let cur: PlanNode = node;
   while (cur.kind !== "source") {
     if (cur.kind === "aggregate" || cur.kind === "operator") {
@@ -239,29 +263,31 @@ function chainOf(node: PlanNode, root: PlanNode): Array<StepNode | JoinNode | Un
 /** Splits the chain between a source and a table's root at its join or union (one per table). */
 export function pipelineOf(root: PlanNode): Pipeline {
   const chain = chainOf(root, root);
-  const steps = (part: Array<StepNode | JoinNode | UnionNode>): StepNode[] => part.filter((n): n is StepNode => n.kind !== "join" && n.kind !== "union");
-  const joins = chain.filter((n): n is JoinNode => n.kind === "join");
-  const unions = chain.filter((n): n is UnionNode => n.kind === "union");
-  if (joins.length + unions.length > 1) throw new DefinitionError("a table's pipeline may have one join or one union, not several, in this version");
-  const union = unions[0];
-  if (union !== undefined) {
-    const at = chain.indexOf(union);
-    const other = chainOf(union.other, root);
-    if (other.some((n) => n.kind === "join" || n.kind === "union")) throw new DefinitionError("a table's pipeline may have one join or one union, not several, in this version");
+  const isStep = (n: ChainNode): n is StepNode => n.kind !== "join" && n.kind !== "union" && n.kind !== "intervalJoin";
+  const steps = (part: ChainNode[]): StepNode[] => part.filter(isStep);
+  const special = chain.filter((n) => !isStep(n));
+  if (special.length > 1) throw new DefinitionError("a table's pipeline may have one join or one union, not several, in this version");
+  const two = special[0];
+  if (two !== undefined && (two.kind === "union" || two.kind === "intervalJoin")) {
+    const at = chain.indexOf(two);
+    const other = chainOf(two.other, root);
+    if (other.some((n) => !isStep(n))) throw new DefinitionError("a table's pipeline may have one join or one union, not several, in this version");
     return {
       pre: steps(chain.slice(0, at)),
       join: undefined,
       post: steps(chain.slice(at + 1)),
       branches: [
-        { source: sourceOf(union.input), steps: steps(chain.slice(0, at)) },
-        { source: sourceOf(union.other), steps: steps(other) },
+        { source: sourceOf(two.input), steps: steps(chain.slice(0, at)) },
+        { source: sourceOf(two.other), steps: steps(other) },
       ],
+      interval: two.kind === "intervalJoin" ? two : undefined,
     };
   }
   const at = chain.findIndex((n) => n.kind === "join");
+  const join = two?.kind === "join" ? two : undefined;
   return at < 0
-    ? { pre: steps(chain), join: undefined, post: [], branches: undefined }
-    : { pre: steps(chain.slice(0, at)), join: joins[0], post: steps(chain.slice(at + 1)), branches: undefined };
+    ? { pre: steps(chain), join: undefined, post: [], branches: undefined, interval: undefined }
+    : { pre: steps(chain.slice(0, at)), join, post: steps(chain.slice(at + 1)), branches: undefined, interval: undefined };
 }
 
 /** The row steps between the source and a node, in execution order (a join is refused: see pipelineOf). */

@@ -67,6 +67,14 @@ export function schemaAfter(node: PlanNode): Schema | undefined {
       if (s !== undefined) for (const f of node.by) if (!(f in s)) throw new DefinitionError(`dedup: unknown field "${f}"`, { field: f });
       return s;
     }
+    case "intervalJoin": {
+      const s = schemaAfter(node.input);
+      const o = schemaAfter(node.other);
+      if (s === undefined || o === undefined) return undefined;
+      const out: Record<string, Schema[string]> = { ...s };
+      for (const { from, as } of node.fields) out[as] = o[from] as Schema[string];
+      return out;
+    }
     case "union":
       return schemaAfter(node.input) ?? schemaAfter(node.other);
     case "join": {
