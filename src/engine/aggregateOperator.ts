@@ -52,6 +52,8 @@ export class AggregateOperator {
   readonly states = new Map<string, KeyState>();
   /** Events at or before this time may have been evicted. */
   horizon = Number.NEGATIVE_INFINITY;
+  /** Tiled layouts: events before this time (the watermark) are dropped into tile snapshots. */
+  compactHorizon = Number.NEGATIVE_INFINITY;
   /** Keys whose state changed since the last persist (each once; see KeyState.dirtyMark). */
   private dirty: KeyState[] = [];
   loader: StateLoader | undefined;
@@ -60,6 +62,8 @@ export class AggregateOperator {
   private readonly fieldNames: readonly string[];
   private readonly scratch: Float64Array;
   private readonly refScratch: unknown[];
+  /** Tiled layouts: keys with events since the watermark last moved. */
+  private toCompact: KeyState[] = [];
   /** Keys with events whose history rows are not emitted yet (see KeyState.pendingMark). */
   private pendingEmit: KeyState[] = [];
 
@@ -135,7 +139,15 @@ export class AggregateOperator {
   }
 
   private add(st: KeyState, t: number, values: Float64Array, horizon: number, trackEmit: boolean): void {
-    st.evict(horizon);
+    if (st.tiles !== undefined) {
+      st.compactTiled(this.compactHorizon);
+      if (!st.compactMark) {
+        st.compactMark = true;
+        this.toCompact.push(st);
+      }
+    } else {
+      st.evict(horizon);
+    }
     st.append(t, values, this.refScratch);
     this.markOneDirty(st);
     if (trackEmit && !st.pendingMark) {
@@ -187,6 +199,15 @@ export class AggregateOperator {
   advanceWatermark(watermark: number): void {
     const h = watermark - this.layout.retention;
     if (h > this.horizon) this.horizon = h;
+    if (this.layout.tiled !== undefined && watermark > this.compactHorizon) {
+      this.compactHorizon = watermark;
+      // Keys that took events since the last watermark drop what it passed now, not at their next event.
+      for (const st of this.toCompact) {
+        st.compactMark = false;
+        st.compactTiled(watermark);
+      }
+      this.toCompact = [];
+    }
   }
 
   /**
@@ -263,6 +284,7 @@ export class AggregateOperator {
     if (this.layout.retention !== Number.POSITIVE_INFINITY && t < this.horizon + this.layout.retention) {
       throw new ReadBeforeRetentionError(this.tableName, t, this.horizon + this.layout.retention);
     }
+    if (t < this.compactHorizon) throw new ReadBeforeRetentionError(this.tableName, t, this.compactHorizon);
     const key = encodeKey(keyValues);
     let st = this.states.get(key);
     if (st === undefined) {
@@ -273,7 +295,8 @@ export class AggregateOperator {
       this.readEmpty(out, index);
       return;
     }
-    st.evict(this.horizon);
+    if (st.tiles !== undefined) st.compactTiled(this.compactHorizon);
+    else st.evict(this.horizon);
     const cur = (st.readCursor ??= WindowCursor.of(this.layout));
     st.readInto(cur, t, out, index);
   }
@@ -282,6 +305,13 @@ export class AggregateOperator {
   private readEmpty(out: readonly FeatureColumn[], index: number): void {
     const feats = this.layout.features;
     for (let k = 0; k < feats.length; k++) (out[k] as FeatureColumn)[index] = emptyValue((feats[k] as (typeof feats)[number]).kind);
+  }
+
+  /** Bytes of every key's state in memory (for stats). */
+  stateBytes(): number {
+    let b = 0;
+    for (const st of this.states.values()) b += st.stateBytes();
+    return b;
   }
 
   /** Total events retained across keys (for stats). */

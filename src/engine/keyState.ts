@@ -1,5 +1,8 @@
 import { FeatureCode } from "./featureCode.js";
 import { emptyValue } from "./emptyValue.js";
+import { TileSnapshots } from "./tiles.js";
+
+const ZERO_PREFIX = new Float64Array(0);
 import { windowBound, type Layout } from "./layout.js";
 import type { MonotonicDeque, WindowCursor } from "./windowCursor.js";
 import type { FeatureColumn, WindowReader } from "./windowReaders.js";
@@ -43,10 +46,15 @@ export class KeyState {
   /** Marks for the operator's lists (cheaper than a Set lookup per event). */
   dirtyMark = false;
   pendingMark = false;
+  compactMark = false;
   /** The key's index in a parallel replay's partition (set by the worker that holds it). */
   slot = -1;
   readCursor: WindowCursor | undefined;
   emitCursor: WindowCursor | undefined;
+  /** Tiled layouts: snapshots of the prefix sums at tile starts of dropped events (see tiles.ts). */
+  tiles: TileSnapshots | undefined;
+  /** Absolute position of the key's first event ever (forever windows start there, with zero sums). */
+  originPos = 0;
 
   constructor(key: string, keyValues: readonly unknown[], group: number, layout: Layout, capacity = 8) {
     this.key = key;
@@ -60,6 +68,7 @@ export class KeyState {
     this.pcomp = [];
     this.pnn = [];
     this.refs = layout.valueFields.map(() => []);
+    this.tiles = layout.tiled === undefined ? undefined : new TileSnapshots(layout.tiled.hops);
     const empty = new Float64Array(0);
     for (let f = 0; f < layout.fields.length; f++) {
       const prefixed = layout.prefixed[f] === true;
@@ -146,12 +155,139 @@ export class KeyState {
     this.emitCursor?.evictedBefore(first);
   }
 
-  /** Compacts evicted space away, or doubles the arrays. */
-  private makeRoom(): void {
+  /**
+   * Tiled layouts: drops the events before `before` (the watermark: no read
+   * needs them one by one any more), keeping a prefix snapshot at each tile
+   * start among them, and forgets snapshots of tiles no read can start in.
+   */
+  compactTiled(before: number): void {
+    const tiles = this.tiles;
+    if (tiles === undefined) return;
+    const ts = this.ts;
+    let p = this.first;
+    while (p < this.end && (ts[p - this.off] as number) < before) {
+      const pos = p;
+      tiles.drop(pos, ts[pos - this.off] as number, () => this.prefixAt(pos));
+      p++;
+    }
+    if (p === this.first) return;
+    this.first = p;
+    if (this.emitPos < p) this.emitPos = p;
+    this.readCursor?.evictedBefore(p);
+    this.emitCursor?.evictedBefore(p);
+    // A read at t >= before starts at or after tile ⌊before / hop⌋ + 1 − size / hop.
+    for (const h of tiles.hops) {
+      const longest = Math.max(...this.layout.windows.filter((w) => w.hop === h).map((w) => w.size));
+      tiles.forgetBefore(h, Math.floor(before / h) + 1 - longest / h);
+    }
+    if (this.cap > 64 && this.end - this.first < this.cap / 4) this.makeRoom(Math.max(8, 2 * (this.end - this.first)));
+  }
+
+  /** psum, pcomp and pnn of every field at absolute position p (zeros for fields without sums). */
+  private prefixAt(p: number): Float64Array {
+    const nf = this.vals.length;
+    const out = new Float64Array(3 * nf);
+    const i = p - this.off;
+    for (let f = 0; f < nf; f++) {
+      if (this.layout.prefixed[f] !== true) continue;
+      out[3 * f] = (this.psum[f] as Float64Array)[i] as number;
+      out[3 * f + 1] = (this.pcomp[f] as Float64Array)[i] as number;
+      out[3 * f + 2] = (this.pnn[f] as Float64Array)[i] as number;
+    }
+    return out;
+  }
+
+  /** Bytes of this key's arrays and snapshots (for the bounded-memory test and stats). */
+  stateBytes(): number {
+    let b = this.ts.byteLength;
+    for (let f = 0; f < this.vals.length; f++) {
+      b += (this.vals[f] as Float64Array).byteLength + (this.psum[f] as Float64Array).byteLength;
+      b += (this.pcomp[f] as Float64Array).byteLength + (this.pnn[f] as Float64Array).byteLength;
+    }
+    for (const r of this.refs) b += 8 * r.length;
+    return b + (this.tiles?.bytes ?? 0);
+  }
+
+  /**
+   * Reads a tiled key at t (t at or after the watermark): P(t) from the kept
+   * events, P(window start) from a tile snapshot when the start lies among
+   * dropped events; the same arithmetic as readIntoGeneric.
+   */
+  private readTiled(t: number, out: readonly FeatureColumn[], outIndex: number): void {
+    const tiles = this.tiles as TileSnapshots;
+    const feats = this.layout.features;
+    const wins = this.layout.windows;
+    const off = this.off;
+    const hiPos = this.upperBound(t);
+    const hi = hiPos - off;
+    for (let k = 0; k < feats.length; k++) {
+      const fs = feats[k] as (typeof feats)[number];
+      const w = wins[fs.window] as (typeof wins)[number];
+      // The window's first position, and its prefix sums: from a snapshot or from the arrays.
+      let loPos: number;
+      let snap: Float64Array | undefined;
+      if (w.size === Number.POSITIVE_INFINITY) {
+        loPos = this.originPos;
+        if (loPos < this.first) snap = ZERO_PREFIX;
+      } else {
+        const start = Math.floor(t / w.hop) * w.hop + w.hop - w.size;
+        const s = tiles.atOrAfter(w.hop, start / w.hop);
+        if (s !== undefined) {
+          loPos = s.pos;
+          snap = s.p;
+        } else {
+          loPos = this.upperBound(start - 1);
+        }
+      }
+      const lo = loPos - off;
+      const ps = (f: number): number => (snap === undefined ? ((this.psum[f] as Float64Array)[lo] as number) : (snap[3 * f] ?? 0));
+      const pc = (f: number): number => (snap === undefined ? ((this.pcomp[f] as Float64Array)[lo] as number) : (snap[3 * f + 1] ?? 0));
+      const pn = (f: number): number => (snap === undefined ? ((this.pnn[f] as Float64Array)[lo] as number) : (snap[3 * f + 2] ?? 0));
+      let v: number;
+      switch (fs.code) {
+        case FeatureCode.Count:
+          v = hiPos - loPos;
+          break;
+        case FeatureCode.Sum: {
+          const f = fs.field;
+          v = loPos === hiPos ? 0 : ((this.psum[f] as Float64Array)[hi] as number) - ps(f) + (((this.pcomp[f] as Float64Array)[hi] as number) - pc(f));
+          break;
+        }
+        case FeatureCode.Avg: {
+          const f = fs.field;
+          const n = ((this.pnn[f] as Float64Array)[hi] as number) - pn(f);
+          v = n === 0 ? Number.NaN : (((this.psum[f] as Float64Array)[hi] as number) - ps(f) + (((this.pcomp[f] as Float64Array)[hi] as number) - pc(f))) / n;
+          break;
+        }
+        case FeatureCode.Variance:
+        case FeatureCode.Stddev: {
+          const f = fs.field;
+          const q = fs.square;
+          const n = ((this.pnn[f] as Float64Array)[hi] as number) - pn(f);
+          if (n === 0) {
+            v = Number.NaN;
+            break;
+          }
+          const s1 = ((this.psum[f] as Float64Array)[hi] as number) - ps(f) + (((this.pcomp[f] as Float64Array)[hi] as number) - pc(f));
+          const s2 = ((this.psum[q] as Float64Array)[hi] as number) - ps(q) + (((this.pcomp[q] as Float64Array)[hi] as number) - pc(q));
+          const d = (s2 - (s1 * s1) / n) / n;
+          const variance = d > 0 ? d : 0;
+          v = fs.code === FeatureCode.Variance ? variance : Math.sqrt(variance);
+          break;
+        }
+        default:
+          throw new Error(`tiled read: unsupported feature ${fs.name}`);
+      }
+      (out[k] as FeatureColumn)[outIndex] = v;
+    }
+  }
+
+  /** Compacts evicted space away, or doubles the arrays (or resizes them to `capacity`). */
+  private makeRoom(capacity?: number): void {
     const shift = this.first - this.off;
     const n = this.end - this.off;
-    const compact = shift > 0 && this.end - this.first < this.cap / 2;
-    const cap = compact ? this.cap : this.cap * 2;
+    const compact = capacity === undefined && shift > 0 && this.end - this.first < this.cap / 2;
+    const cap = capacity ?? (compact ? this.cap : this.cap * 2);
     const move = (a: Float64Array, extra: number): Float64Array => {
       if (compact) {
         a.copyWithin(0, shift, n + extra);
@@ -185,6 +321,10 @@ export class KeyState {
    * `outIndex` (NaN stands for null). Events after t are not seen.
    */
   readInto(cur: WindowCursor, t: number, out: readonly FeatureColumn[], outIndex: number): void {
+    if (this.tiles !== undefined) {
+      this.readTiled(t, out, outIndex);
+      return;
+    }
     const kernel = this.layout.readKernel;
     if (kernel !== undefined) kernel(this, cur, t, out, outIndex);
     else this.readIntoGeneric(cur, t, out, outIndex);

@@ -65,6 +65,12 @@ export interface Layout {
   readonly readers: readonly ReaderSlot[];
   /** Only count/sum/avg/min/max: the state a parallel replay's workers can take. */
   readonly basic: boolean;
+  /**
+   * Tiled (see tiles.ts): every window hopping with a size that is a
+   * multiple of its hop, or forever, and only count/sum/avg/variance/stddev.
+   * Then the distinct hops; undefined when the table keeps raw events.
+   */
+  readonly tiled: { readonly hops: readonly number[] } | undefined;
   readonly windows: readonly WindowSlot[];
   readonly features: readonly FeatureSlot[];
   readonly deques: readonly DequeSlot[];
@@ -152,10 +158,16 @@ export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): La
     const out = kind === "first" || kind === "last" || kind === "firstK" || kind === "lastK" || kind === "topK" ? "value" : "number";
     features.push({ name, kind, code, field, square, window, deque, reader, out });
   }
-  const basic = readers.length === 0 && !squares.includes(true);
-  const shape = { keys: node.keys, fields, squares, prefixed, valueFields, readers, basic, windows, features, deques, retention: Math.max(...windows.map((w) => w.size)) };
+  const tileable =
+    windows.length > 0 &&
+    deques.length === 0 &&
+    readers.length === 0 &&
+    windows.every((w) => w.gap === 0 && (w.size === Number.POSITIVE_INFINITY || (w.hop > 0 && w.size % w.hop === 0)));
+  const tiled = tileable ? { hops: [...new Set(windows.filter((w) => w.hop > 0).map((w) => w.hop))] } : undefined;
+  const basic = readers.length === 0 && !squares.includes(true) && tiled === undefined;
+  const shape = { keys: node.keys, fields, squares, prefixed, valueFields, readers, basic, tiled, windows, features, deques, retention: Math.max(...windows.map((w) => w.size)) };
   const sessions = windows.some((w) => w.gap > 0);
-  return { ...shape, readKernel: readers.length === 0 && !sessions ? compileReadKernel(shape) : undefined };
+  return { ...shape, readKernel: readers.length === 0 && !sessions && tiled === undefined ? compileReadKernel(shape) : undefined };
 }
 
 function paramsOf(def: AggregationDef): Omit<AggregationDef, "kind" | "field" | "window"> {

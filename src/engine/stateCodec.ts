@@ -1,5 +1,6 @@
 import { KeyState } from "./keyState.js";
 import type { Layout } from "./layout.js";
+import type { TileSnapshots } from "./tiles.js";
 
 /**
  * A key's state as plain data (Buffers and numbers) so that stores, which
@@ -18,6 +19,11 @@ export interface EncodedKeyState {
   readonly pnn: readonly Buffer[];
   /** Format 3: the value fields' values (Layout.valueFields), retained events only. */
   readonly refs?: ReadonlyArray<readonly unknown[]>;
+  /** Format 3, tiled layouts: the first event's position and the tile snapshots, positions relative to the first kept event. */
+  readonly tiles?: {
+    readonly origin: number;
+    readonly hops: ReadonlyArray<{ readonly hop: number; readonly last: number | null; readonly snaps: ReadonlyArray<readonly [number, number, Buffer]> }>;
+  };
 }
 
 function toBuffer(a: Float64Array, from: number, to: number): Buffer {
@@ -48,6 +54,18 @@ export function encodeKeyState(st: KeyState): EncodedKeyState {
     pcomp: st.pcomp.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
     pnn: st.pnn.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
     refs: st.refs.map((a) => a.slice(from, to)),
+    ...(st.tiles === undefined
+      ? {}
+      : {
+          tiles: {
+            origin: st.originPos - st.first,
+            hops: st.tiles.hops.map((hop) => ({
+              hop,
+              last: (st.tiles as TileSnapshots).lastTile.get(hop) ?? null,
+              snaps: ((st.tiles as TileSnapshots).byHop.get(hop) ?? []).map((s) => [s.k, s.pos - st.first, toBuffer(s.p, 0, s.p.length)] as const),
+            })),
+          },
+        }),
   };
 }
 
@@ -68,6 +86,17 @@ export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
   st.pcomp = e.pcomp.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
   st.pnn = e.pnn.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
   st.refs = refs.map((a) => a.slice());
+  if (st.tiles !== undefined && e.tiles !== undefined) {
+    st.originPos = e.tiles.origin;
+    for (const h of e.tiles.hops) {
+      if (!st.tiles.byHop.has(h.hop)) continue;
+      st.tiles.byHop.set(
+        h.hop,
+        h.snaps.map(([k, pos, p]) => ({ k, pos, p: toFloats(p, p.byteLength / 8) })),
+      );
+      if (h.last !== null) st.tiles.lastTile.set(h.hop, h.last);
+    }
+  }
   st.end = e.n;
   st.emitPos = e.n;
   return st;

@@ -103,7 +103,8 @@ export interface DatasetStats {
 
 export interface StoreStats {
   readonly datasets: Record<string, DatasetStats>;
-  readonly tables: Record<string, { keys: number; retainedEvents: number }>;
+  /** Per table: keys, events kept in memory and the bytes of their state (arrays and tile snapshots). */
+  readonly tables: Record<string, { keys: number; retainedEvents: number; stateBytes: number }>;
 }
 
 type Definition = SourceDataset<string, Schema> | AnyTable | TableDef | AnyOnDemand;
@@ -475,9 +476,9 @@ export class FeatureStore {
         watermark: Number.isFinite(s.watermark) ? new Date(s.watermark) : null,
       };
     }
-    const tables: Record<string, { keys: number; retainedEvents: number }> = {};
-    for (const [name, t] of this.runtime.tables) tables[name] = { keys: t.operator.states.size, retainedEvents: t.operator.retainedEvents() };
-    for (const [name, t] of this.runtime.operatorTables) tables[name] = { keys: t.keyCount, retainedEvents: 0 };
+    const tables: Record<string, { keys: number; retainedEvents: number; stateBytes: number }> = {};
+    for (const [name, t] of this.runtime.tables) tables[name] = { keys: t.operator.states.size, retainedEvents: t.operator.retainedEvents(), stateBytes: t.operator.stateBytes() };
+    for (const [name, t] of this.runtime.operatorTables) tables[name] = { keys: t.keyCount, retainedEvents: 0, stateBytes: 0 };
     return { datasets, tables };
   }
 
