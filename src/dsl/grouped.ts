@@ -1,7 +1,7 @@
 import { DefinitionError } from "../errors.js";
 import type { NumericFields, Simplify } from "../core/schema.js";
 import type { AggregationDef, PlanNode, Row } from "../plan/nodes.js";
-import { validateAggregate } from "../plan/validate.js";
+import { schemaAfter, validateAggregate } from "../plan/validate.js";
 import type { NumericAggKind, ValueAggKind } from "../plan/nodes.js";
 import type { Aggregation, ResolvedResult } from "./aggregations.js";
 import { Table } from "./table.js";
@@ -33,6 +33,31 @@ export class GroupedDataset<R extends Row, K extends keyof R & string> {
   /** Runs a custom operator on each record of each key, in order; name the result with `.as(name)`. */
   apply<S extends Schema>(op: OperatorLike<R, RowOf<S>>, options: ApplyOptions<S>): NamedOperator<Simplify<Pick<R, K>>, OutputRow<S>> {
     return new OperatorStage<R, Simplify<Pick<R, K>>>(this.input, this.keys, undefined).apply(op, options);
+  }
+
+  /**
+   * Per key, each other field's latest non-null value (over the key's whole
+   * history, ties: the last to arrive); null before any. Name it with `.as(name)`.
+   */
+  latest(): AggregatedDataset<Simplify<Pick<R, K>>, { [F in Exclude<keyof R & string, K>]: NonNullable<R[F]> | null }> {
+    return this.everyField("latest", "last");
+  }
+
+  /** Per key, each other field's first non-null value (the earliest event; ties: the first to arrive). */
+  first(): AggregatedDataset<Simplify<Pick<R, K>>, { [F in Exclude<keyof R & string, K>]: NonNullable<R[F]> | null }> {
+    return this.everyField("first", "first");
+  }
+
+  private everyField<Out extends Row>(method: string, kind: "first" | "last"): AggregatedDataset<Simplify<Pick<R, K>>, Out> {
+    const schema = schemaAfter(this.input);
+    if (schema === undefined) throw new DefinitionError(`${method}(): the fields are unknown (a map without a schema); give the map a schema or use aggregate({ ... })`);
+    const defs: Record<string, AggregationDef> = {};
+    for (const f of Object.keys(schema)) {
+      if ((this.keys as readonly string[]).includes(f)) continue;
+      defs[f] = { kind, field: f, window: Number.POSITIVE_INFINITY };
+    }
+    validateAggregate(this.input, this.keys, defs);
+    return new AggregatedDataset({ kind: "aggregate", input: this.input, keys: [...this.keys], aggregations: defs });
   }
 
   /** Windowed aggregates per key. Name the result with `.as("table_name")`. */

@@ -121,3 +121,27 @@ describe("stateless steps", () => {
     await store.close();
   });
 });
+
+describe("latest and first per key", () => {
+  it("keep each field's latest (or first) non-null value per key, typed", async () => {
+    const { expectTypeOf } = await import("vitest");
+    const rides = dataset("rides", { driver: t.string(), city: t.string(), km: t.float().optional(), at: t.timestamp() }, { timestamp: "at" });
+    const latest = rides.groupBy("driver").latest().as("latest_ride");
+    const firstRide = rides.groupBy("city").first().as("first_ride");
+    const store = await FeatureStore.open({ clock: "event" });
+    await store.apply([rides, latest, firstRide]);
+    await store.push("rides", [
+      { driver: "a", city: "oslo", km: 1, at: T },
+      { driver: "a", city: "rome", km: 5, at: T + 10 },
+      { driver: "a", city: "bonn", km: null, at: T + 20 },
+      { driver: "b", city: "oslo", km: 3, at: T + 30 },
+    ]);
+    const [a] = await store.getOnline(latest, [{ driver: "a" }]);
+    expectTypeOf(a).toEqualTypeOf<({ driver: string } & { city: string | null; km: number | null; at: number | null }) | undefined>();
+    // km's latest non-null value is 5: the null of the last ride does not replace it.
+    expect(a).toEqual({ driver: "a", city: "bonn", km: 5, at: T + 20 });
+    expect(await store.getOnline(firstRide, [{ city: "oslo" }])).toEqual([{ city: "oslo", driver: "a", km: 1, at: T }]);
+    expect(await store.getHistorical(latest, [{ driver: "a", ts: T + 5 }])).toEqual([{ driver: "a", ts: T + 5, city: "oslo", km: 1, at: T }]);
+    await store.close();
+  });
+});
