@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFlightsTable, readFlightsTable, type FlightRow } from "../bench/flightsData.js";
 import { flights } from "../bench/flightsPipeline.js";
 import {
+  dataset,
+  t,
   approxDistinct,
   approxQuantile,
   avg,
@@ -145,6 +147,57 @@ describe("window kinds against DuckDB window SQL (flights)", () => {
       if (!ok && bad.length < 10) bad.push(`${g.origin} ${new Date(g.ts).toISOString()}: ${JSON.stringify(g.v)} vs ${JSON.stringify(w.slice(2))}`);
     }
     expect(bad).toEqual([]);
+  }, 120_000);
+});
+
+describe("lookup join against DuckDB ASOF JOIN (flights)", () => {
+  it("each flight joined with its airport's status row as of departure, then windowed, equals ASOF JOIN + window SQL", async () => {
+    // A keyed dataset derived from the same slice: one status row per airport and day, at 06:00 UTC.
+    await conn.run(`CREATE OR REPLACE TABLE status AS
+      SELECT DISTINCT origin, (ts // ${DAY}) * ${DAY} + ${6 * HOUR} AS ts, ((ts // ${DAY}) * 7 + length(origin) * 3) % 5 AS level FROM flights`);
+    const statusRows = (await conn.runAndReadAll(`SELECT origin, ts, level FROM status ORDER BY ts, origin`)).getRowsJS().map((r) => ({
+      origin: String(r[0]),
+      ts: Number(r[1]),
+      level: Number(r[2]),
+    }));
+    const status = dataset("status", { origin: t.string(), ts: t.timestamp(), level: t.int() }, { timestamp: "ts", key: ["origin"] });
+    const joined = flights
+      .filter((f) => f.distance > 0)
+      .join(status, { on: ["origin"], how: "left" })
+      .groupBy("origin")
+      .aggregate({ n_1d: count({ window: "1d" }), level_sum_1d: sum("level", { window: "1d" }), level_avg_1d: avg("level", { window: "1d" }) })
+      .as("joined_status");
+    const store = await FeatureStore.open();
+    await store.apply([flights, status, joined]);
+    const got: Array<{ origin: string; ts: number; v: unknown[] }> = [];
+    await store.materializeOffline(
+      { status: statusRows, flights: rows },
+      { onTableRows: (_t, r: EmittedRows) => { for (let i = 0; i < r.length; i++) got.push({ origin: String(r.keys[i]?.[0]), ts: r.ts[i] as number, v: r.values.map((c) => c[i]) }); } },
+    );
+    await store.close();
+    got.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.ts - b.ts));
+    const w = `OVER (PARTITION BY origin ORDER BY ts RANGE BETWEEN ${DAY - 1} PRECEDING AND CURRENT ROW)`;
+    const want = (
+      await conn.runAndReadAll(`
+        WITH j AS (SELECT f.origin, f.ts, s.level FROM flights f ASOF LEFT JOIN status s ON f.origin = s.origin AND f.ts >= s.ts WHERE f.distance > 0)
+        SELECT DISTINCT origin, ts, count(*) ${w}, sum(level) ${w}, avg(level) ${w} FROM j ORDER BY origin, ts`)
+    ).getRowsJS();
+    expect(got.length).toBe(want.length);
+    const bad: string[] = [];
+    let matched = 0;
+    for (let i = 0; i < got.length; i++) {
+      const g = got[i] as { origin: string; ts: number; v: unknown[] };
+      const r = (want[i] as unknown[]).map((x) => (typeof x === "bigint" ? Number(x) : x));
+      const sumWant = r[3] === null ? 0 : Number(r[3]);
+      const avgWant = r[4] === null ? Number.NaN : Number(r[4]);
+      const avgGot = g.v[2] as number;
+      const ok =
+        g.origin === r[0] && g.ts === r[1] && g.v[0] === r[2] && g.v[1] === sumWant && (Number.isNaN(avgWant) ? Number.isNaN(avgGot) : Math.abs(avgGot - avgWant) <= 1e-9 * Math.max(1, avgWant));
+      if (!ok && bad.length < 10) bad.push(`${g.origin} ${new Date(g.ts).toISOString()}: ${JSON.stringify(g.v)} vs ${JSON.stringify(r.slice(2))}`);
+      if (r[3] !== null) matched++;
+    }
+    expect(bad).toEqual([]);
+    expect(matched).toBeGreaterThan(got.length / 2); // most flights found a status row
   }, 120_000);
 });
 
