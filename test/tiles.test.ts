@@ -1,6 +1,6 @@
 /**
  * Tiles: tables whose windows are all tumbling, hopping (size a multiple of
- * the hop) or forever, with count/sum/avg/variance/stddev, drop events once
+ * the hop) or forever, with count/sum/avg/variance/stddev/min/max, drop events once
  * the watermark passes them and keep prefix snapshots per tile. Checked:
  *   - values equal an untiled replay bit for bit and the windows' definition
  *     (property test with out-of-order events, random batches, restarts);
@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { avg, count, dataset, FeatureStore, forever, hopping, sum, t, tumbling, variance } from "../src/index.js";
+import { avg, count, dataset, FeatureStore, forever, hopping, max, min, sum, t, tumbling, variance } from "../src/index.js";
 
 const BASE = Date.UTC(2025, 0, 1);
 const grid = (max: number) => fc.integer({ min: 0, max }).map((x) => x * 100);
@@ -53,6 +53,9 @@ describe("tiled windows", () => {
               m: avg("v", { window: tumbling(sc.hop) }),
               var_ever: variance("v", { window: forever() }),
               n_ever: count({ window: forever() }),
+              hi: max("v", { window: hopping(size, sc.hop) }),
+              lo_day: min("v", { window: tumbling(sc.hop) }),
+              hi_ever: max("v", { window: forever() }),
             })
             .as("tiled");
           const dir = sc.restart ? await mkdtemp(join(tmpdir(), "freshet-tiles-")) : undefined;
@@ -98,6 +101,10 @@ describe("tiled windows", () => {
                 if (tumble.length === 0) expect(row.m).toBeNull();
                 else expect(row.m).toBeCloseTo(tumble.reduce((a, e) => a + (e.v as number), 0) / tumble.length, 6);
                 expect(row.n_ever).toBe(mine.length);
+                const hv = hop.filter((e) => e.v !== null).map((e) => e.v as number);
+                expect(row.hi).toBe(hv.length === 0 ? null : Math.max(...hv));
+                expect(row.lo_day).toBe(tumble.length === 0 ? null : Math.min(...tumble.map((e) => e.v as number)));
+                expect(row.hi_ever).toBe(vals.length === 0 ? null : Math.max(...vals));
                 if (vals.length === 0) expect(row.var_ever).toBeNull();
                 else {
                   const mean = vals.reduce((a, b) => a + b, 0) / vals.length;

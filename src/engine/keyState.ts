@@ -1,6 +1,6 @@
 import { FeatureCode } from "./featureCode.js";
 import { emptyValue } from "./emptyValue.js";
-import { TileSnapshots } from "./tiles.js";
+import { better, TileSnapshots } from "./tiles.js";
 
 const ZERO_PREFIX = new Float64Array(0);
 import { windowBound, type Layout } from "./layout.js";
@@ -68,7 +68,7 @@ export class KeyState {
     this.pcomp = [];
     this.pnn = [];
     this.refs = layout.valueFields.map(() => []);
-    this.tiles = layout.tiled === undefined ? undefined : new TileSnapshots(layout.tiled.hops);
+    this.tiles = layout.tiled === undefined ? undefined : new TileSnapshots(layout.tiled.hops, layout.deques.map((d) => d.kind));
     const empty = new Float64Array(0);
     for (let f = 0; f < layout.fields.length; f++) {
       const prefixed = layout.prefixed[f] === true;
@@ -167,7 +167,12 @@ export class KeyState {
     let p = this.first;
     while (p < this.end && (ts[p - this.off] as number) < before) {
       const pos = p;
-      tiles.drop(pos, ts[pos - this.off] as number, () => this.prefixAt(pos));
+      tiles.drop(
+        pos,
+        ts[pos - this.off] as number,
+        () => this.prefixAt(pos),
+        (d) => (this.vals[(this.layout.deques[d] as (typeof this.layout.deques)[number]).field] as Float64Array)[pos - this.off] as number,
+      );
       p++;
     }
     if (p === this.first) return;
@@ -273,6 +278,24 @@ export class KeyState {
           const d = (s2 - (s1 * s1) / n) / n;
           const variance = d > 0 ? d : 0;
           v = fs.code === FeatureCode.Variance ? variance : Math.sqrt(variance);
+          break;
+        }
+        case FeatureCode.Extremum: {
+          // Dropped events from their tiles, then the kept events in the window up to t.
+          const kind = (this.layout.deques[fs.deque] as (typeof this.layout.deques)[number]).kind;
+          let e = Number.NaN;
+          let from: number;
+          if (w.size === Number.POSITIVE_INFINITY) {
+            e = tiles.forever[fs.deque] as number;
+            from = this.first;
+          } else {
+            const start = Math.floor(t / w.hop) * w.hop + w.hop - w.size;
+            e = tiles.extremeFrom(w.hop, start / w.hop, fs.deque);
+            from = Math.max(this.first, this.upperBound(start - 1));
+          }
+          const vals = this.vals[fs.field] as Float64Array;
+          for (let p = from; p < hiPos; p++) e = better(kind, e, vals[p - off] as number);
+          v = e;
           break;
         }
         default:

@@ -160,7 +160,6 @@ export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): La
   }
   const tileable =
     windows.length > 0 &&
-    deques.length === 0 &&
     readers.length === 0 &&
     windows.every((w) => w.gap === 0 && (w.size === Number.POSITIVE_INFINITY || (w.hop > 0 && w.size % w.hop === 0)));
   const tiled = tileable ? { hops: [...new Set(windows.filter((w) => w.hop > 0).map((w) => w.hop))] } : undefined;

@@ -22,7 +22,9 @@ export interface EncodedKeyState {
   /** Format 3, tiled layouts: the first event's position and the tile snapshots, positions relative to the first kept event. */
   readonly tiles?: {
     readonly origin: number;
-    readonly hops: ReadonlyArray<{ readonly hop: number; readonly last: number | null; readonly snaps: ReadonlyArray<readonly [number, number, Buffer]> }>;
+    readonly hops: ReadonlyArray<{ readonly hop: number; readonly last: number | null; readonly snaps: ReadonlyArray<readonly [number, number, Buffer, Buffer]> }>;
+    /** The min/max of every dropped event, per min/max feature. */
+    readonly forever: Buffer;
   };
 }
 
@@ -62,8 +64,9 @@ export function encodeKeyState(st: KeyState): EncodedKeyState {
             hops: st.tiles.hops.map((hop) => ({
               hop,
               last: (st.tiles as TileSnapshots).lastTile.get(hop) ?? null,
-              snaps: ((st.tiles as TileSnapshots).byHop.get(hop) ?? []).map((s) => [s.k, s.pos - st.first, toBuffer(s.p, 0, s.p.length)] as const),
+              snaps: ((st.tiles as TileSnapshots).byHop.get(hop) ?? []).map((s) => [s.k, s.pos - st.first, toBuffer(s.p, 0, s.p.length), toBuffer(s.ext, 0, s.ext.length)] as const),
             })),
+            forever: toBuffer(st.tiles.forever, 0, st.tiles.forever.length),
           },
         }),
   };
@@ -92,10 +95,11 @@ export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
       if (!st.tiles.byHop.has(h.hop)) continue;
       st.tiles.byHop.set(
         h.hop,
-        h.snaps.map(([k, pos, p]) => ({ k, pos, p: toFloats(p, p.byteLength / 8) })),
+        h.snaps.map(([k, pos, p, ext]) => ({ k, pos, p: toFloats(p, p.byteLength / 8), ext: toFloats(ext, ext.byteLength / 8) })),
       );
       if (h.last !== null) st.tiles.lastTile.set(h.hop, h.last);
     }
+    st.tiles.forever = toFloats(e.tiles.forever, e.tiles.forever.byteLength / 8);
   }
   st.end = e.n;
   st.emitPos = e.n;

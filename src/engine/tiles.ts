@@ -20,6 +20,8 @@ export interface Snapshot {
   readonly pos: number;
   /** Per numeric field f: psum, pcomp, pnn at that position (3f, 3f + 1, 3f + 2). */
   readonly p: Float64Array;
+  /** Per min/max feature (Layout.deques): the extreme of the tile's dropped events (NaN: none). */
+  readonly ext: Float64Array;
 }
 
 export class TileSnapshots {
@@ -27,20 +29,44 @@ export class TileSnapshots {
   readonly byHop = new Map<number, Snapshot[]>();
   /** Per hop: the tile of the last event dropped. */
   readonly lastTile = new Map<number, number>();
+  /** Per min/max feature: the extreme of every dropped event (forever windows). */
+  forever: Float64Array;
 
-  constructor(readonly hops: readonly number[]) {
+  constructor(
+    readonly hops: readonly number[],
+    /** The min/max features: "max" or "min" each. */
+    readonly extremes: ReadonlyArray<"min" | "max">,
+  ) {
     for (const h of hops) this.byHop.set(h, []);
+    this.forever = new Float64Array(extremes.length).fill(Number.NaN);
   }
 
-  /** Notes a dropped event at `pos` with time t; `prefix` gives the sums at pos when it starts a tile. */
-  drop(pos: number, t: number, prefix: () => Float64Array): void {
+  /**
+   * Notes a dropped event at `pos` with time t; `prefix` gives the sums at
+   * pos when it starts a tile, `value(d)` its value for min/max feature d.
+   */
+  drop(pos: number, t: number, prefix: () => Float64Array, value: (d: number) => number): void {
     for (const h of this.hops) {
       const k = Math.floor(t / h);
+      const list = this.byHop.get(h) as Snapshot[];
       const last = this.lastTile.get(h);
-      if (last !== undefined && k <= last) continue;
-      (this.byHop.get(h) as Snapshot[]).push({ k, pos, p: prefix() });
-      this.lastTile.set(h, k);
+      if (last === undefined || k > last) {
+        list.push({ k, pos, p: prefix(), ext: new Float64Array(this.extremes.length).fill(Number.NaN) });
+        this.lastTile.set(h, k);
+      }
+      const snap = list[list.length - 1];
+      if (snap !== undefined && snap.k === k) for (let d = 0; d < this.extremes.length; d++) snap.ext[d] = better(this.extremes[d] as "min" | "max", snap.ext[d] as number, value(d));
     }
+    for (let d = 0; d < this.extremes.length; d++) this.forever[d] = better(this.extremes[d] as "min" | "max", this.forever[d] as number, value(d));
+  }
+
+  /** The extreme of min/max feature d over the dropped events of tiles k and later (NaN: none). */
+  extremeFrom(hop: number, k: number, d: number): number {
+    const list = this.byHop.get(hop) as Snapshot[];
+    const kind = this.extremes[d] as "min" | "max";
+    let v = Number.NaN;
+    for (let i = list.length - 1; i >= 0 && (list[i] as Snapshot).k >= k; i--) v = better(kind, v, (list[i] as Snapshot).ext[d] as number);
+    return v;
   }
 
   /** The snapshot of the first dropped event at or after tile k's start, if any event that late was dropped. */
@@ -66,7 +92,14 @@ export class TileSnapshots {
 
   get bytes(): number {
     let b = 0;
-    for (const list of this.byHop.values()) for (const s of list) b += 16 + s.p.byteLength;
-    return b;
+    for (const list of this.byHop.values()) for (const s of list) b += 16 + s.p.byteLength + s.ext.byteLength;
+    return b + this.forever.byteLength;
   }
+}
+
+/** The better of two values for a min or max (NaN stands for none and never wins). */
+export function better(kind: "min" | "max", a: number, b: number): number {
+  if (b !== b) return a;
+  if (a !== a) return b;
+  return kind === "max" ? (b > a ? b : a) : b < a ? b : a;
 }
