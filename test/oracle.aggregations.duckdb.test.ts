@@ -201,6 +201,76 @@ describe("lookup join against DuckDB ASOF JOIN (flights)", () => {
   }, 120_000);
 });
 
+describe("union and interval join against DuckDB (flights)", () => {
+  it("a union of two halves of the flights equals window SQL over all of them", async () => {
+    const schema = { origin: t.string(), destination: t.string(), delay: t.float(), distance: t.float(), date: t.timestamp() };
+    const even = dataset("flights_even", schema, { timestamp: "date" });
+    const odd = dataset("flights_odd", schema, { timestamp: "date" });
+    const both = even
+      .union(odd)
+      .filter((f) => f.distance > 0)
+      .groupBy("origin")
+      .aggregate({ n_1d: count({ window: "1d" }), delay_sum_1d: sum("delay", { window: "1d" }), delay_max_1d: max("delay", { window: "1d" }) })
+      .as("both_halves");
+    const store = await FeatureStore.open();
+    await store.apply([even, odd, both]);
+    const got: Array<{ origin: string; ts: number; v: unknown[] }> = [];
+    await store.materializeOffline(
+      { flights_even: rows.filter((_, i) => i % 2 === 0), flights_odd: rows.filter((_, i) => i % 2 === 1) },
+      { onTableRows: (_t, r: EmittedRows) => { for (let i = 0; i < r.length; i++) got.push({ origin: String(r.keys[i]?.[0]), ts: r.ts[i] as number, v: r.values.map((c) => c[i]) }); } },
+    );
+    await store.close();
+    got.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.ts - b.ts));
+    const w = `OVER (PARTITION BY origin ORDER BY ts RANGE BETWEEN ${DAY - 1} PRECEDING AND CURRENT ROW)`;
+    const want = (await conn.runAndReadAll(`SELECT DISTINCT origin, ts, count(*) ${w}, sum(delay) ${w}, max(delay) ${w} FROM flights WHERE distance > 0 ORDER BY origin, ts`)).getRowsJS();
+    expect(got.length).toBe(want.length);
+    const bad: string[] = [];
+    for (let i = 0; i < got.length; i++) {
+      const g = got[i] as { origin: string; ts: number; v: unknown[] };
+      const r = (want[i] as unknown[]).map((x) => (typeof x === "bigint" ? Number(x) : x));
+      if (g.origin !== r[0] || g.ts !== r[1] || g.v[0] !== r[2] || g.v[1] !== r[3] || g.v[2] !== r[4]) {
+        if (bad.length < 10) bad.push(`${g.origin} ${new Date(g.ts).toISOString()}: ${JSON.stringify(g.v)} vs ${JSON.stringify(r.slice(2))}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  }, 120_000);
+
+  it("an interval join of departures with the arrivals of the hour before equals a SQL range join", async () => {
+    const pairs = flights
+      .intervalJoin(flights, { on: ["origin"], otherOn: ["destination"], lower: "1h", upper: 0, prefix: "in_" })
+      .groupBy("origin")
+      .aggregate({ pairs_1d: count({ window: "1d" }), in_delay_sum_1d: sum("in_delay", { window: "1d" }) })
+      .as("arrivals_before_departures");
+    const store = await FeatureStore.open();
+    await store.apply([flights, pairs]);
+    const got: Array<{ origin: string; ts: number; v: unknown[] }> = [];
+    await store.materializeOffline(
+      { flights: rows },
+      { onTableRows: (_t, r: EmittedRows) => { for (let i = 0; i < r.length; i++) got.push({ origin: String(r.keys[i]?.[0]), ts: r.ts[i] as number, v: r.values.map((c) => c[i]) }); } },
+    );
+    await store.close();
+    got.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.ts - b.ts));
+    const w = `OVER (PARTITION BY origin ORDER BY ts RANGE BETWEEN ${DAY - 1} PRECEDING AND CURRENT ROW)`;
+    const want = (
+      await conn.runAndReadAll(`
+        WITH p AS (SELECT l.origin, greatest(l.ts, r.ts) AS ts, r.delay AS in_delay
+                   FROM flights l JOIN flights r ON l.origin = r.destination AND r.ts BETWEEN l.ts - ${HOUR} AND l.ts)
+        SELECT DISTINCT origin, ts, count(*) ${w}, sum(in_delay) ${w} FROM p ORDER BY origin, ts`)
+    ).getRowsJS();
+    expect(want.length).toBeGreaterThan(1000);
+    expect(got.length).toBe(want.length);
+    const bad: string[] = [];
+    for (let i = 0; i < got.length; i++) {
+      const g = got[i] as { origin: string; ts: number; v: unknown[] };
+      const r = (want[i] as unknown[]).map((x) => (typeof x === "bigint" ? Number(x) : x));
+      if (g.origin !== r[0] || g.ts !== r[1] || g.v[0] !== r[2] || g.v[1] !== r[3]) {
+        if (bad.length < 10) bad.push(`${g.origin} ${new Date(g.ts).toISOString()}: ${JSON.stringify(g.v)} vs ${JSON.stringify(r.slice(2))}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  }, 120_000);
+});
+
 describe("session windows against DuckDB (flights)", () => {
   it("a session is a run of flights at most 20 minutes apart: counts, sums and last values per history row", async () => {
     const GAP = 20 * 60_000;

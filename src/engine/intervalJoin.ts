@@ -16,8 +16,8 @@ interface Stored {
 export class IntervalJoinState {
   private readonly left = new Map<string, Stored[]>();
   private readonly right = new Map<string, Stored[]>();
-  private stagedLeft: Array<[string, Stored]> = [];
-  private stagedRight: Array<[string, Stored]> = [];
+  private stagedLeft = new Map<string, Stored[]>();
+  private stagedRight = new Map<string, Stored[]>();
 
   constructor(
     private readonly node: IntervalJoinNode,
@@ -43,8 +43,7 @@ export class IntervalJoinState {
       const row = rows[i] as Row;
       const t = ts[i] as number;
       const key = encodeKey((isLeft ? n.on : n.otherOn).map((f) => row[f]));
-      const others = [...((isLeft ? this.right : this.left).get(key) ?? []), ...(isLeft ? this.stagedRight : this.stagedLeft).filter(([k]) => k === key).map(([, s]) => s)];
-      for (const o of others) {
+      for (const o of [...((isLeft ? this.right : this.left).get(key) ?? []), ...((isLeft ? this.stagedRight : this.stagedLeft).get(key) ?? [])]) {
         const l = isLeft ? t : o.t;
         const r = isLeft ? o.t : t;
         if (r < l - n.lower || r > l + n.upper) continue;
@@ -54,16 +53,16 @@ export class IntervalJoinState {
         outRows.push(out);
         outTs.push(Math.max(l, r));
       }
-      (isLeft ? this.stagedLeft : this.stagedRight).push([key, { row, t }]);
+      push(isLeft ? this.stagedLeft : this.stagedRight, key, { row, t });
     }
     return { rows: outRows, ts: Float64Array.from(outTs) };
   }
 
   commit(): void {
-    for (const [k, s] of this.stagedLeft) push(this.left, k, s);
-    for (const [k, s] of this.stagedRight) push(this.right, k, s);
-    this.stagedLeft = [];
-    this.stagedRight = [];
+    for (const [k, list] of this.stagedLeft) for (const s of list) push(this.left, k, s);
+    for (const [k, list] of this.stagedRight) for (const s of list) push(this.right, k, s);
+    this.stagedLeft = new Map();
+    this.stagedRight = new Map();
     // A future right row is at or after the right watermark, so it pairs with left rows from
     // (watermark − upper) on; a future left row at l pairs with right rows from l − lower.
     const w = this.watermarks();
@@ -72,8 +71,8 @@ export class IntervalJoinState {
   }
 
   rollback(): void {
-    this.stagedLeft = [];
-    this.stagedRight = [];
+    this.stagedLeft = new Map();
+    this.stagedRight = new Map();
   }
 }
 

@@ -57,8 +57,13 @@ export class SourceRuntime {
 export class TableRuntime {
   /** The steps before the join (all of them without one); with a union, those of the first branch (see stepsFor). */
   readonly steps: RowSteps;
-  /** A union: per source, the steps of its branch(es) then the steps after the union; and the sources. */
-  readonly union: { readonly steps: ReadonlyMap<string, RowSteps>; readonly sources: SourceRuntime[] } | undefined;
+  /**
+   * A union (or interval join): per source, the steps of its branch(es) then
+   * the steps after; the sources; and, during a replay, the rows waiting for
+   * the table's watermark (replays feed one dataset after another: rows are
+   * released in event-time order instead of being inserted far back).
+   */
+  readonly union: { readonly steps: ReadonlyMap<string, RowSteps>; readonly sources: SourceRuntime[]; readonly held: HeldRows } | undefined;
   readonly operator: AggregateOperator;
   /** Set while a parallel replay holds this table's state in worker threads. */
   partitioned: PartitionedAggregate | undefined;
@@ -100,7 +105,7 @@ export class TableRuntime {
         steps.set(l.source.name, composeSteps(composeSteps(leftSteps, stateful((b) => state.addLeft(b))), post));
         steps.set(r.source.name, composeSteps(composeSteps(rightSteps, stateful((b) => state.addRight(b))), post));
       }
-      this.union = { steps, sources };
+      this.union = { steps, sources, held: new HeldRows() };
       this.steps = steps.get(source.def.name) as RowSteps;
     } else if (p.branches !== undefined) {
       const post = compileSteps(p.post, source.def.lateness);
@@ -111,7 +116,7 @@ export class TableRuntime {
         bySource.set(br.source.name, prev === undefined ? s : mergeSteps(prev, s));
       }
       const steps = new Map([...bySource].map(([name, s]) => [name, composeSteps(s, post)]));
-      this.union = { steps, sources: [] };
+      this.union = { steps, sources: [], held: new HeldRows() };
       this.steps = steps.get(source.def.name) as RowSteps;
     } else {
       this.union = undefined;
@@ -162,6 +167,8 @@ export class Runtime {
   readonly sources = new Map<string, SourceRuntime>();
   readonly tables = new Map<string, TableRuntime>();
   readonly operatorTables = new Map<string, OperatorTableRuntime>();
+  /** Set during materializeOffline: union tables hold their rows until the table's watermark passes them. */
+  replaying = false;
   /** Set while someone subscribes to table updates (store.subscribe); unset, ingest pays nothing. */
   onUpdate: TableUpdateListener | undefined;
 
@@ -336,12 +343,14 @@ export class Runtime {
       const table = src.tables[i] as TableRuntime;
       const b = inputs[i] as Batch;
       if (table.join !== undefined) table.join.held.hold(b);
+      else if (table.union !== undefined && this.replaying) table.union.held.hold(b);
       else if (table.partitioned !== undefined) table.partitioned.send(b.rows, b.ts, src.watermark, emit !== undefined);
       else table.operator.process(b.rows, b.ts, emit !== undefined);
     }
     staged.forEach((s, i) => (src.operatorTables[i] as OperatorTableRuntime).commit(s));
     for (const table of src.tables) {
-      if (table.partitioned !== undefined || table.join !== undefined) continue;
+      // Joined tables, and union tables in a replay, emit and evict when they release rows.
+      if (table.partitioned !== undefined || table.join !== undefined || (table.union !== undefined && this.replaying)) continue;
       const wm = table.watermark;
       if (emit !== undefined) table.operator.emit(wm, (r) => emit(table.def.name, r));
       table.operator.advanceWatermark(wm);
@@ -379,8 +388,26 @@ export class Runtime {
 
   /** Releases what the joined tables of a source (as either side) can now join. */
   private releaseJoins(src: SourceRuntime, emit: TableRowsSink | undefined): void {
-    for (const table of src.tables) if (table.join !== undefined) this.release(table, emit);
+    for (const table of src.tables) {
+      if (table.join !== undefined) this.release(table, emit);
+      else if (table.union !== undefined && (table.union.held.size > 0 || this.replaying)) this.releaseUnion(table, emit);
+    }
     for (const table of src.joinedBy) this.release(table, emit);
+  }
+
+  /** A union table in a replay: aggregates, in event-time order, the held rows below its watermark (all once every source ended). */
+  private releaseUnion(table: TableRuntime, emit: TableRowsSink | undefined): void {
+    const u = table.union;
+    if (u === undefined) return;
+    const b = u.held.take(table.ended ? Number.POSITIVE_INFINITY : table.watermark);
+    if (b.rows.length > 0) {
+      table.operator.process(b.rows, b.ts, emit !== undefined);
+      this.onUpdate?.(table, b.rows);
+    }
+    // Not past the rows still held: they have not been aggregated yet.
+    const wm = Math.min(table.watermark, u.held.minTime);
+    if (emit !== undefined) table.operator.emit(wm, (r) => emit(table.def.name, r));
+    table.operator.advanceWatermark(wm);
   }
 
   /**

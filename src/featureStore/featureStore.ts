@@ -226,8 +226,10 @@ export class FeatureStore {
     try {
       await previous;
       this.runtime.onUpdate = undefined; // replays do not notify subscribers
+      this.runtime.replaying = true;
       await this.replayAll(inputs, options, reports, { batchSize, workers, parallelAfter });
     } finally {
+      this.runtime.replaying = false;
       this.runtime.onUpdate = this.subscriptions.active ? this.subscriptions.collect : listener;
       done();
     }
