@@ -4,18 +4,11 @@
  * by 50, an `Average` operator, a queryable table, then a point query and a
  * bulk query. Run: npx tsx examples/ralf-average.ts
  */
-import { dataset, FeatureStore, Operator, t } from "freshet";
+import { dataset, FeatureStore, mulberry32, Operator, t } from "freshet";
 
 /** The source's records: one random value per key per tick, 10 ms apart (ralf's FakeSource). */
 export function* fakeSource(keys: readonly string[], ticks: number, seed = 42): Generator<{ key: string; value: number; ts: number }> {
-  let s = seed >>> 0;
-  const random = (): number => {
-    // mulberry32
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x ^= x + Math.imul(x ^ (x >>> 7), 61 | x);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(seed);
   const start = Date.UTC(2026, 0, 1);
   for (let i = 0; i < ticks; i++) for (const key of keys) yield { key, value: random(), ts: start + i * 10 };
 }

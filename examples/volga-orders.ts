@@ -5,7 +5,7 @@
  * purchases over a week. The history is backfilled offline, then live orders
  * are pushed and read online. Run: npx tsx examples/volga-orders.ts
  */
-import { avg, count, dataset, FeatureStore, t } from "freshet";
+import { avg, count, dataset, FeatureStore, mulberry32, t } from "freshet";
 
 const users = dataset(
   "users",
@@ -36,13 +36,7 @@ type OrderRow = { buyer_id: string; product_id: string; product_type: string; pu
 
 /** Seeded synthetic users and orders: 20 users registering over two weeks, 3,000 orders over four. */
 export function generate(seed = 7): { users: UserRow[]; orders: OrderRow[] } {
-  let s = seed >>> 0;
-  const random = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x ^= x + Math.imul(x ^ (x >>> 7), 61 | x);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(seed);
   const start = Date.UTC(2026, 2, 1);
   const day = 86_400_000;
   const userRows = Array.from({ length: 20 }, (_, i) => ({ user_id: `u${i}`, registered_at: start + Math.floor(random() * 14 * day), name: `user ${i}` }));

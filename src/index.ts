@@ -55,5 +55,5 @@ export { rowsSource, type RowSource } from "./sources/rowSource.js";
 export { csvSource, type CsvSourceOptions } from "./sources/files/csvSource.js";
 export { jsonlSource, type JsonlSourceOptions } from "./sources/files/jsonlSource.js";
 export { parquetSource, type ParquetSourceOptions } from "./sources/files/parquetSource.js";
-export { generatorSource, type GeneratorSourceOptions } from "./sources/generator/generatorSource.js";
+export { generatorSource, mulberry32, type GeneratorSourceOptions } from "./sources/generator/generatorSource.js";
 export * from "./errors.js";

@@ -9,6 +9,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { accepted, watermarkOf } from "./helpers/eventTime.js";
 import { HyperLogLog } from "../src/engine/algebras/hyperLogLog.js";
 import {
   approxDistinct,
@@ -134,17 +135,11 @@ describe("rich aggregations: online == offline == recomputation (property)", () 
           for (const e of batch) maxPushed = Math.max(maxPushed, e.ts);
           await store.getOnline(table, KEYS.map((k) => ({ k })));
         }
-        const accepted: Ev[] = [];
-        let maxTs = Number.NEGATIVE_INFINITY;
-        for (const e of events) {
-          if (e.ts < maxTs - sc.lateness) continue;
-          maxTs = Math.max(maxTs, e.ts);
-          accepted.push(e);
-        }
-        const sorted = accepted.map((e, n) => ({ e, n })).sort((a, b) => a.e.ts - b.e.ts || a.n - b.n).map((x) => x.e);
-        const watermark = maxTs - sc.lateness;
+        const acc = accepted(events, sc.lateness);
+        const sorted = acc.map((e, n) => ({ e, n })).sort((a, b) => a.e.ts - b.e.ts || a.n - b.n).map((x) => x.e);
+        const watermark = watermarkOf(acc, sc.lateness);
         const times = sc.readOffsets.map((off) => maxPushed + off);
-        for (const e of accepted.slice(-4)) for (const w of sc.windows) times.push(e.ts + w, e.ts + w - 1, e.ts);
+        for (const e of acc.slice(-4)) for (const w of sc.windows) times.push(e.ts + w, e.ts + w - 1, e.ts);
         const readTimes = times.filter((x) => x >= watermark);
         for (const at of [...readTimes.sort((a, b) => a - b), ...readTimes.slice().reverse()]) {
           const online = await store.getOnline(table, KEYS.map((k) => ({ k })), { at });

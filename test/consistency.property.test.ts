@@ -6,6 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { accepted } from "./helpers/eventTime.js";
 import { avg, count, dataset, FeatureStore, max, min, sum, t } from "../src/index.js";
 
 interface Ev {
@@ -89,24 +90,16 @@ describe("online == offline (property)", () => {
         const late = new Set(store.deadLetters("ev").map((d) => d.row));
         expect(late.size).toBe(stats?.late);
 
-        const accepted: Ev[] = [];
-        {
-          // Re-derive which events were accepted: the runtime's rule, event by event.
-          let maxTs = Number.NEGATIVE_INFINITY;
-          for (const e of events) {
-            if (e.ts < maxTs - sc.lateness) continue;
-            maxTs = Math.max(maxTs, e.ts);
-            accepted.push(e);
-          }
-        }
-        expect(accepted.length).toBe(stats?.accepted);
+        // Re-derive which events were accepted: the runtime's rule, event by event.
+        const acc = accepted(events, sc.lateness);
+        expect(acc.length).toBe(stats?.accepted);
 
         // Read times: past the last event, and exactly at window edges (the
         // moment an event leaves a window, and 1 ms before), which must be >= the
         // watermark for online reads to be exact.
-        const watermark = Math.max(...accepted.map((e) => e.ts)) - sc.lateness;
+        const watermark = Math.max(...acc.map((e) => e.ts)) - sc.lateness;
         const times = sc.readOffsets.map((off) => maxPushed + off);
-        for (const e of accepted.slice(-4)) {
+        for (const e of acc.slice(-4)) {
           for (const w of sc.windows) times.push(e.ts + w, e.ts + w - 1, e.ts);
         }
         const readTimes = times.filter((x) => x >= watermark);
@@ -119,7 +112,7 @@ describe("online == offline (property)", () => {
             const off2 = offline[j];
             // Bit-for-bit equal: same features, same values.
             expect({ ...on }).toEqual({ k: KEYS[j], n: off2?.n, s: off2?.s, m: off2?.m, lo: off2?.lo, hi: off2?.hi });
-            const bf = bruteForce(accepted, KEYS[j] as string, at, sc.windows);
+            const bf = bruteForce(acc, KEYS[j] as string, at, sc.windows);
             expect(on?.n).toBe(bf.n);
             expect(on?.lo).toBe(bf.lo);
             expect(on?.hi).toBe(bf.hi);

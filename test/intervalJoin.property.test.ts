@@ -7,6 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { accepted, grid, watermarkOf } from "./helpers/eventTime.js";
 import { count, dataset, FeatureStore, sum, t } from "../src/index.js";
 
 interface Ev {
@@ -16,18 +17,7 @@ interface Ev {
 }
 const USERS = ["ann", "bob"];
 const BASE = Date.UTC(2025, 0, 1);
-const grid = (max: number) => fc.integer({ min: 0, max }).map((x) => x * 100);
 
-function accepted<E extends { ts: number }>(rows: readonly E[], lateness: number): E[] {
-  let maxTs = Number.NEGATIVE_INFINITY;
-  const out: E[] = [];
-  for (const r of rows) {
-    if (r.ts < maxTs - lateness) continue;
-    maxTs = Math.max(maxTs, r.ts);
-    out.push(r);
-  }
-  return out;
-}
 
 describe("interval join (property)", () => {
   it("online == offline == every pair recomputed", async () => {
@@ -71,7 +61,7 @@ describe("interval join (property)", () => {
           await flush();
           const imps = accepted(sent.imp, sc.impLateness);
           const cls = accepted(sent.click, sc.clickLateness);
-          const wm = (es: Ev[], l: number) => (es.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...es.map((e) => e.ts)) - l);
+          const wm = watermarkOf;
           const tableWm = Math.min(wm(imps, sc.impLateness), wm(cls, sc.clickLateness));
           const all: Array<{ user: string; ts: number; v: number; cv: number }> = [];
           for (const i of imps) for (const c of cls) if (i.user === c.user && c.ts >= i.ts - sc.lower && c.ts <= i.ts + sc.upper) all.push({ user: i.user, ts: Math.max(i.ts, c.ts), v: i.v, cv: c.v });

@@ -12,6 +12,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { accepted, grid } from "./helpers/eventTime.js";
 import { count, dataset, FeatureStore, last, ManualClock, sum, t } from "../src/index.js";
 
 interface Order {
@@ -28,9 +29,6 @@ interface User {
 const USERS = ["ann", "bob", "cy"];
 const BASE = Date.UTC(2025, 0, 1);
 
-// Times on a 100 ms grid, so that ties (an order at exactly a user's time, at
-// the watermark, at the `within` bound) are common.
-const grid = (max: number) => fc.integer({ min: 0, max }).map((x) => x * 100);
 const scenario = fc.record({
   orderLateness: grid(20),
   userLateness: grid(20),
@@ -51,17 +49,6 @@ const scenario = fc.record({
   ),
 });
 
-/** The runtime's lateness rule, event by event: the accepted rows of one source in arrival order. */
-function accepted<E extends { ts: number }>(rows: readonly E[], lateness: number): E[] {
-  let maxTs = Number.NEGATIVE_INFINITY;
-  const out: E[] = [];
-  for (const r of rows) {
-    if (r.ts < maxTs - lateness) continue;
-    maxTs = Math.max(maxTs, r.ts);
-    out.push(r);
-  }
-  return out;
-}
 
 describe("lookup join: online == offline == recomputation (property)", () => {
   it("holds over random interleavings of both sources", async () => {

@@ -85,13 +85,20 @@ afterAll(() => {
   instance.closeSync();
 });
 
-/** Every history row of `table` from materializeOffline, sorted by (origin, ts), values in declaration order. */
-async function history(table: AnyTable): Promise<Array<{ origin: string; ts: number; v: unknown[] }>> {
+/**
+ * Every history row of `table` from materializeOffline of `inputs` (default:
+ * the flights), sorted by (origin, ts), values in declaration order.
+ */
+async function history(
+  table: AnyTable,
+  sources: Parameters<FeatureStore["apply"]>[0] = [flights],
+  inputs: Record<string, readonly unknown[]> = { flights: rows },
+): Promise<Array<{ origin: string; ts: number; v: unknown[] }>> {
   const store = await FeatureStore.open();
-  await store.apply([flights, table]);
+  await store.apply([...sources, table]);
   const got: Array<{ origin: string; ts: number; v: unknown[] }> = [];
   await store.materializeOffline(
-    { flights: rows },
+    inputs,
     {
       onTableRows: (_t, r: EmittedRows) => {
         for (let i = 0; i < r.length; i++) got.push({ origin: String(r.keys[i]?.[0]), ts: r.ts[i] as number, v: r.values.map((c) => c[i]) });
@@ -167,15 +174,7 @@ describe("lookup join against DuckDB ASOF JOIN (flights)", () => {
       .groupBy("origin")
       .aggregate({ n_1d: count({ window: "1d" }), level_sum_1d: sum("level", { window: "1d" }), level_avg_1d: avg("level", { window: "1d" }) })
       .as("joined_status");
-    const store = await FeatureStore.open();
-    await store.apply([flights, status, joined]);
-    const got: Array<{ origin: string; ts: number; v: unknown[] }> = [];
-    await store.materializeOffline(
-      { status: statusRows, flights: rows },
-      { onTableRows: (_t, r: EmittedRows) => { for (let i = 0; i < r.length; i++) got.push({ origin: String(r.keys[i]?.[0]), ts: r.ts[i] as number, v: r.values.map((c) => c[i]) }); } },
-    );
-    await store.close();
-    got.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.ts - b.ts));
+    const got = await history(joined, [flights, status], { status: statusRows, flights: rows });
     const w = `OVER (PARTITION BY origin ORDER BY ts RANGE BETWEEN ${DAY - 1} PRECEDING AND CURRENT ROW)`;
     const want = (
       await conn.runAndReadAll(`
@@ -212,15 +211,7 @@ describe("union and interval join against DuckDB (flights)", () => {
       .groupBy("origin")
       .aggregate({ n_1d: count({ window: "1d" }), delay_sum_1d: sum("delay", { window: "1d" }), delay_max_1d: max("delay", { window: "1d" }) })
       .as("both_halves");
-    const store = await FeatureStore.open();
-    await store.apply([even, odd, both]);
-    const got: Array<{ origin: string; ts: number; v: unknown[] }> = [];
-    await store.materializeOffline(
-      { flights_even: rows.filter((_, i) => i % 2 === 0), flights_odd: rows.filter((_, i) => i % 2 === 1) },
-      { onTableRows: (_t, r: EmittedRows) => { for (let i = 0; i < r.length; i++) got.push({ origin: String(r.keys[i]?.[0]), ts: r.ts[i] as number, v: r.values.map((c) => c[i]) }); } },
-    );
-    await store.close();
-    got.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.ts - b.ts));
+    const got = await history(both, [even, odd], { flights_even: rows.filter((_, i) => i % 2 === 0), flights_odd: rows.filter((_, i) => i % 2 === 1) });
     const w = `OVER (PARTITION BY origin ORDER BY ts RANGE BETWEEN ${DAY - 1} PRECEDING AND CURRENT ROW)`;
     const want = (await conn.runAndReadAll(`SELECT DISTINCT origin, ts, count(*) ${w}, sum(delay) ${w}, max(delay) ${w} FROM flights WHERE distance > 0 ORDER BY origin, ts`)).getRowsJS();
     expect(got.length).toBe(want.length);
@@ -241,15 +232,7 @@ describe("union and interval join against DuckDB (flights)", () => {
       .groupBy("origin")
       .aggregate({ pairs_1d: count({ window: "1d" }), in_delay_sum_1d: sum("in_delay", { window: "1d" }) })
       .as("arrivals_before_departures");
-    const store = await FeatureStore.open();
-    await store.apply([flights, pairs]);
-    const got: Array<{ origin: string; ts: number; v: unknown[] }> = [];
-    await store.materializeOffline(
-      { flights: rows },
-      { onTableRows: (_t, r: EmittedRows) => { for (let i = 0; i < r.length; i++) got.push({ origin: String(r.keys[i]?.[0]), ts: r.ts[i] as number, v: r.values.map((c) => c[i]) }); } },
-    );
-    await store.close();
-    got.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.ts - b.ts));
+    const got = await history(pairs, [flights], { flights: rows });
     const w = `OVER (PARTITION BY origin ORDER BY ts RANGE BETWEEN ${DAY - 1} PRECEDING AND CURRENT ROW)`;
     const want = (
       await conn.runAndReadAll(`

@@ -12,21 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { accepted, grid } from "./helpers/eventTime.js";
 import { avg, count, dataset, FeatureStore, forever, hopping, max, min, sum, t, tumbling, variance } from "../src/index.js";
 
 const BASE = Date.UTC(2025, 0, 1);
-const grid = (max: number) => fc.integer({ min: 0, max }).map((x) => x * 100);
 
-function accepted<E extends { ts: number }>(rows: readonly E[], lateness: number): E[] {
-  let maxTs = Number.NEGATIVE_INFINITY;
-  const out: E[] = [];
-  for (const r of rows) {
-    if (r.ts < maxTs - lateness) continue;
-    maxTs = Math.max(maxTs, r.ts);
-    out.push(r);
-  }
-  return out;
-}
 
 describe("tiled windows", () => {
   it("equal an untiled replay bit for bit, and each window's definition (property)", async () => {

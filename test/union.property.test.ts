@@ -9,6 +9,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { accepted, grid, watermarkOf } from "./helpers/eventTime.js";
 import { count, dataset, FeatureStore, ManualClock, max, sum, t } from "../src/index.js";
 
 interface Click {
@@ -18,18 +19,7 @@ interface Click {
 }
 const USERS = ["ann", "bob"];
 const BASE = Date.UTC(2025, 0, 1);
-const grid = (max: number) => fc.integer({ min: 0, max }).map((x) => x * 100);
 
-function accepted<E extends { ts: number }>(rows: readonly E[], lateness: number): E[] {
-  let maxTs = Number.NEGATIVE_INFINITY;
-  const out: E[] = [];
-  for (const r of rows) {
-    if (r.ts < maxTs - lateness) continue;
-    maxTs = Math.max(maxTs, r.ts);
-    out.push(r);
-  }
-  return out;
-}
 
 describe("union of two sources (property)", () => {
   it("online == offline == recomputation at and after the table's watermark", async () => {
@@ -70,7 +60,7 @@ describe("union of two sources (property)", () => {
           }
           await flush();
           const events = [...accepted(sent.web, sc.webLateness), ...accepted(sent.app, sc.appLateness).filter((c) => c.amount > 2)];
-          const wm = (cs: Click[], l: number) => (cs.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...cs.map((c) => c.ts)) - l);
+          const wm = watermarkOf;
           const tableWm = Math.min(wm(accepted(sent.web, sc.webLateness), sc.webLateness), wm(accepted(sent.app, sc.appLateness), sc.appLateness));
           if (!Number.isFinite(tableWm)) {
             await store.close();

@@ -13,6 +13,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { accepted, watermarkOf } from "./helpers/eventTime.js";
 import { avg, count, dataset, distinctCount, FeatureStore, forever, hopping, lastK, max, session, sum, t, tumbling } from "../src/index.js";
 
 interface Ev {
@@ -86,17 +87,11 @@ describe("window kinds: online == offline == definition (property)", () => {
           for (const e of batch) maxPushed = Math.max(maxPushed, e.ts);
           await store.getOnline(table, KEYS.map((k) => ({ k })));
         }
-        const accepted: Ev[] = [];
-        let maxTs = Number.NEGATIVE_INFINITY;
-        for (const e of events) {
-          if (e.ts < maxTs - sc.lateness) continue;
-          maxTs = Math.max(maxTs, e.ts);
-          accepted.push(e);
-        }
-        const sorted = accepted.map((e, n) => ({ e, n })).sort((a, b) => a.e.ts - b.e.ts || a.n - b.n).map((x) => x.e);
-        const watermark = maxTs - sc.lateness;
+        const acc = accepted(events, sc.lateness);
+        const sorted = acc.map((e, n) => ({ e, n })).sort((a, b) => a.e.ts - b.e.ts || a.n - b.n).map((x) => x.e);
+        const watermark = watermarkOf(acc, sc.lateness);
         const times = sc.readOffsets.map((off) => maxPushed + off);
-        for (const e of accepted.slice(-4)) {
+        for (const e of acc.slice(-4)) {
           for (const w of [sc.sliding, sc.tumble, sc.hop, size, sc.gap, sc.gap + 1]) times.push(e.ts + w, e.ts + w - 1, e.ts);
           times.push(Math.floor(e.ts / sc.tumble) * sc.tumble + sc.tumble, Math.floor(e.ts / sc.hop) * sc.hop + sc.hop - 1);
         }
