@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { accepted } from "./helpers/eventTime.js";
+import { accepted, pushInBatches } from "./helpers/eventTime.js";
 import { avg, count, dataset, FeatureStore, max, min, sum, t } from "../src/index.js";
 
 interface Ev {
@@ -74,17 +74,7 @@ describe("online == offline (property)", () => {
         });
         // Push in batches of random sizes, reading online between batches so that
         // cursors move, rebuild and see out-of-order inserts.
-        let i = 0;
-        let split = 0;
-        let maxPushed = Number.NEGATIVE_INFINITY;
-        while (i < events.length) {
-          const size = sc.splits[split++ % sc.splits.length] as number;
-          const batch = events.slice(i, i + size);
-          i += size;
-          await store.push("ev", batch);
-          for (const e of batch) maxPushed = Math.max(maxPushed, e.ts);
-          await store.getOnline(table, KEYS.map((k) => ({ k })));
-        }
+        const maxPushed = await pushInBatches(store, "ev", events, sc.splits, () => store.getOnline(table, KEYS.map((k) => ({ k }))));
         const stats = store.stats().datasets["ev"];
         expect((stats?.accepted ?? 0) + (stats?.late ?? 0)).toBe(events.length);
         const late = new Set(store.deadLetters("ev").map((d) => d.row));

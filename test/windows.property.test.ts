@@ -13,7 +13,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { accepted, watermarkOf } from "./helpers/eventTime.js";
+import { accepted, watermarkOf, pushInBatches } from "./helpers/eventTime.js";
 import { avg, count, dataset, distinctCount, FeatureStore, forever, hopping, lastK, max, session, sum, t, tumbling } from "../src/index.js";
 
 interface Ev {
@@ -76,17 +76,9 @@ describe("window kinds: online == offline == definition (property)", () => {
           clock += s.dt;
           return { k: s.key, ts: clock - s.back, v: s.v };
         });
-        let i = 0;
-        let split = 0;
-        let maxPushed = Number.NEGATIVE_INFINITY;
-        while (i < events.length) {
-          const n = sc.splits[split++ % sc.splits.length] as number;
-          const batch = events.slice(i, i + n);
-          i += n;
-          await store.push("ev", batch);
-          for (const e of batch) maxPushed = Math.max(maxPushed, e.ts);
-          await store.getOnline(table, KEYS.map((k) => ({ k })));
-        }
+        // Push in batches of random sizes, reading online between batches so that
+        // cursors move, rebuild and see out-of-order inserts.
+        const maxPushed = await pushInBatches(store, "ev", events, sc.splits, () => store.getOnline(table, KEYS.map((k) => ({ k }))));
         const acc = accepted(events, sc.lateness);
         const sorted = acc.map((e, n) => ({ e, n })).sort((a, b) => a.e.ts - b.e.ts || a.n - b.n).map((x) => x.e);
         const watermark = watermarkOf(acc, sc.lateness);

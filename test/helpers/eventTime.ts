@@ -27,3 +27,28 @@ export function watermarkOf(rows: ReadonlyArray<{ ts: number }>, lateness: numbe
  * window edge, a join bound) are common.
  */
 export const grid = (max: number): fc.Arbitrary<number> => fc.integer({ min: 0, max }).map((x) => x * 100);
+
+/**
+ * Pushes rows in batches of the given sizes (cycled), calling `between`
+ * after each batch (to read, so that cursors move between batches). Returns
+ * the latest event time pushed.
+ */
+export async function pushInBatches<E extends { ts: number }>(
+  store: { push(dataset: string, rows: readonly E[]): Promise<unknown> },
+  dataset: string,
+  rows: readonly E[],
+  sizes: readonly number[],
+  between: () => Promise<unknown> = async () => undefined,
+): Promise<number> {
+  let i = 0;
+  let k = 0;
+  let maxPushed = Number.NEGATIVE_INFINITY;
+  while (i < rows.length) {
+    const batch = rows.slice(i, i + (sizes[k++ % sizes.length] as number));
+    i += batch.length;
+    await store.push(dataset, batch);
+    for (const e of batch) maxPushed = Math.max(maxPushed, e.ts);
+    await between();
+  }
+  return maxPushed;
+}
