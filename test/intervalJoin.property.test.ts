@@ -6,9 +6,9 @@
  * watermark equal point-in-time reads and a recomputation of every pair.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { accepted, grid, watermarkOf } from "./helpers/eventTime.js";
-import { count, dataset, FeatureStore, sum, t } from "../src/index.js";
+import { count, dataset, FeatureStore, sum, t, type InferRow } from "../src/index.js";
 
 interface Ev {
   user: string;
@@ -105,8 +105,8 @@ describe("interval join (property)", () => {
     const b = dataset("b", { uid: t.string(), y: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
     expect(() => a.intervalJoin(b, { on: ["user"], otherOn: ["uid"], lower: "1m", upper: 0 })).toThrow(/field "ts" is in both streams; give a prefix/);
     const j = a.intervalJoin(b, { on: ["user"], otherOn: ["uid"], lower: "1m", upper: 0, prefix: "b_" });
-    const check: { user: string; x: number; ts: number; b_y: number; b_ts: number } = {} as Parameters<Parameters<typeof j.filter>[0]>[0];
-    expect(check).toEqual({});
+    expectTypeOf<InferRow<typeof j>>().toEqualTypeOf<{ user: string; x: number; ts: number; b_y: number; b_ts: number }>();
+    expect(j.node.kind).toBe("intervalJoin");
     const c = dataset("c", { user: t.int(), ts: t.timestamp() }, { timestamp: "ts" });
     expect(() => a.intervalJoin(c, { on: ["user"], lower: 0, upper: "1s", prefix: "c_" })).toThrow(/key type mismatch: "user" is string but "user" is int/);
     expect(() => a.intervalJoin(b, { on: ["user"], lower: "soon" as "1s", upper: 0, prefix: "b_" })).toThrow();

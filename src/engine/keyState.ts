@@ -245,39 +245,23 @@ export class KeyState {
         }
       }
       const lo = loPos - off;
-      const ps = (f: number): number => (snap === undefined ? ((this.psum[f] as Float64Array)[lo] as number) : (snap[3 * f] ?? 0));
-      const pc = (f: number): number => (snap === undefined ? ((this.pcomp[f] as Float64Array)[lo] as number) : (snap[3 * f + 1] ?? 0));
-      const pn = (f: number): number => (snap === undefined ? ((this.pnn[f] as Float64Array)[lo] as number) : (snap[3 * f + 2] ?? 0));
       let v: number;
       switch (fs.code) {
         case FeatureCode.Count:
           v = hiPos - loPos;
           break;
-        case FeatureCode.Sum: {
-          const f = fs.field;
-          v = loPos === hiPos ? 0 : ((this.psum[f] as Float64Array)[hi] as number) - ps(f) + (((this.pcomp[f] as Float64Array)[hi] as number) - pc(f));
+        case FeatureCode.Sum:
+          v = loPos === hiPos ? 0 : this.tiledSum(fs.field, hi, lo, snap);
           break;
-        }
         case FeatureCode.Avg: {
-          const f = fs.field;
-          const n = ((this.pnn[f] as Float64Array)[hi] as number) - pn(f);
-          v = n === 0 ? Number.NaN : (((this.psum[f] as Float64Array)[hi] as number) - ps(f) + (((this.pcomp[f] as Float64Array)[hi] as number) - pc(f))) / n;
+          const n = this.tiledCount(fs.field, hi, lo, snap);
+          v = n === 0 ? Number.NaN : this.tiledSum(fs.field, hi, lo, snap) / n;
           break;
         }
         case FeatureCode.Variance:
         case FeatureCode.Stddev: {
-          const f = fs.field;
-          const q = fs.square;
-          const n = ((this.pnn[f] as Float64Array)[hi] as number) - pn(f);
-          if (n === 0) {
-            v = Number.NaN;
-            break;
-          }
-          const s1 = ((this.psum[f] as Float64Array)[hi] as number) - ps(f) + (((this.pcomp[f] as Float64Array)[hi] as number) - pc(f));
-          const s2 = ((this.psum[q] as Float64Array)[hi] as number) - ps(q) + (((this.pcomp[q] as Float64Array)[hi] as number) - pc(q));
-          const d = (s2 - (s1 * s1) / n) / n;
-          const variance = d > 0 ? d : 0;
-          v = fs.code === FeatureCode.Variance ? variance : Math.sqrt(variance);
+          const n = this.tiledCount(fs.field, hi, lo, snap);
+          v = n === 0 ? Number.NaN : spread(fs.code, n, this.tiledSum(fs.field, hi, lo, snap), this.tiledSum(fs.square, hi, lo, snap));
           break;
         }
         case FeatureCode.Extremum: {
@@ -303,6 +287,17 @@ export class KeyState {
       }
       (out[k] as FeatureColumn)[outIndex] = v;
     }
+  }
+
+  /** Field f's window sum from lo (array index, or the snapshot when given) to hi. */
+  private tiledSum(f: number, hi: number, lo: number, snap: Float64Array | undefined): number {
+    return windowSum(this.psum[f] as Float64Array, this.pcomp[f] as Float64Array, hi, snap === undefined ? lo : -1, snap?.[3 * f] ?? 0, snap?.[3 * f + 1] ?? 0);
+  }
+
+  /** Field f's non-null count from lo (array index, or the snapshot when given) to hi. */
+  private tiledCount(f: number, hi: number, lo: number, snap: Float64Array | undefined): number {
+    const pn = this.pnn[f] as Float64Array;
+    return (pn[hi] as number) - (snap === undefined ? (pn[lo] as number) : (snap[3 * f + 2] ?? 0));
   }
 
   /** Compacts evicted space away, or doubles the arrays (or resizes them to `capacity`). */
@@ -393,19 +388,16 @@ export class KeyState {
         case FeatureCode.Stddev: {
           const pn = this.pnn[fs.field] as Float64Array;
           const n = (pn[hi] as number) - (pn[lo] as number);
-          if (n === 0) {
-            v = Number.NaN;
-            break;
-          }
-          const ps = this.psum[fs.field] as Float64Array;
-          const pc = this.pcomp[fs.field] as Float64Array;
-          const qs = this.psum[fs.square] as Float64Array;
-          const qc = this.pcomp[fs.square] as Float64Array;
-          const s1 = (ps[hi] as number) - (ps[lo] as number) + ((pc[hi] as number) - (pc[lo] as number));
-          const s2 = (qs[hi] as number) - (qs[lo] as number) + ((qc[hi] as number) - (qc[lo] as number));
-          const d = (s2 - (s1 * s1) / n) / n;
-          const variance = d > 0 ? d : 0;
-          v = fs.code === FeatureCode.Variance ? variance : Math.sqrt(variance);
+          const sq = fs.square;
+          v =
+            n === 0
+              ? Number.NaN
+              : spread(
+                  fs.code,
+                  n,
+                  windowSum(this.psum[fs.field] as Float64Array, this.pcomp[fs.field] as Float64Array, hi, lo, 0, 0),
+                  windowSum(this.psum[sq] as Float64Array, this.pcomp[sq] as Float64Array, hi, lo, 0, 0),
+                );
           break;
         }
         case FeatureCode.Window:
@@ -520,4 +512,24 @@ function addToPrefix(ps: Float64Array, pc: Float64Array, pn: Float64Array, i: nu
     pc[i + 1] = c;
     pn[i + 1] = n;
   }
+}
+
+/**
+ * A window's sum from compensated prefix sums: P(hi) − P(lo), with P(lo) read
+ * from the arrays at `lo`, or given (lo = −1: a tile snapshot's psum, pcomp).
+ * Every read path computes it this way, in this order: bit-identical values
+ * online and offline depend on it (the generated read kernel spells out the
+ * same expression).
+ */
+export function windowSum(ps: Float64Array, pc: Float64Array, hi: number, lo: number, psLo: number, pcLo: number): number {
+  const a = lo < 0 ? psLo : (ps[lo] as number);
+  const b = lo < 0 ? pcLo : (pc[lo] as number);
+  return (ps[hi] as number) - a + ((pc[hi] as number) - b);
+}
+
+/** Population variance (or its square root) of n values with sum s1 and sum of squares s2. */
+function spread(code: FeatureCode, n: number, s1: number, s2: number): number {
+  const d = (s2 - (s1 * s1) / n) / n;
+  const variance = d > 0 ? d : 0;
+  return code === FeatureCode.Variance ? variance : Math.sqrt(variance);
 }

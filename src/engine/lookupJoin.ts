@@ -8,6 +8,8 @@ import type { Batch } from "./rowSteps.js";
  */
 export class LookupState {
   private readonly byKey = new Map<string, { ts: number[]; rows: Row[] }>();
+  /** The time of the last trim: trimming again at or before it drops nothing. */
+  private trimmedTo = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly keyFields: readonly string[]) {}
 
@@ -43,6 +45,8 @@ export class LookupState {
 
   /** Forgets versions no lookup at or after `t` can need: all but the latest one at or before t. */
   trim(t: number): void {
+    if (t <= this.trimmedTo) return;
+    this.trimmedTo = t;
     for (const v of this.byKey.values()) {
       let keep = 0;
       while (keep + 1 < v.ts.length && (v.ts[keep + 1] as number) <= t) keep++;
@@ -79,38 +83,39 @@ export function lookupJoin(node: JoinNode, state: LookupState, { rows, ts }: Bat
 export class HeldRows {
   private rows: Row[] = [];
   private ts: number[] = [];
+  /** The earliest held time (Infinity when none). */
+  minTime = Number.POSITIVE_INFINITY;
 
   get size(): number {
     return this.rows.length;
   }
 
-  /** The earliest held time (Infinity when none). */
-  get minTime(): number {
-    let m = Number.POSITIVE_INFINITY;
-    for (const t of this.ts) if (t < m) m = t;
-    return m;
-  }
-
   hold({ rows, ts }: Batch): void {
     for (let i = 0; i < rows.length; i++) {
+      const t = ts[i] as number;
       this.rows.push(rows[i] as Row);
-      this.ts.push(ts[i] as number);
+      this.ts.push(t);
+      if (t < this.minTime) this.minTime = t;
     }
   }
 
   /** Takes the rows with time < frontier, in event-time order (ties in arrival order). */
   take(frontier: number): Batch {
+    if (this.minTime >= frontier) return { rows: [], ts: new Float64Array(0) };
     const idx: number[] = [];
     const keepRows: Row[] = [];
     const keepTs: number[] = [];
+    let min = Number.POSITIVE_INFINITY;
     for (let i = 0; i < this.rows.length; i++) {
-      if ((this.ts[i] as number) < frontier) idx.push(i);
+      const t = this.ts[i] as number;
+      if (t < frontier) idx.push(i);
       else {
         keepRows.push(this.rows[i] as Row);
-        keepTs.push(this.ts[i] as number);
+        keepTs.push(t);
+        if (t < min) min = t;
       }
     }
-    if (idx.length === 0) return { rows: [], ts: new Float64Array(0) };
+    this.minTime = min;
     idx.sort((a, b) => (this.ts[a] as number) - (this.ts[b] as number) || a - b);
     const out = { rows: idx.map((i) => this.rows[i] as Row), ts: Float64Array.from(idx, (i) => this.ts[i] as number) };
     this.rows = keepRows;

@@ -45,6 +45,11 @@ export class OperatorTableRuntime {
     this.fields = Object.keys(def.root.output);
   }
 
+  /** Event time up to which the table has its input: its source's watermark. */
+  get watermark(): number {
+    return this.source.watermark;
+  }
+
   get keyCount(): number {
     return this.states.size;
   }

@@ -117,8 +117,22 @@ class DedupStep implements Stateful {
 function compileStep(node: Exclude<StepNode, DedupNode>): BatchStep {
   switch (node.kind) {
     case "filter": {
+      // Its own loop, not keepWhere: the user's predicate stays a monomorphic call on the hottest step.
       const pred = node.predicate;
-      return ({ rows, ts }) => keepWhere(rows, ts, pred);
+      return ({ rows, ts }) => {
+        const outRows = new Array<Row>(rows.length);
+        const outTs = new Float64Array(rows.length);
+        let n = 0;
+        for (let i = 0; i < rows.length; i++) {
+          const r = rows[i] as Row;
+          if (pred(r)) {
+            outTs[n] = ts[i] as number;
+            outRows[n++] = r;
+          }
+        }
+        outRows.length = n;
+        return { rows: outRows, ts: outTs.subarray(0, n) };
+      };
     }
     case "dropNull": {
       const fields = node.fields;
@@ -208,32 +222,39 @@ export function composeSteps(first: RowSteps, then: RowSteps): RowSteps {
   });
 }
 
+/** A batch in event-time order (stable; the batch itself when it already is). */
+export function byTime(b: Batch): Batch {
+  let sorted = true;
+  for (let i = 1; i < b.rows.length && sorted; i++) sorted = (b.ts[i - 1] as number) <= (b.ts[i] as number);
+  if (sorted) return b;
+  const idx = [...b.rows.keys()].sort((x, y) => (b.ts[x] as number) - (b.ts[y] as number) || x - y);
+  return { rows: idx.map((i) => b.rows[i] as Row), ts: Float64Array.from(idx, (i) => b.ts[i] as number) };
+}
+
+/** Two batches, each in event-time order, as one (stable: ties keep `a`'s rows first, each batch's own order). */
+export function mergeByTime(x: Batch, y: Batch): Batch {
+  const rows: Row[] = [];
+  const ts = new Float64Array(x.rows.length + y.rows.length);
+  let i = 0;
+  let j = 0;
+  while (i < x.rows.length || j < y.rows.length) {
+    const takeX = j >= y.rows.length || (i < x.rows.length && (x.ts[i] as number) <= (y.ts[j] as number));
+    ts[rows.length] = takeX ? (x.ts[i] as number) : (y.ts[j] as number);
+    rows.push(takeX ? (x.rows[i++] as Row) : (y.rows[j++] as Row));
+  }
+  return { rows, ts };
+}
+
 /** Both pipelines on the same batch, their rows merged in event-time order (ties: `a`'s first). */
 export function mergeSteps(a: RowSteps, b: RowSteps): RowSteps {
-  return Object.assign(
-    (batch: Batch) => {
-      const x = a(batch);
-      const y = b(batch);
-      const rows: Row[] = [];
-      const ts = new Float64Array(x.rows.length + y.rows.length);
-      let i = 0;
-      let j = 0;
-      while (i < x.rows.length || j < y.rows.length) {
-        const takeX = j >= y.rows.length || (i < x.rows.length && (x.ts[i] as number) <= (y.ts[j] as number));
-        ts[rows.length] = takeX ? (x.ts[i] as number) : (y.ts[j] as number);
-        rows.push(takeX ? (x.rows[i++] as Row) : (y.rows[j++] as Row));
-      }
-      return { rows, ts };
+  return Object.assign((batch: Batch) => mergeByTime(a(batch), b(batch)), {
+    commit: () => {
+      a.commit();
+      b.commit();
     },
-    {
-      commit: () => {
-        a.commit();
-        b.commit();
-      },
-      rollback: () => {
-        a.rollback();
-        b.rollback();
-      },
+    rollback: () => {
+      a.rollback();
+      b.rollback();
     },
-  );
+  });
 }

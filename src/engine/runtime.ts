@@ -6,7 +6,7 @@ import { IntervalJoinState } from "./intervalJoin.js";
 import { AggregateOperator, type EmittedRows } from "./aggregateOperator.js";
 import type { DeadLetter, DeadLetterSink } from "./deadLetters.js";
 import type { PartitionedAggregate } from "./parallel/partitioned.js";
-import { compileSteps, composeSteps, mergeSteps, type Batch, type RowSteps } from "./rowSteps.js";
+import { byTime, compileSteps, composeSteps, mergeByTime, mergeSteps, type Batch, type RowSteps } from "./rowSteps.js";
 import { OperatorTableRuntime, type StagedOutputs } from "./operatorTable.js";
 
 /** An ingest between its user code and its commit. */
@@ -88,7 +88,7 @@ export class TableRuntime {
       const steps = new Map<string, RowSteps>();
       if (l.source.name === r.source.name) {
         // One source on both sides: its rows are left rows and right rows.
-        const self: RowSteps = Object.assign((b: Batch) => mergePairs(state.addLeft(leftSteps(b)), state.addRight(rightSteps(b))), {
+        const self: RowSteps = Object.assign((b: Batch) => mergeByTime(byTime(state.addLeft(leftSteps(b))), byTime(state.addRight(rightSteps(b)))), {
           commit: () => {
             leftSteps.commit();
             rightSteps.commit();
@@ -478,13 +478,3 @@ export class Runtime {
   }
 }
 
-/** Two batches of pairs as one, in event-time order. */
-function mergePairs(a: Batch, b: Batch): Batch {
-  const idx = [...Array(a.rows.length + b.rows.length).keys()];
-  const t = (i: number): number => (i < a.rows.length ? (a.ts[i] as number) : (b.ts[i - a.rows.length] as number));
-  idx.sort((x, y) => t(x) - t(y) || x - y);
-  return {
-    rows: idx.map((i) => (i < a.rows.length ? a.rows[i] : b.rows[i - a.rows.length]) as Row),
-    ts: Float64Array.from(idx, t),
-  };
-}

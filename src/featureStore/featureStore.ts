@@ -358,14 +358,14 @@ export class FeatureStore {
   }
 
   /** The time of an online read: `at`, or the store clock (a table's watermark with clock "event"). */
-  private readTime(t: { readonly source: SourceRuntime; readonly watermark?: number } | undefined, options: OnlineReadOptions): number {
+  private readTime(t: { readonly watermark: number } | undefined, options: OnlineReadOptions): number {
     let at: number;
     if (options.at !== undefined) {
       const ms = toEpochMs(options.at);
       if (ms === undefined) throw new TimestampError(`"at" is not a readable timestamp: ${String(options.at)}`, { field: "at" });
       at = ms;
     } else if (this.clock === "event") {
-      at = t === undefined ? Number.NEGATIVE_INFINITY : "watermark" in t ? t.watermark : t.source.watermark;
+      at = t === undefined ? Number.NEGATIVE_INFINITY : t.watermark;
     } else {
       at = this.clock.now();
     }
