@@ -279,14 +279,7 @@ export class Runtime {
           keepTs = ts.slice();
           kept = i;
         }
-        late.push({
-          dataset: sourceName,
-          reason: "late",
-          row: rows[i],
-          eventTime: t,
-          watermark,
-          message: `event time ${new Date(t).toISOString()} is before the watermark ${new Date(watermark).toISOString()} (allowed lateness ${lateness} ms)`,
-        });
+        late.push(lateLetter(sourceName, rows[i], t, watermark, `(allowed lateness ${lateness} ms)`));
         continue;
       }
       if (t > maxTs) maxTs = t;
@@ -374,14 +367,7 @@ export class Runtime {
         ts.push(t);
         continue;
       }
-      this.deadLetters.add({
-        dataset: src.def.name,
-        reason: "late",
-        row: b.rows[i],
-        eventTime: t,
-        watermark: wm,
-        message: `event time ${new Date(t).toISOString()} is before the watermark ${new Date(wm).toISOString()} of union table "${table.def.name}" (the source was idle while the other went on)`,
-      });
+      this.deadLetters.add(lateLetter(src.def.name, b.rows[i], t, wm, `of union table "${table.def.name}" (the source was idle while the other went on)`));
     }
     return rows.length === b.rows.length ? b : { rows, ts: Float64Array.from(ts) };
   }
@@ -478,3 +464,15 @@ export class Runtime {
   }
 }
 
+
+/** A late row's dead letter: its time, the watermark it missed and why that watermark applies. */
+function lateLetter(dataset: string, row: unknown, t: number, watermark: number, which: string): DeadLetter {
+  return {
+    dataset,
+    reason: "late",
+    row,
+    eventTime: t,
+    watermark,
+    message: `event time ${new Date(t).toISOString()} is before the watermark ${new Date(watermark).toISOString()} ${which}`,
+  };
+}
