@@ -13,7 +13,13 @@ export type FreshetErrorCode =
   | "READ_BEFORE_RETENTION"
   | "SOURCE_ERROR"
   | "STORE_CLOSED"
-  | "STORAGE_ERROR";
+  | "STORAGE_ERROR"
+  | "INVALID_REQUEST"
+  | "UNKNOWN_FEATURE"
+  | "CONFLICT"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "PAYLOAD_TOO_LARGE";
 
 export interface FreshetErrorDetails {
   /** Where the problem is: dataset, file, row number, field, as applicable. */
@@ -112,6 +118,40 @@ export class StorageError extends FreshetError {
   }
 }
 
+/** A request (HTTP body, query or client call) that does not parse; `field` names the path of the bad value. */
+export class RequestError extends FreshetError {
+  constructor(message: string, details: FreshetErrorDetails = {}) {
+    super("INVALID_REQUEST", withWhere(message, details), details);
+  }
+}
+
+/** A registered feature (or feature view) that does not exist. */
+export class UnknownFeatureError extends FreshetError {
+  constructor(name: string, details: FreshetErrorDetails = {}) {
+    super("UNKNOWN_FEATURE", `Unknown feature ${JSON.stringify(name)}: register it first (POST /register or registry.registerFeature).`, details);
+  }
+}
+
+/** A registration that clashes with what is stored: a duplicate, or a breaking change without a new version. */
+export class ConflictError extends FreshetError {
+  constructor(message: string, details: FreshetErrorDetails = {}) {
+    super("CONFLICT", message, details);
+  }
+}
+
+/** A request without a valid bearer token, or whose token lacks the scope a route needs. */
+export class AuthError extends FreshetError {
+  constructor(code: "UNAUTHORIZED" | "FORBIDDEN", message: string) {
+    super(code, message);
+  }
+}
+
+export class PayloadTooLargeError extends FreshetError {
+  constructor(limit: number) {
+    super("PAYLOAD_TOO_LARGE", `Request body is larger than the limit of ${limit} bytes; send fewer rows per request or raise --body-limit.`);
+  }
+}
+
 const HTTP_STATUS: Record<FreshetErrorCode, number> = {
   INVALID_DEFINITION: 400,
   INVALID_DURATION: 400,
@@ -123,6 +163,12 @@ const HTTP_STATUS: Record<FreshetErrorCode, number> = {
   SOURCE_ERROR: 502,
   STORE_CLOSED: 503,
   STORAGE_ERROR: 500,
+  INVALID_REQUEST: 400,
+  UNKNOWN_FEATURE: 404,
+  CONFLICT: 409,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  PAYLOAD_TOO_LARGE: 413,
 };
 
 export function httpStatusFor(code: FreshetErrorCode): number {
