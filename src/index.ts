@@ -6,7 +6,7 @@ export { ManualClock, wallClock, type Clock } from "./core/clock.js";
 export { MAX_KEY_GROUPS, keyGroupOf } from "./core/keys.js";
 export { dataset, Dataset, SourceDataset, type InferRow, type DatasetOptions } from "./dsl/dataset.js";
 export { GroupedDataset, AggregatedDataset } from "./dsl/grouped.js";
-export { Table, OperatorTable, type TableRow, type TableKeys, type AnyTable } from "./dsl/table.js";
+export { Table, OperatorTable, type TableRow, type TableKeys, type AnyTable, type TableMeta } from "./dsl/table.js";
 export { Operator, type OperatorFn, type OperatorLike, type OperatorOutput, type ApplyOptions } from "./dsl/operator.js";
 export { onDemand, OnDemandFeature, type OnDemandSpec, type OnDemandInput, type OnDemandRow, type AnyOnDemand } from "./dsl/onDemand.js";
 export {

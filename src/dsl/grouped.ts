@@ -4,7 +4,7 @@ import type { AggregationDef, PlanNode, Row } from "../plan/nodes.js";
 import { schemaAfter, validateAggregate } from "../plan/validate.js";
 import type { NumericAggKind, ValueAggKind } from "../plan/nodes.js";
 import type { Aggregation, ResolvedResult } from "./aggregations.js";
-import { Table } from "./table.js";
+import { checkTableMeta, Table, type TableMeta } from "./table.js";
 import { countWindowOf, OperatorStage, type ApplyOptions, type NamedOperator, type OperatorLike, type OutputRow } from "./operator.js";
 import type { RowOf, Schema } from "../core/schema.js";
 
@@ -78,8 +78,8 @@ export class AggregatedDataset<Keys extends Row, Features extends Row> {
   constructor(readonly node: PlanNode & { kind: "aggregate" }) {}
 
   /** Names the feature table; the name is how stores and servers find it. */
-  as<Name extends string>(name: Name): Table<Name, Keys, Features> {
+  as<Name extends string>(name: Name, meta: TableMeta = {}): Table<Name, Keys, Features> {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new DefinitionError(`table name "${name}" must be an identifier (letters, digits, _)`);
-    return new Table(name, this.node);
+    return new Table(name, this.node, checkTableMeta(name, meta));
   }
 }

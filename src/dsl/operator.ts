@@ -2,7 +2,7 @@ import type { RowOf, Schema, Simplify } from "../core/schema.js";
 import { isFieldType } from "../core/schema.js";
 import { DefinitionError } from "../errors.js";
 import type { OperatorNode, OperatorResult, PlanNode, Row } from "../plan/nodes.js";
-import { OperatorTable } from "./table.js";
+import { checkTableMeta, OperatorTable, type TableMeta } from "./table.js";
 
 /** What an operator may return for one input: a row, several, or nothing; possibly later (a Promise). */
 export type OperatorOutput<O> = O | readonly O[] | null | undefined;
@@ -82,9 +82,9 @@ export class NamedOperator<Keys extends Row, Out extends Row> {
   constructor(readonly node: OperatorNode) {}
 
   /** Names the table; the latest output of each key is its current value. */
-  as<Name extends string>(name: Name): OperatorTable<Name, Keys, Out> {
+  as<Name extends string>(name: Name, meta: TableMeta = {}): OperatorTable<Name, Keys, Out> {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new DefinitionError(`table name "${name}" must be an identifier (letters, digits, _)`);
-    return new OperatorTable(name, this.node);
+    return new OperatorTable(name, this.node, checkTableMeta(name, meta));
   }
 }
 

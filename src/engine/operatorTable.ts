@@ -137,6 +137,15 @@ export class OperatorTableRuntime {
     });
   }
 
+  /** Each key's latest output time; null for a key without outputs. */
+  latestTimes(keys: readonly Row[]): Array<number | null> {
+    return keys.map((k) => {
+      const st = this.states.get(encodeKey(this.def.root.keys.map((f) => k[f])));
+      const last = st?.ts[st.ts.length - 1];
+      return last === undefined ? null : last;
+    });
+  }
+
   /** Every key's latest output (ralf's bulk query). */
   all(): Row[] {
     const out: Row[] = [];

@@ -15,7 +15,7 @@ import { MemoryHistory } from "../stores/offline/memoryHistory.js";
 import { ParquetHistory } from "../stores/offline/parquetHistory.js";
 import { LmdbStateStore } from "../stores/online/lmdbStateStore.js";
 import { MemoryStateStore, type StateStore } from "../stores/online/stateStore.js";
-import type { AnyTable, TableKeys, TableRow } from "../dsl/table.js";
+import type { AnyTable, TableKeys, TableMeta, TableRow } from "../dsl/table.js";
 import { OnDemandFeature, type AnyOnDemand, type InputsOf, type OnDemandInput, type OnDemandRow } from "../dsl/onDemand.js";
 import { computeOnDemand } from "./onDemand.js";
 import { Subscriptions } from "./subscriptions.js";
@@ -30,6 +30,7 @@ import { DeadLetterFile } from "./deadLetterFile.js";
 import { persist, restore } from "./persistence.js";
 import { WorkerPool } from "../engine/parallel/pool.js";
 import { batchSizeOption } from "../sources/rowSource.js";
+import { describeDataset, describeTable, latestEventTimes, type DatasetInfo, type TableInfo } from "./catalog.js";
 
 export interface OpenOptions {
   /** Data directory: online state in LMDB, history in Parquet. Omit to keep everything in memory. */
@@ -122,6 +123,7 @@ export class FeatureStore {
   private readonly deadLetterSink: DeadLetterSink;
   private readonly historical = new Map<string, { version: string; op: AggregateOperator }>();
   private readonly onDemand = new Map<string, AnyOnDemand>();
+  private readonly tableMeta = new Map<string, TableMeta>();
   private readonly subscriptions = new Subscriptions();
   private readonly deadLetterFile: DeadLetterFile | undefined;
   private closed = false;
@@ -170,6 +172,7 @@ export class FeatureStore {
       else if ("root" in d && (d.root.kind === "aggregate" || d.root.kind === "operator")) {
         if (this.runtime.tables.has(d.name) || this.runtime.operatorTables.has(d.name)) throw new DefinitionError(`table "${d.name}" is already applied`);
         addSource(sourceOf(d.root));
+        this.tableMeta.set(d.name, "meta" in d ? d.meta : {});
         if (d.root.kind === "aggregate") tables.push(this.runtime.addTable({ name: d.name, root: d.root }));
         else operatorTables.push(this.runtime.addOperatorTable({ name: d.name, root: d.root }));
       } else throw new DefinitionError("apply() takes datasets from dataset(), tables from .aggregate(...).as(name) and onDemand(...) features");
@@ -294,11 +297,13 @@ export class FeatureStore {
    * store clock. Replays (materializeOffline) do not notify. Returns a
    * function that ends the subscription.
    */
-  subscribe<const Ts extends readonly AnyTable[]>(tables: Ts, callback: (vectors: Array<InputsOf<Ts>>) => void | Promise<void>): () => void {
+  subscribe<const Ts extends readonly AnyTable[]>(tables: Ts, callback: (vectors: Array<InputsOf<Ts>>) => void | Promise<void>): () => void;
+  subscribe(tables: readonly string[], callback: (vectors: Row[]) => void | Promise<void>): () => void;
+  subscribe(tables: ReadonlyArray<string | AnyTable>, callback: (vectors: Row[]) => void | Promise<void>): () => void {
     this.assertOpen();
     const unsubscribe = this.subscriptions.add(
       tables.map((t) => this.table(t)),
-      callback as (vectors: Row[]) => void | Promise<void>,
+      callback,
     );
     this.runtime.onUpdate = this.subscriptions.collect;
     return () => {
@@ -482,6 +487,33 @@ export class FeatureStore {
     for (const [name, t] of this.runtime.tables) tables[name] = { keys: t.operator.states.size, retainedEvents: t.operator.retainedEvents(), stateBytes: t.operator.stateBytes() };
     for (const [name, t] of this.runtime.operatorTables) tables[name] = { keys: t.keyCount, retainedEvents: 0, stateBytes: 0 };
     return { datasets, tables };
+  }
+
+  /** Keys and features of an applied table, operator table or on-demand feature. */
+  describe(name: string | AnyTable): TableInfo {
+    const n = typeof name === "string" ? name : name.name;
+    const info = describeTable(this.runtime, this.onDemand, n, this.tableMeta.get(n) ?? {});
+    if (info === undefined) throw new UnknownTableError(n, [...this.runtime.tables.keys(), ...this.runtime.operatorTables.keys(), ...this.onDemand.keys()]);
+    return info;
+  }
+
+  /** Schema of an applied source dataset. */
+  describeDataset(name: string): DatasetInfo {
+    const info = describeDataset(this.runtime, name);
+    if (info === undefined) throw new UnknownDatasetError(name, [...this.runtime.sources.keys()]);
+    return info;
+  }
+
+  /**
+   * For each key row, the event time of the key's latest event in the table:
+   * null for a key the table has never seen, NaN when it has but its events
+   * were compacted into tiles. Serving uses it for NOT_FOUND and TTLs.
+   */
+  async latestEventTimes(name: string, keys: readonly Row[]): Promise<Array<number | null>> {
+    this.assertOpen();
+    await this.replaying;
+    this.describe(name);
+    return latestEventTimes(this.runtime, name, keys);
   }
 
   /** A text rendering of a table's plan. */
