@@ -1,0 +1,223 @@
+import { open, type RootDatabase } from "lmdb";
+import { FreshetError, RequestError, StorageError } from "../../errors.js";
+import { cellFromTuple, corruptEntryError, encodeCell, isFeatureObject, NOT_FOUND, parseStoredJson, ttlsFor, validateWrite } from "./featureCell.js";
+import type { FeatureRead, FeatureValue, OnlineStore, OnlineWrite, ReadOptions, WriteOptions } from "./onlineStore.js";
+
+/** lmdb-js's default (and, without a custom page size, largest) key size in bytes. */
+const MAX_KEY_BYTES = 1978;
+
+/** Separates the namespace from the key: 0xFF never occurs in UTF-8, so the split is unambiguous. */
+const SEPARATOR = 0xff;
+
+type StoredEntry = { readonly [feature: string]: FeatureValue };
+
+/**
+ * The online store in LMDB, one entry per (namespace, key): the JSON object
+ * `{ feature: [writtenAt, eventTime, value], ... }` (see featureCell.ts), so a
+ * read costs one lookup per key whatever the number of features.
+ *
+ * Keys are raw bytes `utf8(namespace) 0xFF utf8(key)` rather than lmdb's
+ * ordered-binary arrays: those escape control characters only in strings
+ * shorter than 64 characters, so a range bound like [ns + "\0"] can miss a long
+ * namespace's entries. With 0xFF as separator a namespace is exactly the range
+ * [ns 0xFF, ns 0xFF 0xFF).
+ *
+ * Writes are one synchronous transaction (all rows or none); reads are
+ * synchronous lookups in the current snapshot behind an async signature.
+ */
+export class LmdbOnlineStore implements OnlineStore {
+  readonly kind = "lmdb";
+  readonly #db: RootDatabase<string, Uint8Array>;
+  readonly #path: string;
+  /** Key bytes are built here and copied by lmdb on each call, so lookups allocate no buffer. */
+  readonly #keyBytes = Buffer.allocUnsafe(MAX_KEY_BYTES + 4);
+
+  private constructor(path: string) {
+    this.#path = path;
+    try {
+      this.#db = open<string, Uint8Array>({ path, compression: false, keyEncoding: "binary", encoding: "string" });
+    } catch (cause) {
+      throw new StorageError(`Cannot open the LMDB online store at ${path}: ${messageOf(cause)}. Check that the directory is writable.`, { cause });
+    }
+  }
+
+  /** Opens (or creates) the store at `path`; use a path of its own, not the state store's. */
+  static open(path: string): LmdbOnlineStore {
+    return new LmdbOnlineStore(path);
+  }
+
+  async write(namespace: string, rows: readonly OnlineWrite[], options: WriteOptions): Promise<void> {
+    validateWrite(namespace, rows, options);
+    const prefixLength = this.#writePrefix(namespace);
+    const updates: { key: string; keyBytes: Buffer; cells: Map<string, string> }[] = [];
+    for (const row of rows) {
+      const eventTime = row.eventTime ?? options.now;
+      const cells = new Map<string, string>();
+      for (const [feature, value] of Object.entries(row.features)) cells.set(feature, encodeCell(value, options.now, eventTime));
+      if (cells.size === 0) continue;
+      const length = this.#keyLength(prefixLength, row.key);
+      if (length === undefined) {
+        const shown = row.key.length > 80 ? `${row.key.slice(0, 80)}…` : row.key;
+        throw new RequestError(
+          `Key "${shown}" of namespace "${namespace}" is too long for LMDB: namespace and key together must be at most ${MAX_KEY_BYTES - 1} bytes of UTF-8; nothing of this write was stored.`,
+          { field: "key" },
+        );
+      }
+      updates.push({ key: row.key, keyBytes: Buffer.from(this.#keyBytes.subarray(0, length)), cells });
+    }
+    if (updates.length === 0) return;
+    this.#guard(`write to namespace "${namespace}"`, () => {
+      this.#db.transactionSync(() => {
+        for (const { key, keyBytes, cells } of updates) {
+          // Inside the transaction a get sees earlier rows of this write, so rows for one key merge in order.
+          const existing = this.#db.get(keyBytes);
+          this.#db.putSync(keyBytes, mergeEntry(existing === undefined ? undefined : parseEntry(existing, this.#path, namespace, key), cells));
+        }
+      });
+    });
+  }
+
+  async read(namespace: string, keys: readonly string[], features: readonly string[], options: ReadOptions): Promise<FeatureRead[][]> {
+    const ttls = ttlsFor(features, options);
+    const now = options.now;
+    return this.#guard(`read from namespace "${namespace}"`, () => {
+      const prefixLength = this.#writePrefix(namespace);
+      const out: FeatureRead[][] = [];
+      for (const key of keys) {
+        const length = this.#keyLength(prefixLength, key);
+        // A key too long to store cannot have been written.
+        const text = length === undefined ? undefined : this.#db.get(this.#keyBytes.subarray(0, length));
+        const row: FeatureRead[] = [];
+        if (text === undefined) {
+          for (let i = 0; i < features.length; i++) row.push(NOT_FOUND);
+        } else {
+          const entry = parseEntry(text, this.#path, namespace, key);
+          for (let i = 0; i < features.length; i++) {
+            const feature = features[i];
+            const tuple = feature !== undefined && Object.hasOwn(entry, feature) ? entry[feature] : undefined;
+            if (tuple === undefined) {
+              row.push(NOT_FOUND);
+              continue;
+            }
+            const cell = cellFromTuple(tuple);
+            if (cell === undefined) throw corruptEntryError(`${this.#path} ${namespace}/${key} ${feature}`, "[writtenAt, eventTime, value]");
+            row.push(cell.readAt(now, ttls[i]));
+          }
+        }
+        out.push(row);
+      }
+      return out;
+    });
+  }
+
+  async featuresOf(namespace: string, key: string): Promise<string[]> {
+    return this.#guard(`read from namespace "${namespace}"`, () => {
+      const length = this.#keyLength(this.#writePrefix(namespace), key);
+      const text = length === undefined ? undefined : this.#db.get(this.#keyBytes.subarray(0, length));
+      return text === undefined ? [] : Object.keys(parseEntry(text, this.#path, namespace, key)).sort();
+    });
+  }
+
+  async deleteFeature(namespace: string, feature: string): Promise<void> {
+    this.#guard(`delete feature "${feature}" from namespace "${namespace}"`, () => {
+      this.#db.transactionSync(() => {
+        // Collected first, then written: the range is not changed under its own cursor.
+        const changes: { key: Uint8Array; text: string | undefined }[] = [];
+        for (const { key, value } of this.#db.getRange(namespaceRange(namespace))) {
+          const entry = parseEntry(value, this.#path, namespace, "(scan)");
+          if (!Object.hasOwn(entry, feature)) continue;
+          const kept = Object.entries(entry).filter(([name]) => name !== feature);
+          // A key left without features is removed, as Redis drops an empty hash.
+          changes.push({ key, text: kept.length === 0 ? undefined : entryText(kept.map(([name, tuple]) => [name, JSON.stringify(tuple)])) });
+        }
+        for (const { key, text } of changes) {
+          if (text === undefined) this.#db.removeSync(key);
+          else this.#db.putSync(key, text);
+        }
+      });
+    });
+  }
+
+  async dropNamespace(namespace: string): Promise<void> {
+    this.#guard(`drop namespace "${namespace}"`, () => {
+      this.#db.transactionSync(() => {
+        const keys = [...this.#db.getKeys(namespaceRange(namespace))];
+        for (const key of keys) this.#db.removeSync(key);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#db.close();
+  }
+
+  /** Writes `utf8(namespace) 0xFF` at the start of the key buffer; returns its length (or more than the maximum). */
+  #writePrefix(namespace: string): number {
+    const length = this.#keyBytes.write(namespace, 0);
+    if (length >= MAX_KEY_BYTES) return MAX_KEY_BYTES;
+    this.#keyBytes[length] = SEPARATOR;
+    return length + 1;
+  }
+
+  /**
+   * Writes `key` after the prefix; returns the key's total length, or undefined
+   * when it exceeds LMDB's limit. The buffer has slack past the limit, so a
+   * truncated write still ends beyond it and is caught.
+   */
+  #keyLength(prefixLength: number, key: string): number | undefined {
+    if (prefixLength >= MAX_KEY_BYTES) return undefined;
+    const length = prefixLength + this.#keyBytes.write(key, prefixLength);
+    return length > MAX_KEY_BYTES ? undefined : length;
+  }
+
+  /** Runs an LMDB operation; its failures become StorageErrors naming the path (our own errors pass through). */
+  #guard<T>(what: string, action: () => T): T {
+    try {
+      return action();
+    } catch (cause) {
+      if (cause instanceof FreshetError) throw cause;
+      throw new StorageError(`LMDB online store at ${this.#path} failed to ${what}: ${messageOf(cause)}`, { cause });
+    }
+  }
+}
+
+/** [ns 0xFF, ns 0xFF 0xFF): every key of the namespace, and nothing else (UTF-8 has no 0xFF byte). */
+function namespaceRange(namespace: string): { start: Uint8Array; end: Uint8Array } {
+  const prefix = Buffer.from(namespace, "utf8");
+  return { start: Buffer.concat([prefix, Buffer.of(SEPARATOR)]), end: Buffer.concat([prefix, Buffer.of(SEPARATOR, SEPARATOR)]) };
+}
+
+function parseEntry(text: string, path: string, namespace: string, key: string): StoredEntry {
+  const entry = parseStoredJson(text);
+  if (entry === undefined || !isFeatureObject(entry)) throw corruptEntryError(`${path} ${namespace}/${key}`, "a JSON object of features");
+  return entry;
+}
+
+/**
+ * The stored entry with `cells` (feature → encoded cell) set over it. Built as
+ * text so that a feature named "__proto__" stays an ordinary key.
+ */
+function mergeEntry(existing: StoredEntry | undefined, cells: ReadonlyMap<string, string>): string {
+  const parts: [string, string][] = [];
+  if (existing !== undefined) {
+    for (const [feature, tuple] of Object.entries(existing)) {
+      if (!cells.has(feature)) parts.push([feature, JSON.stringify(tuple)]);
+    }
+  }
+  for (const part of cells) parts.push(part);
+  return entryText(parts);
+}
+
+function entryText(parts: readonly (readonly [string, string])[]): string {
+  let text = "{";
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (part === undefined) continue;
+    text += `${i > 0 ? "," : ""}${JSON.stringify(part[0])}:${part[1]}`;
+  }
+  return `${text}}`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
