@@ -2,6 +2,8 @@
 import { Command, InvalidArgumentError } from "commander";
 import { FreshetError } from "../errors.js";
 import { defaultDemoOptions, runDemo } from "./demo.js";
+import { startServer } from "./serve.js";
+import { loadTokenFile, parseTokenEnv, type TokenConfig } from "../serving/auth.js";
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -25,6 +27,61 @@ program
     const result = await runDemo({ ...base, streamDays: opts.days, pushBatch: opts.batch, airports: opts.airports, limit: opts.limit, dir: opts.dir });
     if (!result.consistent) process.exitCode = 1;
   });
+
+program
+  .command("serve")
+  .description("Serve features over HTTP: Freshet's /v1 API, Feast's routes and the Realtime Feature Store's routes")
+  .argument("[module]", "definitions module (.ts or .js) exporting datasets, tables and on-demand features, and optionally `serve` (stores)")
+  .option("--port <n>", "port to listen on", positiveInt, 8080)
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--dir <path>", "data directory (engine state, history, LMDB online store, registry file); in memory when omitted")
+  .option("--online <store>", 'online store of registered features: "memory", "lmdb" or a redis:// URL')
+  .option("--registry <registry>", 'registry: "file" or a postgres:// URL')
+  .option("--tokens-file <path>", 'bearer tokens as JSON ({"tokens": [{"token": "...", "scopes": ["read"]}]}); or set FRESHET_TOKENS="token=read,write;..."')
+  .option("--cors <origins>", "comma-separated origins allowed by CORS (none by default)")
+  .option("--body-limit <bytes>", "largest request body (default 1 MiB)", positiveInt)
+  .option("--log-level <level>", "JSON log level: fatal, error, warn, info, debug, trace or silent", "info")
+  .option("--log-requests", "log every request")
+  .action(
+    async (
+      module: string | undefined,
+      opts: { port: number; host: string; dir?: string; online?: string; registry?: string; tokensFile?: string; cors?: string; bodyLimit?: number; logLevel: string; logRequests?: boolean },
+    ) => {
+      const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+      const level = levels.find((l) => l === opts.logLevel);
+      if (level === undefined) throw new InvalidArgumentError(`--log-level must be one of ${levels.join(", ")}`);
+      let tokens: TokenConfig[] | undefined;
+      if (opts.tokensFile !== undefined) tokens = await loadTokenFile(opts.tokensFile);
+      else if (process.env.FRESHET_TOKENS !== undefined && process.env.FRESHET_TOKENS !== "") tokens = parseTokenEnv(process.env.FRESHET_TOKENS);
+      const running = await startServer(
+        {
+          ...(module === undefined ? {} : { module }),
+          port: opts.port,
+          host: opts.host,
+          ...(opts.dir === undefined ? {} : { dir: opts.dir }),
+          ...(opts.online === undefined ? {} : { online: opts.online }),
+          ...(opts.registry === undefined ? {} : { registry: opts.registry }),
+          ...(tokens === undefined ? {} : { tokens }),
+          ...(opts.cors === undefined ? {} : { corsOrigins: opts.cors.split(",").map((s) => s.trim()) }),
+          ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
+          logLevel: level === "silent" ? false : level,
+          ...(opts.logRequests === true ? { logRequests: true } : {}),
+        },
+        (line) => process.stderr.write(`${line}\n`),
+      );
+      const stop = (): void => {
+        running.close().then(
+          () => process.exit(0),
+          (e: unknown) => {
+            process.stderr.write(`freshet: closing failed: ${(e as Error).message}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    },
+  );
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
 import cors from "@fastify/cors";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from "fastify";
 import { wallClock, type Clock } from "../core/clock.js";
 import { FreshetError, httpStatusFor, PayloadTooLargeError, RequestError } from "../errors.js";
 import type { FeatureStore } from "../featureStore/featureStore.js";
@@ -64,10 +64,10 @@ export async function createServer(o: ServerOptions): Promise<FreshetServer> {
   const logLevel = o.logLevel ?? "info";
   const app = Fastify({
     logger: logLevel === false ? false : { level: logLevel },
-    disableRequestLogging: o.logRequests !== true,
+    logController: new LogController({ disableRequestLogging: o.logRequests !== true }),
     bodyLimit: o.bodyLimit ?? 1024 * 1024,
     // Route parameters are capped by the schemas; this bounds what reaches them.
-    maxParamLength: 1000,
+    routerOptions: { maxParamLength: 1000 },
   });
   if (o.corsOrigins !== undefined && o.corsOrigins.length > 0) await app.register(cors, { origin: [...o.corsOrigins] });
 

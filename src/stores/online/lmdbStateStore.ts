@@ -1,5 +1,5 @@
 import { open, type RootDatabase } from "lmdb";
-import { keyGroupOf } from "../../core/keys.js";
+import { keyGroupOf, MAX_KEY_GROUPS } from "../../core/keys.js";
 import { StorageError } from "../../errors.js";
 import type { StateStore } from "./stateStore.js";
 
@@ -17,7 +17,7 @@ export class LmdbStateStore implements StateStore {
     try {
       this.db = open({ path, compression: false });
     } catch (cause) {
-      throw new StorageError(`cannot open the LMDB online store at ${path}`, { cause });
+      throw new StorageError(`cannot open the LMDB state store at ${path}`, { cause });
     }
   }
 
@@ -41,7 +41,8 @@ export class LmdbStateStore implements StateStore {
   }
 
   *keys(table: string): Iterable<string> {
-    for (const k of this.db.getKeys({ start: ["k", table], end: ["k", `${table}\u0000`] })) {
+    // Entries are ["k", table, group, key] with group < MAX_KEY_GROUPS: this range is exactly the table's.
+    for (const k of this.db.getKeys({ start: ["k", table], end: ["k", table, MAX_KEY_GROUPS] })) {
       const key = (k as unknown[])[3];
       if (typeof key === "string") yield key;
     }

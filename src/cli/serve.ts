@@ -1,0 +1,112 @@
+import { join } from "node:path";
+import { DefinitionError } from "../errors.js";
+import { FeatureStore } from "../featureStore/featureStore.js";
+import { FileRegistry, REGISTRY_FILE_NAME } from "../registry/fileRegistry.js";
+import { PostgresRegistry } from "../registry/postgresRegistry.js";
+import type { Registry } from "../registry/registry.js";
+import type { TokenConfig } from "../serving/auth.js";
+import { createServer, type FreshetServer } from "../serving/server.js";
+import type { ServeConfig } from "../serving/serveConfig.js";
+import { LmdbOnlineStore } from "../stores/online/lmdbOnlineStore.js";
+import { MemoryOnlineStore } from "../stores/online/memoryOnlineStore.js";
+import type { OnlineStore } from "../stores/online/onlineStore.js";
+import { RedisOnlineStore } from "../stores/online/redisOnlineStore.js";
+import { loadDefinitions } from "./loadDefinitions.js";
+
+export interface ServeOptions {
+  /** Definitions module (.ts or .js); none: only features registered over HTTP are served. */
+  readonly module?: string;
+  readonly port: number;
+  readonly host: string;
+  /** Data directory: engine state, history, online store (LMDB) and registry file. */
+  readonly dir?: string;
+  /** Overrides the module's `serve.online`. */
+  readonly online?: string;
+  /** Overrides the module's `serve.registry`. */
+  readonly registry?: string;
+  readonly tokens?: readonly TokenConfig[];
+  readonly corsOrigins?: readonly string[];
+  readonly bodyLimit?: number;
+  readonly logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | false;
+  readonly logRequests?: boolean;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly server: FreshetServer;
+  readonly store: FeatureStore;
+  /** Stops serving and closes the store, online store and registry (flushing what they hold). */
+  close(): Promise<void>;
+}
+
+async function openOnline(spec: string, dir: string | undefined, config: ServeConfig): Promise<OnlineStore> {
+  if (spec === "memory") return new MemoryOnlineStore();
+  if (spec === "lmdb") {
+    if (dir === undefined) throw new DefinitionError('the "lmdb" online store lives in the data directory: pass --dir', { field: "online" });
+    return LmdbOnlineStore.open(join(dir, "features"));
+  }
+  if (/^rediss?:\/\//.test(spec)) return RedisOnlineStore.connect(spec, config.redisPrefix === undefined ? {} : { prefix: config.redisPrefix });
+  throw new DefinitionError(`online store ${JSON.stringify(spec)}: use "memory", "lmdb" or a redis:// URL`, { field: "online" });
+}
+
+async function openRegistry(spec: string, dir: string | undefined): Promise<Registry> {
+  if (spec === "file") return dir === undefined ? FileRegistry.inMemory() : FileRegistry.open(join(dir, REGISTRY_FILE_NAME));
+  if (/^postgres(ql)?:\/\//.test(spec)) return PostgresRegistry.connect(spec);
+  throw new DefinitionError(`registry ${JSON.stringify(spec)}: use "file" or a postgres:// URL`, { field: "registry" });
+}
+
+/**
+ * `freshet serve`: loads the definitions, opens the stores (embedded in the
+ * data directory, in memory without one, or those the module or flags name),
+ * replays the module's `materialize` inputs into datasets without history,
+ * and serves.
+ */
+export async function startServer(o: ServeOptions, log: (line: string) => void = () => {}): Promise<RunningServer> {
+  const loaded = o.module === undefined ? { definitions: [], config: {} as ServeConfig } : await loadDefinitions(o.module);
+  const config = loaded.config;
+  const store = await FeatureStore.open({ ...(o.dir === undefined ? {} : { dir: o.dir }), clock: config.clock ?? "wall" });
+  const opened: Array<{ close(): Promise<void> }> = [store];
+  try {
+    await store.apply(loaded.definitions);
+    const stats = store.stats().datasets;
+    const fresh = Object.fromEntries(Object.entries(config.materialize ?? {}).filter(([name]) => (stats[name]?.accepted ?? 0) === 0));
+    if (Object.keys(fresh).length > 0) {
+      log(`replaying history into ${Object.keys(fresh).join(", ")}`);
+      const reports = await store.materializeOffline(fresh);
+      for (const [name, r] of Object.entries(reports)) log(`  ${name}: ${r.accepted} rows accepted, ${r.late} late, ${r.invalid} invalid`);
+    }
+    const online = await openOnline(o.online ?? config.online ?? (o.dir === undefined ? "memory" : "lmdb"), o.dir, config);
+    opened.push(online);
+    const registry = await openRegistry(o.registry ?? config.registry ?? "file", o.dir);
+    opened.push(registry);
+    const server = await createServer({
+      store,
+      online,
+      registry,
+      ...(o.tokens === undefined ? {} : { tokens: o.tokens }),
+      ...(o.corsOrigins === undefined ? {} : { corsOrigins: o.corsOrigins }),
+      ...(o.bodyLimit === undefined ? {} : { bodyLimit: o.bodyLimit }),
+      ...(o.logLevel === undefined ? {} : { logLevel: o.logLevel }),
+      ...(o.logRequests === undefined ? {} : { logRequests: o.logRequests }),
+    });
+    const url = await server.listen(o.port, o.host);
+    const list = store.list();
+    log(`freshet serving ${list.tables.length} tables, ${list.datasets.length} datasets on ${url} (online store: ${online.kind}, registry: ${registry.kind}); docs at ${url}/docs`);
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      server,
+      store,
+      close() {
+        closing ??= (async () => {
+          await server.close();
+          for (const c of opened.reverse()) await c.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    for (const c of opened.reverse()) await c.close().catch(() => {});
+    throw e;
+  }
+}
