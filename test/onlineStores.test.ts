@@ -23,6 +23,20 @@ onlineStoreConformance(
   () => rm(lmdbDir, { recursive: true, force: true }),
 );
 
+// The parsed-entry cache evicting at every other key, and no cache at all: the same answers.
+const tinyCacheDir = await mkdtemp(join(tmpdir(), "freshet-online-lmdb-cache-"));
+onlineStoreConformance(
+  "lmdb (2-entry cache)",
+  async () => LmdbOnlineStore.open(join(tinyCacheDir, "online"), { cacheSize: 2 }),
+  () => rm(tinyCacheDir, { recursive: true, force: true }),
+);
+const noCacheDir = await mkdtemp(join(tmpdir(), "freshet-online-lmdb-nocache-"));
+onlineStoreConformance(
+  "lmdb (no cache)",
+  async () => LmdbOnlineStore.open(join(noCacheDir, "online"), { cacheSize: 0 }),
+  () => rm(noCacheDir, { recursive: true, force: true }),
+);
+
 /**
  * LMDB closed and reopened after every change, so every read of the suite
  * reads what an earlier process wrote.

@@ -6,8 +6,19 @@ import { RequestError } from "../../errors.js";
 /** Feast's missing-timestamp value. */
 const EPOCH = "1970-01-01T00:00:00Z";
 
+/** Formatted timestamps by epoch ms: values written together share one, so most lookups hit. Cleared when full. */
+const formatted = new Map<number, string>();
+
 function feastTime(ms: number | null): string {
-  return ms === null ? EPOCH : new Date(ms).toISOString().replace(".000Z", "Z");
+  if (ms === null) return EPOCH;
+  let s = formatted.get(ms);
+  if (s === undefined) {
+    if (formatted.size >= 100_000) formatted.clear();
+    s = new Date(ms).toISOString();
+    if (s.endsWith(".000Z")) s = `${s.slice(0, -5)}Z`;
+    formatted.set(ms, s);
+  }
+  return s;
 }
 
 /** Feast's feature-server routes, so existing Feast HTTP clients work unchanged. */

@@ -31,9 +31,18 @@ export class LmdbOnlineStore implements OnlineStore {
   readonly #path: string;
   /** Key bytes are built here and copied by lmdb on each call, so lookups allocate no buffer. */
   readonly #keyBytes = Buffer.allocUnsafe(MAX_KEY_BYTES + 4);
+  /**
+   * Parsed entries of recently read keys ("namespace\u0000key"), oldest first:
+   * the embedded online store is served from memory and persisted to LMDB.
+   * Writes and deletes through this store invalidate what they touch; another
+   * process writing the same LMDB directory is not seen (one writer, the server).
+   */
+  readonly #cache = new Map<string, StoredEntry>();
+  readonly #cacheSize: number;
 
-  private constructor(path: string) {
+  private constructor(path: string, cacheSize: number) {
     this.#path = path;
+    this.#cacheSize = cacheSize;
     try {
       this.#db = open<string, Uint8Array>({ path, compression: false, keyEncoding: "binary", encoding: "string" });
     } catch (cause) {
@@ -41,9 +50,14 @@ export class LmdbOnlineStore implements OnlineStore {
     }
   }
 
-  /** Opens (or creates) the store at `path`; use a path of its own, not the state store's. */
-  static open(path: string): LmdbOnlineStore {
-    return new LmdbOnlineStore(path);
+  /**
+   * Opens (or creates) the store at `path`; use a path of its own, not the
+   * state store's. `cacheSize` entries (default 100,000 keys) are kept parsed in memory.
+   */
+  static open(path: string, options: { readonly cacheSize?: number } = {}): LmdbOnlineStore {
+    const size = options.cacheSize ?? 100_000;
+    if (!Number.isInteger(size) || size < 0) throw new RequestError(`cacheSize must be a whole number >= 0, got ${String(size)}`, { field: "cacheSize" });
+    return new LmdbOnlineStore(path, size);
   }
 
   async write(namespace: string, rows: readonly OnlineWrite[], options: WriteOptions): Promise<void> {
@@ -66,6 +80,7 @@ export class LmdbOnlineStore implements OnlineStore {
       updates.push({ key: row.key, keyBytes: Buffer.from(this.#keyBytes.subarray(0, length)), cells });
     }
     if (updates.length === 0) return;
+    for (const u of updates) this.#cache.delete(`${namespace}\u0000${u.key}`);
     this.#guard(`write to namespace "${namespace}"`, () => {
       this.#db.transactionSync(() => {
         for (const { key, keyBytes, cells } of updates) {
@@ -84,14 +99,11 @@ export class LmdbOnlineStore implements OnlineStore {
       const prefixLength = this.#writePrefix(namespace);
       const out: FeatureRead[][] = [];
       for (const key of keys) {
-        const length = this.#keyLength(prefixLength, key);
-        // A key too long to store cannot have been written.
-        const text = length === undefined ? undefined : this.#db.get(this.#keyBytes.subarray(0, length));
+        const entry = this.#entry(namespace, prefixLength, key);
         const row: FeatureRead[] = [];
-        if (text === undefined) {
+        if (entry === undefined) {
           for (let i = 0; i < features.length; i++) row.push(NOT_FOUND);
         } else {
-          const entry = parseEntry(text, this.#path, namespace, key);
           for (let i = 0; i < features.length; i++) {
             const feature = features[i];
             const tuple = feature !== undefined && Object.hasOwn(entry, feature) ? entry[feature] : undefined;
@@ -119,6 +131,7 @@ export class LmdbOnlineStore implements OnlineStore {
   }
 
   async deleteFeature(namespace: string, feature: string): Promise<void> {
+    this.#cache.clear();
     this.#guard(`delete feature "${feature}" from namespace "${namespace}"`, () => {
       this.#db.transactionSync(() => {
         // Collected first, then written: the range is not changed under its own cursor.
@@ -139,6 +152,7 @@ export class LmdbOnlineStore implements OnlineStore {
   }
 
   async dropNamespace(namespace: string): Promise<void> {
+    this.#cache.clear();
     this.#guard(`drop namespace "${namespace}"`, () => {
       this.#db.transactionSync(() => {
         const keys = [...this.#db.getKeys(namespaceRange(namespace))];
@@ -149,6 +163,26 @@ export class LmdbOnlineStore implements OnlineStore {
 
   async close(): Promise<void> {
     await this.#db.close();
+  }
+
+  /** A key's parsed entry, from the cache or LMDB (then cached); undefined when absent. */
+  #entry(namespace: string, prefixLength: number, key: string): StoredEntry | undefined {
+    const id = `${namespace}\u0000${key}`;
+    const cached = this.#cache.get(id);
+    if (cached !== undefined) return cached;
+    const length = this.#keyLength(prefixLength, key);
+    // A key too long to store cannot have been written.
+    const text = length === undefined ? undefined : this.#db.get(this.#keyBytes.subarray(0, length));
+    if (text === undefined) return undefined;
+    const entry = parseEntry(text, this.#path, namespace, key);
+    if (this.#cacheSize > 0) {
+      if (this.#cache.size >= this.#cacheSize) {
+        const oldest = this.#cache.keys().next();
+        if (oldest.done !== true) this.#cache.delete(oldest.value);
+      }
+      this.#cache.set(id, entry);
+    }
+    return entry;
   }
 
   /** Writes `utf8(namespace) 0xFF` at the start of the key buffer; returns its length (or more than the maximum). */
