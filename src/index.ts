@@ -57,3 +57,16 @@ export { jsonlSource, type JsonlSourceOptions } from "./sources/files/jsonlSourc
 export { parquetSource, type ParquetSourceOptions } from "./sources/files/parquetSource.js";
 export { generatorSource, mulberry32, type GeneratorSourceOptions } from "./sources/generator/generatorSource.js";
 export * from "./errors.js";
+export { defineServe, type ServeConfig } from "./serving/serveConfig.js";
+export { createServer, type ServerOptions, type FreshetServer } from "./serving/server.js";
+export type { TokenConfig, TokenScope } from "./serving/auth.js";
+export { startServer, type ServeOptions, type RunningServer } from "./cli/serve.js";
+export { FreshetClient, ServerError, type ClientOptions, type FeatureColumn } from "./client/freshetClient.js";
+export type { OnlineStore, OnlineWrite, FeatureRead, FeatureValue, FeatureStatus, ReadOptions, WriteOptions } from "./stores/online/onlineStore.js";
+export { MemoryOnlineStore } from "./stores/online/memoryOnlineStore.js";
+export { LmdbOnlineStore } from "./stores/online/lmdbOnlineStore.js";
+export { RedisOnlineStore } from "./stores/online/redisOnlineStore.js";
+export type { Registry, FeatureSpec, FeatureRecord, EntitySpec, EntityRecord, TableSpec, TableRecord, FeatureStats, HistogramBin, FeatureDataType } from "./registry/registry.js";
+export { FileRegistry } from "./registry/fileRegistry.js";
+export { PostgresRegistry } from "./registry/postgresRegistry.js";
+export type { TableInfo, DatasetInfo, ColumnInfo } from "./featureStore/catalog.js";
