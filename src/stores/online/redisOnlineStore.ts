@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import { FreshetError, StorageError } from "../../errors.js";
 import { cellFromText, corruptEntryError, encodeCell, NOT_FOUND, ttlsFor, validateWrite } from "./featureCell.js";
@@ -26,6 +27,10 @@ const SCAN_COUNT = 1000;
  * deleteFeature and dropNamespace SCAN the namespace's key prefix; they are not
  * atomic with respect to concurrent writes.
  */
+/** HMGET of the features (ARGV) for each key (KEYS), as one array per key. */
+const READ_SCRIPT = "local out = {} for i, k in ipairs(KEYS) do out[i] = redis.call('HMGET', k, unpack(ARGV)) end return out";
+const READ_SHA = createHash("sha1").update(READ_SCRIPT).digest("hex");
+
 export class RedisOnlineStore implements OnlineStore {
   readonly kind = "redis";
   readonly #client: Redis;
@@ -95,10 +100,18 @@ export class RedisOnlineStore implements OnlineStore {
     if (keys.length === 0) return [];
     if (features.length === 0) return keys.map(() => []);
     const base = this.#keyBase(namespace);
-    const pipeline = this.#client.pipeline();
-    for (const key of keys) pipeline.hmget(base + key, ...features);
-    const results = await this.#run(`read from namespace "${namespace}"`, () => pipeline.exec());
-    const replies = this.#checkReplies(results, `read from namespace "${namespace}"`);
+    // One EVALSHA doing every HMGET server-side: one command for the client to
+    // build and parse, where a pipeline of HMGETs costs one per key. (Like a
+    // pipeline, it needs every key on one node: not for Redis Cluster batches.)
+    const replies = await this.#run(`read from namespace "${namespace}"`, async () => {
+      const redisKeys = keys.map((k) => base + k);
+      const reply: unknown = await this.#client.evalsha(READ_SHA, redisKeys.length, ...redisKeys, ...features).catch(async (e: unknown) => {
+        if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
+        return this.#client.eval(READ_SCRIPT, redisKeys.length, ...redisKeys, ...features);
+      });
+      if (!Array.isArray(reply) || reply.length !== keys.length) throw new StorageError(`Redis at ${this.#address} answered a read of namespace "${namespace}" with an unexpected reply.`);
+      return reply as unknown[];
+    });
     const out: FeatureRead[][] = [];
     for (let k = 0; k < keys.length; k++) {
       const reply = replies[k];
