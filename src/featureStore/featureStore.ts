@@ -333,7 +333,7 @@ export class FeatureStore {
     }
     const t = this.table(table as string | AnyTable);
     const at = this.readTime(t, options);
-    return this.readRows(t, t.operator, keys, () => at);
+    return this.readRows(t, t.operator, keys, at);
   }
 
   /** One key's current row (ralf's point query): the key as its value, or as an object of key fields. */
@@ -431,7 +431,7 @@ export class FeatureStore {
     return op;
   }
 
-  private readRows(t: TableRuntime, op: AggregateOperator, inputs: readonly Row[], timeOf: (i: number) => number, keepInput = false): Row[] {
+  private readRows(t: TableRuntime, op: AggregateOperator, inputs: readonly Row[], time: number | ((i: number) => number), keepInput = false): Row[] {
     const layout = op.layout;
     const n = inputs.length;
     const out: FeatureColumn[] = layout.features.map((f) => (f.out === "number" ? new Float64Array(n) : new Array<unknown>(n)));
@@ -444,18 +444,25 @@ export class FeatureStore {
         return v;
       }),
     );
-    // Reading in time order keeps every key's cursor moving forward.
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => timeOf(a) - timeOf(b) || a - b);
-    for (const i of order) op.read(keyValues[i] as unknown[], timeOf(i), out, i);
+    // Reading in time order keeps every key's cursor moving forward; online
+    // reads share one time, so they need no sort.
+    if (typeof time === "number") {
+      for (let i = 0; i < n; i++) op.read(keyValues[i] as unknown[], time, out, i);
+    } else {
+      const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => time(a) - time(b) || a - b);
+      for (const i of order) op.read(keyValues[i] as unknown[], time(i), out, i);
+    }
     const rows: Row[] = new Array<Row>(n);
+    const keys = layout.keys;
+    const features = layout.features;
     for (let i = 0; i < n; i++) {
       const r: Row = {};
       if (keepInput) Object.assign(r, inputs[i]);
-      else layout.keys.forEach((k, j) => (r[k] = (keyValues[i] as unknown[])[j]));
-      layout.features.forEach((f, k) => {
+      else for (let j = 0; j < keys.length; j++) r[keys[j] as string] = (keyValues[i] as unknown[])[j];
+      for (let k = 0; k < features.length; k++) {
         const v = (out[k] as FeatureColumn)[i];
-        r[f.name] = typeof v === "number" && Number.isNaN(v) ? null : v;
-      });
+        r[(features[k] as { name: string }).name] = typeof v === "number" && v !== v ? null : v;
+      }
       rows[i] = r;
     }
     return rows;
