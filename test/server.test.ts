@@ -277,3 +277,27 @@ describe("operations", () => {
     expect(stats.json).toMatchObject({ count: 2, min: 7, max: 35 });
   });
 });
+
+describe("registry routes", () => {
+  it("entities: registering a feature records its entity; a key-type change needs a higher version", async () => {
+    fx = await servingFixture();
+    await call("POST", "/register", { name: "user_age", data_type: "int", entity: "user" });
+    expect(((await call("GET", "/v1/entities")).json.entities as Json[]).map((e) => [e.name, e.keyType])).toEqual([["user", "string"]]);
+    const changed = await call("POST", "/v1/entities", { name: "user", keyType: "int" });
+    expect(changed.status).toBe(409);
+    expect(String((changed.json.error as Json).message)).toContain("string");
+    const raised = await call("POST", "/v1/entities", { name: "user", keyType: "int", version: 2, owner: "growth" });
+    expect(raised.status).toBe(201);
+    expect(raised.json).toMatchObject({ name: "user", keyType: "int", version: 2, owner: "growth" });
+  });
+
+  it("a table the definitions apply cannot be deleted; a stale record can", async () => {
+    fx = await servingFixture();
+    const applied = await call("DELETE", "/v1/tables/user_spend");
+    expect(applied.status).toBe(409);
+    await fx.registry.registerTable({ name: "old_table", kind: "table", keys: [{ name: "user", type: "string" }], fields: [] });
+    expect((await call("DELETE", "/v1/tables/old_table")).json).toMatchObject({ name: "old_table" });
+    expect((await call("DELETE", "/v1/tables/old_table")).status).toBe(404);
+    expect((await fx.registry.listTables()).map((t) => t.name).sort()).toEqual(["purchases", "user_spend"]);
+  });
+});

@@ -2,7 +2,7 @@ import { wallClock, type Clock } from "../core/clock.js";
 import { parseDuration } from "../core/duration.js";
 import type { Row } from "../core/schema.js";
 import { toEpochMs } from "../core/time.js";
-import { RequestError, TimestampError, UnknownFeatureError, UnknownTableError } from "../errors.js";
+import { ConflictError, RequestError, TimestampError, UnknownFeatureError, UnknownTableError } from "../errors.js";
 import type { FeatureStore, IngestReport } from "../featureStore/featureStore.js";
 import type { TableInfo } from "../featureStore/catalog.js";
 import type { FeatureRecord, FeatureSpec, FeatureStats, Registry, TableRecord } from "../registry/registry.js";
@@ -287,10 +287,23 @@ export class FeatureService {
     }));
   }
 
-  /** Registers a feature (409 on a duplicate); the records cache follows. */
+  /** Deletes a table's registry record; a table the running definitions apply cannot be deleted. */
+  async deleteTableRecord(name: string): Promise<TableRecord> {
+    if (this.isTable(name) || this.store.list().datasets.includes(name)) {
+      throw new ConflictError(`table "${name}" is applied by the definitions this server runs; remove it from the definitions module and restart first`, { field: "table" });
+    }
+    const removed = await this.registry.deleteTable(name);
+    if (removed === undefined) throw new UnknownTableError(name, (await this.registry.listTables()).map((t) => t.name));
+    return removed;
+  }
+
+  /** Registers a feature (409 on a duplicate) and its entity if new; the records cache follows. */
   async register(spec: FeatureSpec): Promise<FeatureRecord> {
     const old = this.features.get(spec.name);
     const record = await this.registry.registerFeature(spec);
+    if (!(await this.registry.listEntities()).some((e) => e.name === spec.entity)) {
+      await this.registry.registerEntity({ name: spec.entity, keyType: "string", description: `ids of "${spec.entity}" (registered with feature "${spec.name}")` });
+    }
     // A new version whose type or entity changed must not serve the old values.
     if (old !== undefined && (old.dataType !== record.dataType || old.entity !== record.entity)) await this.online.deleteFeature(namespaceOf(old), old.name);
     this.features.put(record);

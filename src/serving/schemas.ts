@@ -87,3 +87,12 @@ export const featureIdParams = z.object({ feature_id: z.coerce.number().int().po
 
 export const entityFeaturesResponse = z.object({ entity_id: z.string(), features: z.record(z.string(), z.unknown()) });
 export const messageResponse = z.object({ message: z.string() });
+
+export const entityBody = z.object({
+  name,
+  keyType: z.enum(["string", "int", "float", "bool"]).describe("type of the entity's ids; changing it needs a higher version"),
+  description: z.string().max(10_000).optional(),
+  owner: z.string().max(200).optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  version: z.number().int().positive().optional(),
+});

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { FeatureService } from "../featureService.js";
 import { route, type AnyRoute } from "../route.js";
-import { atQuery, datasetParams, featureParams, ingestReport, onlineBody, onlineKeyParams, onlineRowsResponse, pushBody, registerBody, tableParams, featureIdParams } from "../schemas.js";
+import { entityBody, atQuery, datasetParams, featureParams, ingestReport, onlineBody, onlineKeyParams, onlineRowsResponse, pushBody, registerBody, tableParams, featureIdParams } from "../schemas.js";
 import { featureSpecOf } from "./restRoutes.js";
 
 /** Freshet's own API under /v1: tables, online reads, pushes, stats. */
@@ -67,6 +67,33 @@ export function nativeRoutes(service: FeatureService): AnyRoute[] {
       handler: async ({ params, body }) => service.push(params.dataset, body.rows, body.onError),
     }),
     route({
+      method: "DELETE",
+      url: "/v1/tables/:table",
+      scope: "admin",
+      tag: "native",
+      summary: "Delete a table's registry record (refused while the running definitions apply it)",
+      params: tableParams,
+      handler: async ({ params }) => service.deleteTableRecord(params.table),
+    }),
+    route({
+      method: "GET",
+      url: "/v1/entities",
+      scope: "read",
+      tag: "native",
+      summary: "Registered entities",
+      handler: async () => ({ entities: await service.registry.listEntities() }),
+    }),
+    route({
+      method: "POST",
+      url: "/v1/entities",
+      scope: "admin",
+      tag: "native",
+      summary: "Register an entity (409 when its key type changes and `version` is not higher)",
+      body: entityBody,
+      status: 201,
+      handler: async ({ body }) => service.registry.registerEntity(stripUndefined(body)),
+    }),
+    route({
       method: "GET",
       url: "/v1/features",
       scope: "read",
@@ -112,4 +139,9 @@ export function nativeRoutes(service: FeatureService): AnyRoute[] {
       handler: async () => ({ ...service.store.stats(), online: service.online.kind, registry: service.registry.kind }),
     }),
   ];
+}
+
+/** zod leaves absent optional keys out, but types them `| undefined`; the registry's specs are exact. */
+function stripUndefined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }
