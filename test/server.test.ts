@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MIN, servingFixture, T0, type Fixture } from "./helpers/servingFixture.js";
+import { FeatureStore } from "../src/featureStore/featureStore.js";
+import { FileRegistry } from "../src/registry/fileRegistry.js";
+import { createServer } from "../src/serving/server.js";
+import { MemoryOnlineStore } from "../src/stores/online/memoryOnlineStore.js";
+import { MIN, purchases, servingFixture, T0, userSpend, type Fixture } from "./helpers/servingFixture.js";
 
 let fx: Fixture;
 afterEach(async () => {
@@ -299,5 +303,41 @@ describe("registry routes", () => {
     expect((await call("DELETE", "/v1/tables/old_table")).json).toMatchObject({ name: "old_table" });
     expect((await call("DELETE", "/v1/tables/old_table")).status).toBe(404);
     expect((await fx.registry.listTables()).map((t) => t.name).sort()).toEqual(["purchases", "user_spend"]);
+  });
+});
+
+describe("keys and clocks", () => {
+  it("key values must match the key field's type", async () => {
+    fx = await servingFixture();
+    await call("POST", "/v1/push/purchases", { rows });
+    const num = await call("POST", "/v1/online/user_spend", { keys: [{ user: 42 }] });
+    expect(num.status).toBe(400);
+    expect(num.json.error).toMatchObject({ code: "INVALID_REQUEST", field: "keys.0.user" });
+    const feast = await call("POST", "/get-online-features", { features: ["user_spend:n_1h"], entities: { user: [true] } });
+    expect(feast.json.error).toMatchObject({ field: "entities.user.0" });
+  });
+
+  it("a key's timestamp is its latest event even when that event was in an earlier batch", async () => {
+    fx = await servingFixture();
+    await call("POST", "/v1/push/purchases", { rows: [{ user: "ann", amount: 1, ts: T0 - 30 * MIN }] });
+    await call("POST", "/v1/push/purchases", { rows: [{ user: "bob", amount: 1, ts: T0 - 20 * MIN }] });
+    const res = await call("POST", "/get-online-features", { features: ["user_spend:n_1h"], entities: { user: ["ann", "bob"] } });
+    expect((res.json.results as Array<{ event_timestamps: string[] }>)[1]?.event_timestamps).toEqual([new Date(T0 - 30 * MIN).toISOString().replace(".000Z", "Z"), new Date(T0 - 20 * MIN).toISOString().replace(".000Z", "Z")]);
+  });
+
+  it('with clock "event", TTLs of computed tables count on the table\'s watermark, not the wall clock', async () => {
+    const store = await FeatureStore.open({ clock: "event" });
+    await store.apply([purchases, userSpend]);
+    const server = await createServer({ store, online: new MemoryOnlineStore(), registry: FileRegistry.inMemory(), logLevel: false });
+    try {
+      const old = Date.UTC(2020, 0, 1);
+      await store.push("purchases", [{ user: "ann", amount: 10, ts: old }, { user: "bob", amount: 3, ts: old + 3 * 60 * MIN }]);
+      const res = await server.app.inject({ method: "POST", url: "/get-online-features", payload: { features: ["user_spend:spend_1h"], entities: { user: ["ann", "bob"] } } });
+      // At the watermark (bob's event), ann's latest event is 3 h old: past the 2 h TTL; bob's is fresh.
+      expect(JSON.parse(res.body).results[1]).toMatchObject({ values: [null, 3], statuses: ["OUTSIDE_MAX_AGE", "PRESENT"] });
+    } finally {
+      await server.close();
+      await store.close();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { DATASET_BRAND, hasBrand, SOURCE_DATASET_BRAND } from "../core/brand.js";
 import { parseDuration, type Duration } from "../core/duration.js";
 import { isFieldType, type FieldType, type KeyableFields, type RowOf, type Schema, type Simplify, type ValueOf } from "../core/schema.js";
 import { DefinitionError } from "../errors.js";
@@ -10,6 +11,11 @@ import { GroupedDataset } from "./grouped.js";
  * returns a new, immutable Dataset; nothing runs until a FeatureStore applies it.
  */
 export class Dataset<R extends Row> {
+  readonly [DATASET_BRAND] = true as const;
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, DATASET_BRAND);
+  }
+
   /** The plan node this dataset stands for. */
   readonly node: PlanNode;
   /** Phantom: the row type, for InferRow. */
@@ -251,6 +257,11 @@ export interface DatasetOptions<S extends Schema> {
 
 /** A source dataset: the entry point of rows from outside. `Keys` and `Ts` name its key and event-time fields. */
 export class SourceDataset<Name extends string, S extends Schema, Keys extends string = string, Ts extends string = string> extends Dataset<RowOf<S>> {
+  readonly [SOURCE_DATASET_BRAND] = true as const;
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, SOURCE_DATASET_BRAND);
+  }
+
   declare readonly __keys: Keys;
   declare readonly __ts: Ts;
   readonly name: Name;

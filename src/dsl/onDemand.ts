@@ -1,3 +1,4 @@
+import { hasBrand, ON_DEMAND_BRAND } from "../core/brand.js";
 import { isFieldType, type RowOf, type Schema, type Simplify } from "../core/schema.js";
 import { DefinitionError } from "../errors.js";
 import type { Row } from "../plan/nodes.js";
@@ -17,6 +18,11 @@ export type KeysOf<Ts extends readonly AnyTable[]> = Simplify<UnionToIntersectio
  * getHistorical (at each entity row's time).
  */
 export class OnDemandFeature<Name extends string, Keys extends Row, Request extends Row, Out extends Row> {
+  readonly [ON_DEMAND_BRAND] = true as const;
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, ON_DEMAND_BRAND);
+  }
+
   declare readonly __keys: Keys;
   declare readonly __request: Request;
   declare readonly __out: Out;

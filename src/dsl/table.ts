@@ -1,3 +1,4 @@
+import { hasBrand, OPERATOR_TABLE_BRAND, TABLE_BRAND } from "../core/brand.js";
 import type { AggregateNode, OperatorNode, OperatorTableDef, Row, TableDef } from "../plan/nodes.js";
 import { parseDuration, type Duration } from "../core/duration.js";
 import { DefinitionError } from "../errors.js";
@@ -31,6 +32,11 @@ export function checkTableMeta(table: string, meta: TableMeta): TableMeta {
 
 /** A named feature table: key fields Keys, feature values Features. */
 export class Table<Name extends string, Keys extends Row, Features extends Row> implements TableDef {
+  readonly [TABLE_BRAND] = true as const;
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, TABLE_BRAND);
+  }
+
   declare readonly __keys: Keys;
   declare readonly __features: Features;
 
@@ -43,6 +49,11 @@ export class Table<Name extends string, Keys extends Row, Features extends Row> 
 
 /** A named table whose values a custom operator computes: the latest output row per key. */
 export class OperatorTable<Name extends string, Keys extends Row, Features extends Row> implements OperatorTableDef {
+  readonly [OPERATOR_TABLE_BRAND] = true as const;
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, OPERATOR_TABLE_BRAND);
+  }
+
   declare readonly __keys: Keys;
   declare readonly __features: Features;
 

@@ -79,6 +79,9 @@ export class KeyState {
     }
   }
 
+  /** Event time of the key's latest event (NaN before any): what serving reports as its timestamp and TTLs count from. */
+  latest = Number.NaN;
+
   get size(): number {
     return this.end - this.first;
   }
@@ -86,6 +89,7 @@ export class KeyState {
   /** Appends one event; `values[f]` is the numeric field value (NaN for null), `refValues[r]` the value field's. */
   append(t: number, values: ArrayLike<number>, refValues?: readonly unknown[]): void {
     if (this.end - this.off >= this.cap) this.makeRoom();
+    if (!(t <= this.latest)) this.latest = t;
     const i = this.end - this.off;
     if (this.end === this.first || t >= (this.ts[i - 1] as number)) {
       this.ts[i] = t;

@@ -17,6 +17,8 @@ export interface EncodedKeyState {
   readonly psum: readonly Buffer[];
   readonly pcomp: readonly Buffer[];
   readonly pnn: readonly Buffer[];
+  /** Event time of the key's latest event; absent in states written before it was kept. */
+  readonly latest?: number;
   /** Format 3: the value fields' values (Layout.valueFields), retained events only. */
   readonly refs?: ReadonlyArray<readonly unknown[]>;
   /** Format 3, tiled layouts: the first event's position and the tile snapshots, positions relative to the first kept event. */
@@ -56,6 +58,7 @@ export function encodeKeyState(st: KeyState): EncodedKeyState {
     pcomp: st.pcomp.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
     pnn: st.pnn.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
     refs: st.refs.map((a) => a.slice(from, to)),
+    ...(Number.isNaN(st.latest) ? {} : { latest: st.latest }),
     ...(st.tiles === undefined
       ? {}
       : {
@@ -89,6 +92,7 @@ export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
   st.pcomp = e.pcomp.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
   st.pnn = e.pnn.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
   st.refs = refs.map((a) => a.slice());
+  st.latest = e.latest ?? (e.n > 0 ? (st.ts[e.n - 1] as number) : Number.NaN);
   if (st.tiles !== undefined && e.tiles !== undefined) {
     st.originPos = e.tiles.origin;
     for (const h of e.tiles.hops) {

@@ -92,9 +92,9 @@ export function describeDataset(runtime: Runtime, name: string): DatasetInfo | u
 }
 
 /**
- * For each key row: the event time of the key's latest event the table
- * holds, NaN when the table has the key but no longer holds its events
- * (compacted into tiles), or null when the table has never seen the key.
+ * For each key row: the event time of the key's latest event, NaN when it
+ * is unknown (state restored from a format that did not keep it, after its
+ * events were compacted), or null when the table has never seen the key.
  */
 export function latestEventTimes(runtime: Runtime, name: string, keys: readonly Row[]): Array<number | null> {
   const t = runtime.tables.get(name);
@@ -102,8 +102,7 @@ export function latestEventTimes(runtime: Runtime, name: string, keys: readonly 
     const keyFields = t.def.root.keys;
     return keys.map((r) => {
       const st = t.operator.lookup(encodeKey(keyFields.map((k) => r[k])));
-      if (st === undefined) return null;
-      return st.size > 0 ? st.timeAt(st.end - 1) : Number.NaN;
+      return st === undefined ? null : st.latest;
     });
   }
   const ot = runtime.operatorTables.get(name);

@@ -513,8 +513,8 @@ export class FeatureStore {
 
   /**
    * For each key row, the event time of the key's latest event in the table:
-   * null for a key the table has never seen, NaN when it has but its events
-   * were compacted into tiles. Serving uses it for NOT_FOUND and TTLs.
+   * null for a key the table has never seen, NaN when unknown (state from an
+   * older format). Serving uses it for NOT_FOUND and TTLs.
    */
   async latestEventTimes(name: string, keys: readonly Row[]): Promise<Array<number | null>> {
     this.assertOpen();

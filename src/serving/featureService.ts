@@ -171,7 +171,7 @@ export class FeatureService {
       for (const c of [...info.keys, ...info.request]) {
         const v = k[c.name];
         if (v === undefined) throw new RequestError(`key row ${i} of table "${table}" has no "${c.name}"`, { field: `keys.${i}.${c.name}` });
-        r[c.name] = typeof v === "string" ? coerceKey(c.type, v, `keys.${i}.${c.name}`) : v;
+        r[c.name] = checkKey(c.type, v, `keys.${i}.${c.name}`);
       }
       return r;
     });
@@ -237,12 +237,13 @@ export class FeatureService {
     const keyRows: Row[] = new Array<Row>(n);
     for (let i = 0; i < n; i++) {
       const r: Row = {};
-      for (const k of needed) r[k.name] = (entities[k.name] as readonly unknown[])[i];
+      for (const k of needed) r[k.name] = checkKey(k.type, (entities[k.name] as readonly unknown[])[i], `entities.${k.name}.${i}`);
       keyRows[i] = r;
     }
     const [rows, times] = await Promise.all([this.store.getOnline(view, keyRows), info.kind === "onDemand" ? keyRows.map(() => Number.NaN) : this.store.latestEventTimes(view, keyRows)]);
     const ttl = this.ttls.get(view);
-    const now = this.clock.now();
+    // TTLs count on the clock the table's reads use (its watermark with clock "event").
+    const now = info.kind === "table" ? (this.store.now(view)?.getTime() ?? Number.NEGATIVE_INFINITY) : this.clock.now();
     return refs.map((r) => {
       const values = new Array<unknown>(n);
       const statuses = new Array<FeatureStatus>(n);
@@ -449,11 +450,29 @@ export class FeatureService {
   }
 }
 
+/**
+ * A key value checked against its field type: numbers for numeric keys
+ * (numeric text is read as a number), text for string keys, true/false for
+ * bool keys. Without this, 42 and "42" would read one key's state yet echo
+ * different values.
+ */
+function checkKey(type: string, v: unknown, field: string): unknown {
+  if (typeof v === "string") return type === "string" || type === "value" ? v : coerceKey(type, v, field);
+  const ok =
+    type === "int" || type === "timestamp" ? typeof v === "number" && Number.isInteger(v)
+    : type === "float" ? typeof v === "number" && Number.isFinite(v)
+    : type === "bool" ? typeof v === "boolean"
+    : type === "value" ? typeof v === "number" || typeof v === "boolean"
+    : false;
+  if (!ok) throw new RequestError(`key "${field}" must be ${type === "string" ? "text" : type === "int" ? "a whole number" : type === "float" ? "a number" : type === "bool" ? "true or false" : "text, a number or a boolean"}, got ${JSON.stringify(v)}`, { field });
+  return v;
+}
+
 /** A key value from text, by its field type. */
 function coerceKey(type: string, text: string, field: string): string | number | boolean {
-  if (type === "int" || type === "float") {
+  if (type === "int" || type === "float" || type === "timestamp") {
     const n = Number(text);
-    if (text.trim() === "" || !Number.isFinite(n) || (type === "int" && !Number.isInteger(n))) throw new RequestError(`key "${field}" must be ${type === "int" ? "a whole number" : "a number"}, got ${JSON.stringify(text)}`, { field });
+    if (text.trim() === "" || !Number.isFinite(n) || (type !== "float" && !Number.isInteger(n))) throw new RequestError(`key "${field}" must be ${type === "int" ? "a whole number" : "a number"}, got ${JSON.stringify(text)}`, { field });
     return n;
   }
   if (type === "bool") {
