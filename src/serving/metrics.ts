@@ -75,7 +75,16 @@ export class ServerMetrics {
     });
   }
 
+  /** Labelled children by "method route status": prom-client hashes label objects on every observe otherwise. */
+  private readonly children = new Map<string, { observe(v: number): void }>();
+
   observe(method: string, route: string, status: number, seconds: number): void {
-    this.latency.observe({ method, route, status: String(status) }, seconds);
+    const id = `${method} ${route} ${status}`;
+    let child = this.children.get(id);
+    if (child === undefined) {
+      child = this.latency.labels({ method, route, status: String(status) });
+      this.children.set(id, child);
+    }
+    child.observe(seconds);
   }
 }
