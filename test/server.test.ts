@@ -170,6 +170,10 @@ describe("Realtime Feature Store routes", () => {
     expect(ageRow).toMatchObject({ data_type: "int", entity: "user", feature_group: "demographics", ttl_seconds: 3600, min_value: 25, max_value: 41 });
     expect(ageRow?.mean_value as number).toBeCloseTo(mean, 9);
     expect(ageRow?.std_dev as number).toBeCloseTo(sd, 9);
+    const described = await call("GET", "/v1/features/user_age");
+    expect(described.json).toMatchObject({ name: "user_age", dataType: "int", entity: "user", featureGroup: "demographics", ttlSeconds: 3600, stats: { count: 3, min: 25, max: 41 } });
+    expect((await call("GET", "/v1/features/user_spend:spend_1h")).json).toMatchObject({ table: "user_spend", name: "spend_1h", type: "number", keys: [{ name: "user", type: "string" }] });
+    expect((await call("GET", "/v1/features/nope")).status).toBe(404);
     const stats = await call("GET", "/v1/stats/features/user_city");
     expect(stats.json).toMatchObject({ count: 3, nulls: 1, min: null });
     // Feast reads the same values by view.
@@ -241,6 +245,8 @@ describe("operations", () => {
     expect((await call("POST", "/register", { name: "f", data_type: "int", entity: "user" }, as(writer))).status).toBe(403);
     expect((await call("POST", "/register", { name: "f", data_type: "int", entity: "user" }, as(admin))).status).toBe(200);
     expect((await call("GET", "/metrics")).status).toBe(401);
+    expect((await call("GET", "/docs/openapi.json")).status).toBe(401);
+    expect((await call("GET", "/docs/openapi.json", undefined, as(reader))).status).toBe(200);
   });
 
   it("CORS is closed by default and opens for the configured origins", async () => {

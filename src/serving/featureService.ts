@@ -429,6 +429,19 @@ export class FeatureService {
     return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null));
   }
 
+  /** A registered feature's record, or a computed table's feature, with its statistics. */
+  async describeFeature(ref: string): Promise<Record<string, unknown>> {
+    const f = this.features.get(ref);
+    if (f !== undefined) return { ...f, stats: await this.stats(ref) };
+    const colon = ref.indexOf(":");
+    if (colon > 0 && this.isTable(ref.slice(0, colon))) {
+      const info = this.table(ref.slice(0, colon));
+      const feature = info.features.find((c) => c.name === ref.slice(colon + 1));
+      if (feature !== undefined) return { table: info.name, ...feature, keys: info.keys, meta: info.meta, stats: await this.stats(ref) };
+    }
+    throw new UnknownFeatureError(ref, { field: "feature" });
+  }
+
   /** Statistics of a feature: a registered feature's name, or "table:feature". */
   async stats(ref: string): Promise<FeatureStats> {
     const f = this.features.get(ref);

@@ -90,13 +90,13 @@ export async function createServer(o: ServerOptions): Promise<FreshetServer> {
     }),
   );
   const doc = openApiDocument(
-    [...routes, route({ method: "GET", url: "/docs", scope: "public", tag: "ops", summary: "This documentation (OpenAPI at /docs/openapi.json)", handler: async () => null })],
+    [...routes, route({ method: "GET", url: "/docs", scope: "read", tag: "ops", summary: "This documentation (OpenAPI at /docs/openapi.json)", handler: async () => null })],
     { title: "Freshet", version, auth: auth !== undefined },
   );
   const page = docsPage(doc);
   routes.push(
-    route({ method: "GET", url: "/docs", scope: "public", tag: "ops", summary: "API documentation", handler: async (_i, _r, reply) => reply.type("text/html; charset=utf-8").send(page) }),
-    route({ method: "GET", url: "/docs/openapi.json", scope: "public", tag: "ops", summary: "OpenAPI document", handler: async () => doc }),
+    route({ method: "GET", url: "/docs", scope: "read", tag: "ops", summary: "API documentation", handler: async (_i, _r, reply) => reply.type("text/html; charset=utf-8").send(page) }),
+    route({ method: "GET", url: "/docs/openapi.json", scope: "read", tag: "ops", summary: "OpenAPI document", handler: async () => doc }),
   );
 
   for (const r of routes) {

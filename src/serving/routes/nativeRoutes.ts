@@ -112,6 +112,15 @@ export function nativeRoutes(service: FeatureService): AnyRoute[] {
       handler: async ({ body }) => service.register(featureSpecOf(body)),
     }),
     route({
+      method: "GET",
+      url: "/v1/features/:feature",
+      scope: "read",
+      tag: "native",
+      summary: 'Describe a feature (a registered feature\'s name, or "table:feature") with its statistics',
+      params: featureParams,
+      handler: async ({ params }) => service.describeFeature(params.feature),
+    }),
+    route({
       method: "DELETE",
       url: "/v1/features/:feature_id",
       scope: "admin",
