@@ -54,6 +54,7 @@ describe("native /v1 routes", () => {
     expect(d.json.keys).toEqual([{ name: "user", type: "string" }]);
     expect((d.json.features as Json[]).map((f) => f.name)).toEqual(["n_1h", "spend_1h", "top_1h"]);
     expect(d.json.registry).toMatchObject({ name: "user_spend", kind: "table", version: 1, description: "spend per user over the last hour", owner: "risk-team", tags: { domain: "payments" }, ttlSeconds: 7200 });
+    expect((await fx.registry.getTable("purchases"))?.description).toBe("purchases by user");
     expect(String(d.json.plan)).toContain("purchases");
     const list = await call("GET", "/v1/tables");
     expect((list.json.tables as Json[]).map((x) => x.name)).toEqual(["user_spend"]);
@@ -113,6 +114,11 @@ describe("Feast routes", () => {
     const old = await call("POST", "/get-online-features", { features: ["user_spend:top_1h"], entities: { user: ["ann", "bob"] } });
     const col = (old.json.results as Array<{ values: unknown[]; statuses: string[] }>)[1];
     expect(col).toMatchObject({ values: [null, null], statuses: ["OUTSIDE_MAX_AGE", "NULL_VALUE"] });
+    // The native route withholds the same expired values.
+    expect((await call("POST", "/v1/online/user_spend", { keys: [{ user: "ann" }, { user: "bob" }] })).json.rows).toEqual([
+      { user: "ann", n_1h: null, spend_1h: null, top_1h: null },
+      { user: "bob", n_1h: 0, spend_1h: 0, top_1h: null },
+    ]);
   });
 
   it("rejects malformed references and ragged entity columns", async () => {

@@ -1,4 +1,5 @@
 import { DATASET_BRAND, hasBrand, SOURCE_DATASET_BRAND } from "../core/brand.js";
+import { checkTableMeta } from "./table.js";
 import { parseDuration, type Duration } from "../core/duration.js";
 import { isFieldType, type FieldType, type KeyableFields, type RowOf, type Schema, type Simplify, type ValueOf } from "../core/schema.js";
 import { DefinitionError } from "../errors.js";
@@ -253,6 +254,11 @@ export interface DatasetOptions<S extends Schema> {
    * Default: they always wait.
    */
   readonly idleTimeout?: Duration;
+  /** Registry metadata. Changing a key field's type is refused unless `version` is raised. */
+  readonly version?: number;
+  readonly description?: string;
+  readonly owner?: string;
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** A source dataset: the entry point of rows from outside. `Keys` and `Ts` name its key and event-time fields. */
@@ -307,6 +313,7 @@ export function dataset<Name extends string, S extends Schema, const O extends D
     keys: Object.freeze(keys),
     lateness: options.lateness === undefined || options.lateness === 0 ? 0 : parseDuration(options.lateness),
     ...(options.idleTimeout === undefined ? {} : { idleTimeout: parseDuration(options.idleTimeout) }),
+    meta: checkTableMeta(name, { ...(options.version === undefined ? {} : { version: options.version }), ...(options.description === undefined ? {} : { description: options.description }), ...(options.owner === undefined ? {} : { owner: options.owner }), ...(options.tags === undefined ? {} : { tags: options.tags }) }),
   });
   return new SourceDataset(name, schema, def);
 }

@@ -27,6 +27,7 @@ export interface TableInfo {
 
 export interface DatasetInfo {
   readonly name: string;
+  readonly meta: TableMeta;
   readonly keys: readonly string[];
   readonly timestamp: string;
   readonly fields: readonly ColumnInfo[];
@@ -88,7 +89,7 @@ export function describeTable(runtime: Runtime, onDemand: ReadonlyMap<string, An
 export function describeDataset(runtime: Runtime, name: string): DatasetInfo | undefined {
   const s = runtime.sources.get(name);
   if (s === undefined) return undefined;
-  return { name, keys: s.def.keys, timestamp: s.def.timestamp, fields: schemaColumns(s.def.schema) };
+  return { name, keys: s.def.keys, timestamp: s.def.timestamp, fields: schemaColumns(s.def.schema), meta: s.def.meta ?? {} };
 }
 
 /**

@@ -5,6 +5,7 @@ import { toEpochMs } from "../core/time.js";
 import { ConflictError, RequestError, TimestampError, UnknownFeatureError, UnknownTableError } from "../errors.js";
 import type { FeatureStore, IngestReport } from "../featureStore/featureStore.js";
 import type { TableInfo } from "../featureStore/catalog.js";
+import type { TableMeta } from "../dsl/table.js";
 import type { FeatureRecord, FeatureSpec, FeatureStats, Registry, TableRecord } from "../registry/registry.js";
 import type { FeatureStatus, FeatureValue, OnlineStore } from "../stores/online/onlineStore.js";
 import { checkFeatureValue } from "./featureValues.js";
@@ -81,7 +82,7 @@ export class FeatureService {
     for (const name of datasets) {
       const d = o.store.describeDataset(name);
       const keys = d.fields.filter((f) => d.keys.includes(f.name));
-      await o.registry.registerTable({ name, kind: "dataset", keys, fields: d.fields.filter((f) => !d.keys.includes(f.name)), version: await service.currentVersion(name, 1) });
+      await o.registry.registerTable({ name, kind: "dataset", keys, fields: d.fields.filter((f) => !d.keys.includes(f.name)), ...metaSpec(d.meta) });
     }
     for (const name of [...tables, ...onDemand]) {
       const info = service.table(name);
@@ -91,10 +92,7 @@ export class FeatureService {
         kind: info.kind === "onDemand" ? "onDemand" : "table",
         keys: info.keys,
         fields: info.features,
-        version: m.version ?? 1,
-        ...(m.description === undefined ? {} : { description: m.description }),
-        ...(m.owner === undefined ? {} : { owner: m.owner }),
-        ...(m.tags === undefined ? {} : { tags: m.tags }),
+        ...metaSpec(m),
         ...(m.ttl === undefined ? {} : { ttlSeconds: Math.ceil(parseDuration(m.ttl) / 1000) }),
       });
       if (m.ttl !== undefined) service.ttls.set(name, parseDuration(m.ttl));
@@ -102,10 +100,6 @@ export class FeatureService {
     return service;
   }
 
-  /** Datasets keep the version they were registered with: their schema comes from code that has no version field. */
-  private async currentVersion(name: string, fallback: number): Promise<number> {
-    return (await this.registry.getTable(name))?.version ?? fallback;
-  }
 
   /** Keys and features of a computed table (cached: definitions are applied before serving). */
   table(name: string): TableInfo {
@@ -176,7 +170,19 @@ export class FeatureService {
       return r;
     });
     const ms = readAt(at);
-    return this.store.getOnline(table, rows, ms === undefined ? {} : { at: ms });
+    const out = await this.store.getOnline(table, rows, ms === undefined ? {} : { at: ms });
+    const ttl = this.ttls.get(table);
+    if (ttl === undefined || info.kind === "onDemand") return out;
+    // A key whose latest event is older than the table's TTL serves no values (null), as on the Feast route.
+    const now = ms ?? (info.kind === "table" ? (this.store.now(table)?.getTime() ?? Number.NEGATIVE_INFINITY) : this.clock.now());
+    const times = await this.store.latestEventTimes(table, rows);
+    return out.map((r, i) => {
+      const time = times[i];
+      if (time === null || time === undefined || Number.isNaN(time) || now - time <= ttl) return r;
+      const expired: Row = { ...r };
+      for (const f of info.features) expired[f.name] = null;
+      return expired;
+    });
   }
 
   async bulk(table: string): Promise<Row[]> {
@@ -461,6 +467,16 @@ export class FeatureService {
     const info = this.table(table);
     await this.recordStats(info.features.flatMap((f) => rows.map((r) => ({ ref: `${table}:${f.name}`, value: r[f.name] ?? null }))));
   }
+}
+
+/** The registry fields of a table's or dataset's metadata. */
+function metaSpec(m: TableMeta): { version: number; description?: string; owner?: string; tags?: Readonly<Record<string, string>> } {
+  return {
+    version: m.version ?? 1,
+    ...(m.description === undefined ? {} : { description: m.description }),
+    ...(m.owner === undefined ? {} : { owner: m.owner }),
+    ...(m.tags === undefined ? {} : { tags: m.tags }),
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ import { createServer, type FreshetServer, type ServerOptions } from "../../src/
 import { MemoryOnlineStore } from "../../src/stores/online/memoryOnlineStore.js";
 import type { OnlineStore } from "../../src/stores/online/onlineStore.js";
 
-export const purchases = dataset("purchases", { user: t.string(), amount: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
+export const purchases = dataset("purchases", { user: t.string(), amount: t.float(), ts: t.timestamp() }, { timestamp: "ts", description: "purchases by user", owner: "risk-team" });
 export const userSpend = purchases
   .groupBy("user")
   .aggregate({ n_1h: count({ window: "1h" }), spend_1h: sum("amount", { window: "1h" }), top_1h: max("amount", { window: "1h" }) })
