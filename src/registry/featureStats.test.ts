@@ -77,7 +77,9 @@ function expectHistogramOf(stats: FeatureStats, xs: readonly number[]): void {
   // than HISTOGRAM_BINS bins, or be finer than the resolution floor.
   const half = width / 2;
   const maxAbs = Math.max(...xs.map(Math.abs));
-  const wouldSpan = Math.floor(Math.max(...xs) / half) - Math.floor(Math.min(...xs) / half) + 1;
+  // Bin index without dividing when |x| < width: a denormal over a bin width underflows to -0.
+  const bin = (x: number): number => (Math.abs(x) < half ? (x < 0 ? -1 : 0) : Math.floor(x / half));
+  const wouldSpan = bin(Math.max(...xs)) - bin(Math.min(...xs)) + 1;
   const belowFloor = maxAbs === 0 ? half < Number.MIN_VALUE : half < 2 ** (Math.floor(Math.log2(maxAbs)) + 1 - RESOLUTION_BITS);
   expect(wouldSpan > HISTOGRAM_BINS || belowFloor || half < Number.MIN_VALUE).toBe(true);
 }
@@ -231,3 +233,11 @@ function hashOf(v: unknown, seed: number): number {
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x9e3779b1);
   return h;
 }
+
+describe("denormals", () => {
+  it("a negative denormal lands in bin [-w, 0), and the width is still the smallest the rule allows", () => {
+    const vs = [38, -5e-324];
+    expectMatchesDirect(accumulate(vs).snapshot(), vs);
+    expect(accumulate(vs).snapshot().histogram[0]).toEqual({ lower: -4, upper: 0, count: 1 });
+  });
+});
