@@ -70,3 +70,5 @@ export type { Registry, FeatureSpec, FeatureRecord, EntitySpec, EntityRecord, Ta
 export { FileRegistry } from "./registry/fileRegistry.js";
 export { PostgresRegistry } from "./registry/postgresRegistry.js";
 export type { TableInfo, DatasetInfo, ColumnInfo } from "./featureStore/catalog.js";
+export type { TrainingSetSpec, FeatureSelection, LabelSpec } from "./featureStore/trainingSet.js";
+export { writeRows } from "./stores/offline/rowFiles.js";

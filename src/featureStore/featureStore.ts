@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { wallClock, type Clock } from "../core/clock.js";
 import type { Row, Schema } from "../core/schema.js";
 import { toEpochMs } from "../core/time.js";
+import { encodeKey } from "../core/keys.js";
+import { buildTrainingSet, type TrainingSetSpec } from "./trainingSet.js";
 import type { AggregateOperator, EmittedRows } from "../engine/aggregateOperator.js";
 import { DeadLetterSink, type DeadLetter } from "../engine/deadLetters.js";
 import { Runtime, type SourceRuntime, type TableRuntime } from "../engine/runtime.js";
@@ -405,6 +407,41 @@ export class FeatureStore {
     const t = this.table(table as string | AnyTable);
     const op = await this.historicalOperator(t);
     return this.readRows(t, op, entityRows, (i) => times[i] as number, true);
+  }
+
+  /**
+   * A point-in-time training set (Featurizer's feature-label sets): each
+   * entity row with the selected features as of its timestamp (never later),
+   * optional max ages, and labels read a lookahead after it. See TrainingSetSpec.
+   */
+  async trainingSet(spec: TrainingSetSpec): Promise<Row[]> {
+    this.assertOpen();
+    return buildTrainingSet(this, spec);
+  }
+
+  /**
+   * For each entity row, the event time of its key's latest event at or
+   * before the row's timestamp (null: none yet; NaN: unknown for operator
+   * tables' and on-demand reads). Training sets use it for max ages.
+   */
+  async pointInTimeEventTimes(table: string, entityRows: readonly Row[], options: HistoricalOptions = {}): Promise<Array<number | null>> {
+    this.assertOpen();
+    await this.replaying;
+    const t = this.runtime.tables.get(table);
+    if (t === undefined) {
+      this.describe(table);
+      return entityRows.map(() => Number.NaN);
+    }
+    const field = options.timestampField ?? "ts";
+    const op = await this.historicalOperator(t);
+    const keys = t.def.root.keys;
+    return entityRows.map((r) => {
+      const at = toEpochMs(r[field]);
+      const st = op.lookup(encodeKey(keys.map((k) => r[k])));
+      if (at === undefined || st === undefined) return null;
+      const p = st.upperBound(at);
+      return p > st.first ? st.timeAt(p - 1) : null;
+    });
   }
 
   /** The whole history of every source a table reads. */
