@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { FreshetError } from "../errors.js";
 import { defaultDemoOptions, runDemo } from "./demo.js";
 import { startServer } from "./serve.js";
+import { runTrainingSet } from "./trainingSetCommand.js";
 import { loadTokenFile, parseTokenEnv, type TokenConfig } from "../serving/auth.js";
 
 function positiveInt(value: string): number {
@@ -82,6 +83,16 @@ program
       process.once("SIGTERM", stop);
     },
   );
+
+program
+  .command("training-set")
+  .description("Build a point-in-time feature-label set from a YAML config (definitions, entity file, features, label, time range)")
+  .requiredOption("--config <yaml>", "the training-set config (see examples/training-set.yaml)")
+  .requiredOption("--out <file>", "where to write the set: .parquet or .csv")
+  .option("--dir <path>", "a data directory whose history to use (and keep); the module's serve.materialize inputs are replayed when it has none")
+  .action(async (opts: { config: string; out: string; dir?: string }) => {
+    await runTrainingSet({ config: opts.config, out: opts.out, ...(opts.dir === undefined ? {} : { dir: opts.dir }), log: (line) => process.stderr.write(`${line}\n`) });
+  });
 
 try {
   await program.parseAsync(process.argv);
