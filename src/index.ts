@@ -72,3 +72,4 @@ export { PostgresRegistry } from "./registry/postgresRegistry.js";
 export type { TableInfo, DatasetInfo, ColumnInfo } from "./featureStore/catalog.js";
 export type { TrainingSetSpec, FeatureSelection, LabelSpec } from "./featureStore/trainingSet.js";
 export { writeRows } from "./stores/offline/rowFiles.js";
+export type { ReplayOptions, ReplayReport, ReplayBatch, ReplayTarget } from "./featureStore/recordedStream.js";

@@ -6,6 +6,7 @@ import type { Row, Schema } from "../core/schema.js";
 import { toEpochMs } from "../core/time.js";
 import { encodeKey } from "../core/keys.js";
 import { buildTrainingSet, type TrainingSetSpec } from "./trainingSet.js";
+import { replayRecorded, type ReplayOptions, type ReplayReport } from "./recordedStream.js";
 import type { AggregateOperator, EmittedRows } from "../engine/aggregateOperator.js";
 import { DeadLetterSink, type DeadLetter } from "../engine/deadLetters.js";
 import { Runtime, type SourceRuntime, type TableRuntime } from "../engine/runtime.js";
@@ -407,6 +408,21 @@ export class FeatureStore {
     const t = this.table(table as string | AnyTable);
     const op = await this.historicalOperator(t);
     return this.readRows(t, op, entityRows, (i) => times[i] as number, true);
+  }
+
+  /**
+   * Replays the recorded events of source datasets (every accepted event is
+   * recorded in the offline history) in event-time order, into another store
+   * or a callback, at full speed or paced (`speed`: a multiple of real time).
+   */
+  async replay(options: ReplayOptions): Promise<ReplayReport> {
+    this.assertOpen();
+    await this.replaying;
+    const defs = options.sources.map((name) => this.sourceDef(name));
+    return replayRecorded((name) => {
+      const d = defs.find((x) => x.name === name) as SourceDef;
+      return this.history.scan(d.name, d.schema, d.timestamp);
+    }, options);
   }
 
   /**
