@@ -73,3 +73,5 @@ export type { TableInfo, DatasetInfo, ColumnInfo } from "./featureStore/catalog.
 export type { TrainingSetSpec, FeatureSelection, LabelSpec } from "./featureStore/trainingSet.js";
 export { writeRows } from "./stores/offline/rowFiles.js";
 export type { ReplayOptions, ReplayReport, ReplayBatch, ReplayTarget } from "./featureStore/recordedStream.js";
+export type { ServedRead, SkewReport, FeatureSkew } from "./featureStore/skewCheck.js";
+export { ReadLog, loadReadLog, type LoggedRead } from "./serving/readLog.js";

@@ -4,7 +4,14 @@ import { FreshetError } from "../errors.js";
 import { defaultDemoOptions, runDemo } from "./demo.js";
 import { startServer } from "./serve.js";
 import { runTrainingSet } from "./trainingSetCommand.js";
+import { formatSkewReport, runSkewCheck } from "./skewCommand.js";
 import { loadTokenFile, parseTokenEnv, type TokenConfig } from "../serving/auth.js";
+
+function parseFraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError("must be a number from 0 to 1");
+  return n;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -43,10 +50,12 @@ program
   .option("--body-limit <bytes>", "largest request body (default 1 MiB)", positiveInt)
   .option("--log-level <level>", "JSON log level: fatal, error, warn, info, debug, trace or silent", "info")
   .option("--log-requests", "log every request")
+  .option("--log-reads <fraction>", "log the computed-table reads of this fraction of keys (by key hash) for `freshet skew`", parseFraction)
+  .option("--read-log <file>", "where --log-reads writes (default: read-log.jsonl in --dir)")
   .action(
     async (
       module: string | undefined,
-      opts: { port: number; host: string; dir?: string; online?: string; registry?: string; tokensFile?: string; cors?: string; bodyLimit?: number; logLevel: string; logRequests?: boolean },
+      opts: { port: number; host: string; dir?: string; online?: string; registry?: string; tokensFile?: string; cors?: string; bodyLimit?: number; logLevel: string; logRequests?: boolean; logReads?: number; readLog?: string },
     ) => {
       const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
       const level = levels.find((l) => l === opts.logLevel);
@@ -67,6 +76,8 @@ program
           ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
           logLevel: level === "silent" ? false : level,
           ...(opts.logRequests === true ? { logRequests: true } : {}),
+          ...(opts.logReads === undefined ? {} : { logReads: opts.logReads }),
+          ...(opts.readLog === undefined ? {} : { readLogPath: opts.readLog }),
         },
         (line) => process.stderr.write(`${line}\n`),
       );
@@ -83,6 +94,18 @@ program
       process.once("SIGTERM", stop);
     },
   );
+
+program
+  .command("skew")
+  .description("Online/offline skew check: recompute logged online reads (serve --log-reads) offline and report per feature")
+  .argument("<module>", "the definitions module the server ran")
+  .requiredOption("--dir <path>", "the server's data directory (its recorded history)")
+  .option("--log <file>", "the read log (default: read-log.jsonl in --dir)")
+  .option("--json", "print the report as JSON")
+  .action(async (module: string, opts: { dir: string; log?: string; json?: boolean }) => {
+    const report = await runSkewCheck({ module, dir: opts.dir, ...(opts.log === undefined ? {} : { log: opts.log }) });
+    process.stdout.write(opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatSkewReport(report));
+  });
 
 program
   .command("training-set")

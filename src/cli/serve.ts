@@ -12,6 +12,7 @@ import { MemoryOnlineStore } from "../stores/online/memoryOnlineStore.js";
 import type { OnlineStore } from "../stores/online/onlineStore.js";
 import { RedisOnlineStore } from "../stores/online/redisOnlineStore.js";
 import { loadDefinitions } from "./loadDefinitions.js";
+import { ReadLog } from "../serving/readLog.js";
 
 export interface ServeOptions {
   /** Definitions module (.ts or .js); none: only features registered over HTTP are served. */
@@ -29,6 +30,10 @@ export interface ServeOptions {
   readonly bodyLimit?: number;
   readonly logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | false;
   readonly logRequests?: boolean;
+  /** Fraction of keys whose computed-table reads are logged for `freshet skew` (0 to 1). */
+  readonly logReads?: number;
+  /** The read log file (default: read-log.jsonl in the data directory). */
+  readonly readLogPath?: string;
 }
 
 export interface RunningServer {
@@ -79,7 +84,14 @@ export async function startServer(o: ServeOptions, log: (line: string) => void =
     opened.push(online);
     const registry = await openRegistry(o.registry ?? config.registry ?? "file", o.dir);
     opened.push(registry);
+    let readLog: ReadLog | undefined;
+    if (o.logReads !== undefined) {
+      const path = o.readLogPath ?? (o.dir === undefined ? undefined : join(o.dir, "read-log.jsonl"));
+      if (path === undefined) throw new DefinitionError("--log-reads needs a file: pass --dir or --read-log", { field: "read-log" });
+      readLog = new ReadLog(o.logReads, path);
+    }
     const server = await createServer({
+      ...(readLog === undefined ? {} : { readLog }),
       store,
       online,
       registry,

@@ -7,6 +7,7 @@ import { toEpochMs } from "../core/time.js";
 import { encodeKey } from "../core/keys.js";
 import { buildTrainingSet, type TrainingSetSpec } from "./trainingSet.js";
 import { replayRecorded, type ReplayOptions, type ReplayReport } from "./recordedStream.js";
+import { checkSkew, type ServedRead, type SkewReport } from "./skewCheck.js";
 import type { AggregateOperator, EmittedRows } from "../engine/aggregateOperator.js";
 import { DeadLetterSink, type DeadLetter } from "../engine/deadLetters.js";
 import { Runtime, type SourceRuntime, type TableRuntime } from "../engine/runtime.js";
@@ -408,6 +409,16 @@ export class FeatureStore {
     const t = this.table(table as string | AnyTable);
     const op = await this.historicalOperator(t);
     return this.readRows(t, op, entityRows, (i) => times[i] as number, true);
+  }
+
+  /**
+   * The online/offline skew check: recomputes served reads (a read log's
+   * entries) as of their read times and reports per feature the mismatch
+   * rate, missing and extra values, and SMAPE for numbers.
+   */
+  async checkSkew(reads: readonly ServedRead[]): Promise<SkewReport> {
+    this.assertOpen();
+    return checkSkew((table, rows, o) => this.getHistorical(table, rows, o), reads);
   }
 
   /**

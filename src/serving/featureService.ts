@@ -11,6 +11,7 @@ import type { FeatureStatus, FeatureValue, OnlineStore } from "../stores/online/
 import { checkFeatureValue } from "./featureValues.js";
 import { namespaceOf, RegisteredFeatures, ttlsOf } from "./registeredFeatures.js";
 import { DEFAULT_BATCH } from "../sources/rowSource.js";
+import type { ReadLog } from "./readLog.js";
 
 export interface FeatureServiceOptions {
   readonly store: FeatureStore;
@@ -18,6 +19,8 @@ export interface FeatureServiceOptions {
   readonly registry: Registry;
   /** Clock for TTLs and write times of registered features (default: wall clock). */
   readonly clock?: Clock;
+  /** Logs a sample of computed-table reads for the skew check. */
+  readonly readLog?: ReadLog;
 }
 
 /** One column of a Feast-style response. */
@@ -69,6 +72,7 @@ export class FeatureService {
     readonly registry: Registry,
     readonly features: RegisteredFeatures,
     private readonly clock: Clock,
+    private readonly readLog: ReadLog | undefined,
   ) {}
 
   /**
@@ -77,7 +81,7 @@ export class FeatureService {
    * new version is refused here (ConflictError), before serving starts.
    */
   static async create(o: FeatureServiceOptions): Promise<FeatureService> {
-    const service = new FeatureService(o.store, o.online, o.registry, await RegisteredFeatures.load(o.registry), o.clock ?? wallClock);
+    const service = new FeatureService(o.store, o.online, o.registry, await RegisteredFeatures.load(o.registry), o.clock ?? wallClock, o.readLog);
     const { datasets, tables, onDemand } = o.store.list();
     for (const name of datasets) {
       const d = o.store.describeDataset(name);
@@ -170,7 +174,7 @@ export class FeatureService {
       return r;
     });
     const ms = readAt(at);
-    const out = await this.store.getOnline(table, rows, ms === undefined ? {} : { at: ms });
+    const out = await this.readLogged(table, info, rows, ms);
     const ttl = this.ttls.get(table);
     if (ttl === undefined || info.kind === "onDemand") return out;
     // A key whose latest event is older than the table's TTL serves no values (null), as on the Feast route.
@@ -183,6 +187,21 @@ export class FeatureService {
       for (const f of info.features) expired[f.name] = null;
       return expired;
     });
+  }
+
+  /**
+   * A computed table's online read, logged for the skew check when a read
+   * log is on: the read time is then fixed first, so the log holds exactly
+   * the time the values were read as of.
+   */
+  private async readLogged(table: string, info: TableInfo, rows: readonly Row[], at: number | undefined): Promise<Row[]> {
+    const log = this.readLog;
+    if (log === undefined || info.kind !== "table") return this.store.getOnline(table, rows, at === undefined ? {} : { at });
+    const time = at ?? this.store.now(table)?.getTime();
+    if (time === undefined) return this.store.getOnline(table, rows);
+    const out = await this.store.getOnline(table, rows, { at: time });
+    log.record(table, info.keys.map((k) => k.name), info.features.map((f) => f.name), time, rows, out);
+    return out;
   }
 
   async bulk(table: string): Promise<Row[]> {
@@ -246,7 +265,7 @@ export class FeatureService {
       for (const k of needed) r[k.name] = checkKey(k.type, (entities[k.name] as readonly unknown[])[i], `entities.${k.name}.${i}`);
       keyRows[i] = r;
     }
-    const [rows, times] = await Promise.all([this.store.getOnline(view, keyRows), info.kind === "onDemand" ? keyRows.map(() => Number.NaN) : this.store.latestEventTimes(view, keyRows)]);
+    const [rows, times] = await Promise.all([this.readLogged(view, info, keyRows, undefined), info.kind === "onDemand" ? keyRows.map(() => Number.NaN) : this.store.latestEventTimes(view, keyRows)]);
     const ttl = this.ttls.get(view);
     // TTLs count on the clock the table's reads use (its watermark with clock "event").
     const now = info.kind === "table" ? (this.store.now(view)?.getTime() ?? Number.NEGATIVE_INFINITY) : this.clock.now();

@@ -8,6 +8,7 @@ import type { OnlineStore } from "../stores/online/onlineStore.js";
 import { Authenticator, type TokenConfig } from "./auth.js";
 import { FeatureService } from "./featureService.js";
 import { ServerMetrics } from "./metrics.js";
+import type { ReadLog } from "./readLog.js";
 import { docsPage, openApiDocument } from "./openapi.js";
 import { parsePart, route, type AnyRoute } from "./route.js";
 import { feastRoutes } from "./routes/feastRoutes.js";
@@ -33,6 +34,8 @@ export interface ServerOptions {
   /** Keep statistics of computed tables' features up to date on each push (default true). */
   readonly tableStats?: boolean;
   readonly version?: string;
+  /** Logs a sample of served computed-table reads (by key hash) for `freshet skew`. */
+  readonly readLog?: ReadLog;
 }
 
 export interface FreshetServer {
@@ -57,7 +60,7 @@ function errorBody(code: string, message: string, field?: string): Record<string
  */
 export async function createServer(o: ServerOptions): Promise<FreshetServer> {
   const clock = o.clock ?? wallClock;
-  const service = await FeatureService.create({ store: o.store, online: o.online, registry: o.registry, clock });
+  const service = await FeatureService.create({ store: o.store, online: o.online, registry: o.registry, clock, ...(o.readLog === undefined ? {} : { readLog: o.readLog }) });
   const metrics = new ServerMetrics(o.store, clock);
   service.onIngest = (dataset, rows) => metrics.ingested.inc({ dataset }, rows);
   const auth = o.tokens !== undefined && o.tokens.length > 0 ? new Authenticator(o.tokens) : undefined;
@@ -165,6 +168,7 @@ export async function createServer(o: ServerOptions): Promise<FreshetServer> {
     },
     async close() {
       await app.close();
+      await o.readLog?.close();
     },
   };
 }
