@@ -75,3 +75,5 @@ export { writeRows } from "./stores/offline/rowFiles.js";
 export type { ReplayOptions, ReplayReport, ReplayBatch, ReplayTarget } from "./featureStore/recordedStream.js";
 export type { ServedRead, SkewReport, FeatureSkew } from "./featureStore/skewCheck.js";
 export { ReadLog, loadReadLog, type LoggedRead } from "./serving/readLog.js";
+export { rowsToArrow } from "./stores/offline/arrowTable.js";
+export { postgresQuerySource, type PostgresQueryOptions } from "./sources/sql/postgresQuerySource.js";
