@@ -57,5 +57,8 @@ export const weatherTotals = weather
  */
 export const serve = defineServe({
   clock: "event",
-  materialize: { weather: csvSource(weatherCsv) },
+  // Source tags (Volga's source_tags): offline, the weather dataset reads the
+  // CSV; online, it takes rows pushed over HTTP (POST /v1/push/weather).
+  sources: { offline: { weather: csvSource(weatherCsv) } },
+  materialize: "offline",
 });

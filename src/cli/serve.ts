@@ -12,6 +12,7 @@ import { MemoryOnlineStore } from "../stores/online/memoryOnlineStore.js";
 import type { OnlineStore } from "../stores/online/onlineStore.js";
 import { RedisOnlineStore } from "../stores/online/redisOnlineStore.js";
 import { loadDefinitions } from "./loadDefinitions.js";
+import { materializeInputs } from "../serving/serveConfig.js";
 import { ReadLog } from "../serving/readLog.js";
 
 export interface ServeOptions {
@@ -74,7 +75,7 @@ export async function startServer(o: ServeOptions, log: (line: string) => void =
   try {
     await store.apply(loaded.definitions);
     const stats = store.stats().datasets;
-    const fresh = Object.fromEntries(Object.entries(config.materialize ?? {}).filter(([name]) => (stats[name]?.accepted ?? 0) === 0));
+    const fresh = Object.fromEntries(Object.entries(materializeInputs(config)).filter(([name]) => (stats[name]?.accepted ?? 0) === 0));
     if (Object.keys(fresh).length > 0) {
       log(`replaying history into ${Object.keys(fresh).join(", ")}`);
       const reports = await store.materializeOffline(fresh);

@@ -8,6 +8,7 @@ import { csvSource } from "../sources/files/csvSource.js";
 import { parquetSource } from "../sources/files/parquetSource.js";
 import { writeRows } from "../stores/offline/rowFiles.js";
 import { loadDefinitions } from "./loadDefinitions.js";
+import { materializeInputs } from "../serving/serveConfig.js";
 import { PhaseProgress } from "./progress.js";
 import { loadTrainingSetConfig } from "./trainingSetConfig.js";
 
@@ -42,7 +43,7 @@ export async function runTrainingSet(o: TrainingSetCommandOptions): Promise<Trai
   try {
     await store.apply(definitions);
     const accepted = store.stats().datasets;
-    const inputs = Object.fromEntries(Object.entries(config.materialize ?? {}).filter(([name]) => (accepted[name]?.accepted ?? 0) === 0));
+    const inputs = Object.fromEntries(Object.entries(materializeInputs(config)).filter(([name]) => (accepted[name]?.accepted ?? 0) === 0));
     for (const [name, input] of Object.entries(inputs)) {
       let bar: PhaseProgress | undefined;
       let done = 0;

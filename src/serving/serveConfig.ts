@@ -1,3 +1,4 @@
+import { DefinitionError } from "../errors.js";
 import type { RowInput } from "../featureStore/inputs.js";
 
 /**
@@ -14,8 +15,29 @@ export interface ServeConfig {
   readonly registry?: string;
   /** Store clock for online reads: "wall" (default) or "event" (each table's watermark). */
   readonly clock?: "wall" | "event";
-  /** History replayed at start into datasets that have none yet (e.g. { flights: parquetSource(path) }). */
-  readonly materialize?: Readonly<Record<string, RowInput>>;
+  /**
+   * Inputs per source tag (Volga's source tags): one dataset can read a file
+   * offline and another input live, e.g.
+   * `{ offline: { flights: parquetSource(path) }, online: { flights: ... } }`.
+   */
+  readonly sources?: Readonly<Record<string, Readonly<Record<string, RowInput>>>>;
+  /**
+   * History replayed at start into datasets that have none yet: inputs per
+   * dataset (e.g. { flights: parquetSource(path) }), or the name of a tag in `sources`.
+   */
+  readonly materialize?: Readonly<Record<string, RowInput>> | string;
+}
+
+/** The inputs `materialize` names: its own mapping, or the `sources` of its tag. */
+export function materializeInputs(config: ServeConfig): Readonly<Record<string, RowInput>> {
+  const m = config.materialize;
+  if (m === undefined) return {};
+  if (typeof m !== "string") return m;
+  const tagged = config.sources?.[m];
+  if (tagged === undefined) {
+    throw new DefinitionError(`serve.materialize names the source tag "${m}", but serve.sources has ${Object.keys(config.sources ?? {}).map((t) => `"${t}"`).join(", ") || "no tags"}`, { field: "materialize" });
+  }
+  return tagged;
 }
 
 /** Types a module's `serve` export. */
