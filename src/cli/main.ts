@@ -4,6 +4,7 @@ import { FreshetError } from "../errors.js";
 import { defaultDemoOptions, runDemo } from "./demo.js";
 import { startServer } from "./serve.js";
 import { runTrainingSet } from "./trainingSetCommand.js";
+import { runBackfill } from "./backfill.js";
 import { formatSkewReport, runSkewCheck } from "./skewCommand.js";
 import { loadTokenFile, parseTokenEnv, type TokenConfig } from "../serving/auth.js";
 
@@ -94,6 +95,17 @@ program
       process.once("SIGTERM", stop);
     },
   );
+
+program
+  .command("backfill")
+  .description("Replay a definitions module's offline inputs (a source tag or serve.materialize) into a data directory, with progress")
+  .argument("<module>", "definitions module (.ts or .js)")
+  .requiredOption("--dir <path>", "data directory to backfill")
+  .option("--tag <tag>", "a tag of the module's serve.sources (default: serve.materialize)")
+  .action(async (module: string, opts: { dir: string; tag?: string }) => {
+    const r = await runBackfill({ module, dir: opts.dir, ...(opts.tag === undefined ? {} : { tag: opts.tag }), log: (line) => process.stderr.write(`${line}\n`) });
+    process.stderr.write(`backfill done in ${r.seconds.toFixed(2)} s\n`);
+  });
 
 program
   .command("skew")
