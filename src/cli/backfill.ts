@@ -10,6 +10,8 @@ export interface BackfillOptions {
   readonly dir: string;
   /** A tag of the module's serve.sources; default: serve.materialize. */
   readonly tag?: string;
+  /** Rows between commits (default 250,000): a killed backfill resumes from the last one when run again. */
+  readonly checkpointEvery?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -24,8 +26,9 @@ export interface BackfillResult {
  * `freshet backfill`: replays the module's offline inputs (a source tag, or
  * serve.materialize) into the store in the data directory, in event-time
  * order through the same runtime as online, with a progress bar (events/s,
- * ETA) on a terminal. Datasets that already hold history are skipped: their
- * rows would all be late.
+ * ETA) on a terminal. It commits every `checkpointEvery` rows, so a killed
+ * backfill run again resumes from its last commit. Datasets that already hold
+ * history (and no interrupted backfill) are skipped: their rows would all be late.
  */
 export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   const log = o.log ?? (() => {});
@@ -37,11 +40,14 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   try {
     await store.apply(definitions);
     const stats = store.stats().datasets;
+    const pending = store.backfillProgress();
     const reports: Record<string, IngestReport> = {};
     const skipped: string[] = [];
     for (const [name, input] of Object.entries(inputs)) {
       const held = stats[name]?.accepted ?? 0;
-      if (held > 0) {
+      const resume = pending[name];
+      if (resume !== undefined) log(`${name}: resuming an interrupted backfill after ${resume.rows.toLocaleString("en-US")} rows`);
+      else if (held > 0) {
         log(`${name}: already holds ${held.toLocaleString("en-US")} events; skipped`);
         skipped.push(name);
         continue;
@@ -51,6 +57,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
       const r = await store.materializeOffline(
         { [name]: input },
         {
+          checkpointEvery: o.checkpointEvery ?? 250_000,
           onProgress: (p) => {
             if (p.phase !== "replay") return;
             bar ??= new PhaseProgress(`backfill ${name}`, p.total ?? 0);

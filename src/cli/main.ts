@@ -102,8 +102,9 @@ program
   .argument("<module>", "definitions module (.ts or .js)")
   .requiredOption("--dir <path>", "data directory to backfill")
   .option("--tag <tag>", "a tag of the module's serve.sources (default: serve.materialize)")
-  .action(async (module: string, opts: { dir: string; tag?: string }) => {
-    const r = await runBackfill({ module, dir: opts.dir, ...(opts.tag === undefined ? {} : { tag: opts.tag }), log: (line) => process.stderr.write(`${line}\n`) });
+  .option("--checkpoint-every <rows>", "commit every this many rows; a killed backfill run again resumes from the last commit", positiveInt, 250_000)
+  .action(async (module: string, opts: { dir: string; tag?: string; checkpointEvery: number }) => {
+    const r = await runBackfill({ module, dir: opts.dir, checkpointEvery: opts.checkpointEvery, ...(opts.tag === undefined ? {} : { tag: opts.tag }), log: (line) => process.stderr.write(`${line}\n`) });
     process.stderr.write(`backfill done in ${r.seconds.toFixed(2)} s\n`);
   });
 

@@ -31,7 +31,8 @@ import { replayHistory } from "./historical.js";
 import { parseSource, type OnError, type RowInput } from "./inputs.js";
 import { replayDataset } from "./replay.js";
 import { DeadLetterFile } from "./deadLetterFile.js";
-import { persist, restore } from "./persistence.js";
+import { persist, restore, savedProgress, type BackfillMark } from "./persistence.js";
+import { inputFingerprint } from "./inputs.js";
 import { WorkerPool } from "../engine/parallel/pool.js";
 import { batchSizeOption } from "../sources/rowSource.js";
 import { describeDataset, describeTable, latestEventTimes, type DatasetInfo, type TableInfo } from "./catalog.js";
@@ -71,6 +72,13 @@ export interface MaterializeOptions {
    * the first batch; 0 keeps everything on the calling thread.
    */
   readonly workers?: number | "auto";
+  /**
+   * With a data directory: commit state and history every this many replayed
+   * rows, so an interrupted backfill resumes from its last commit when it is
+   * run again with the same inputs (rows already in the state are skipped).
+   * The replay then stays on the calling thread (workers: 0).
+   */
+  readonly checkpointEvery?: number;
 }
 
 export interface IngestReport {
@@ -187,6 +195,12 @@ export class FeatureStore {
       this.onDemand.set(f.name, f);
     }
     try {
+      // History flushed after the last state commit (a crash in between) is dropped: state and history agree.
+      const marks = savedProgress(this.states).history;
+      const fresh = this.states.meta() === undefined;
+      for (const src of sources) {
+        if (marks !== undefined || fresh) await this.history.discardAfter(src.def.name, marks?.[src.def.name] ?? 0);
+      }
       const unseen = restore({ sources, tables }, this.states, this.deadLetterSink);
       // A table added to a source that already has events starts from that history.
       for (const t of unseen) {
@@ -222,7 +236,12 @@ export class FeatureStore {
     if (w !== "auto" && !(Number.isInteger(w) && w >= 0)) {
       throw new DefinitionError(`materializeOffline: "workers" must be "auto" or a whole number >= 0, got ${String(w)}`, { field: "workers" });
     }
-    const workers = w === "auto" ? WorkerPool.defaultSize() : w;
+    const every = options.checkpointEvery;
+    if (every !== undefined && !(Number.isInteger(every) && every > 0)) {
+      throw new DefinitionError(`materializeOffline: "checkpointEvery" must be a whole number > 0, got ${String(every)}`, { field: "checkpointEvery" });
+    }
+    // Checkpoints commit the tables' state, which a parallel replay holds in worker threads.
+    const workers = every !== undefined ? 0 : w === "auto" ? WorkerPool.defaultSize() : w;
     const parallelAfter = w === "auto" ? AUTO_PARALLEL_AFTER : 0;
     // One replay at a time; reads and flushes wait for it (during a parallel
     // replay the tables' state lives in worker threads).
@@ -244,6 +263,11 @@ export class FeatureStore {
     return reports;
   }
 
+  /** An interrupted backfill's progress per dataset (rows of which input are committed), from the data directory. */
+  backfillProgress(): BackfillMark {
+    return savedProgress(this.states).backfill ?? {};
+  }
+
   private async replayAll(
     inputs: Readonly<Record<string, RowInput>>,
     options: MaterializeOptions,
@@ -251,10 +275,40 @@ export class FeatureStore {
     o: { batchSize: number; workers: number; parallelAfter: number },
   ): Promise<void> {
     const { batchSize, workers, parallelAfter } = o;
+    const pending = savedProgress(this.states).backfill ?? {};
+    const progress: Record<string, { input: string; rows: number; complete: boolean }> = {};
     for (const [name, input] of Object.entries(inputs)) {
       const src = this.sourceDef(name);
       const before = this.counts(name);
+      const fingerprint = inputFingerprint(input);
+      const resumed = pending[name];
+      if (resumed !== undefined && resumed.input !== fingerprint) {
+        throw new DefinitionError(
+          `materializeOffline: an interrupted backfill of "${name}" from ${resumed.input} holds ${resumed.rows} rows; run it again with that input to resume, or start from a new data directory`,
+          { dataset: name },
+        );
+      }
+      if (resumed?.complete === true) {
+        progress[name] = resumed;
+        reports[name] = { read: 0, accepted: 0, late: 0, invalid: 0 };
+        continue;
+      }
+      const skip = resumed?.rows ?? 0;
+      progress[name] = { input: fingerprint, rows: skip, complete: false };
+      const every = options.checkpointEvery;
       const read = await replayDataset(this.runtime, this.deadLetterSink, src, input, {
+        skip,
+        ...(every === undefined
+          ? {}
+          : {
+              checkpoint: {
+                every,
+                save: async (rows) => {
+                  progress[name] = { input: fingerprint, rows, complete: false };
+                  await this.commitDurably({ ...progress });
+                },
+              },
+            }),
         onError: options.onError ?? "throw",
         batchSize,
         emit: options.onTableRows,
@@ -263,6 +317,10 @@ export class FeatureStore {
         onProgress: options.onProgress === undefined ? undefined : (p) => options.onProgress?.({ dataset: name, ...p }),
       });
       reports[name] = this.report(name, before, read);
+      if (options.checkpointEvery !== undefined) {
+        progress[name] = { input: fingerprint, rows: Number.MAX_SAFE_INTEGER, complete: true };
+        await this.commitDurably({ ...progress });
+      }
     }
     // The replayed datasets ended: joins waiting for them go through, and their rows are final.
     const names = Object.keys(inputs);
@@ -603,9 +661,18 @@ export class FeatureStore {
     this.assertOpen();
     await this.replaying;
     const schemas = new Map([...this.runtime.sources].map(([n, s]) => [n, { schema: s.def.schema, timestamp: s.def.timestamp }]));
+    await this.commitDurably(undefined, schemas);
+  }
+
+  /**
+   * History first, then the state with the history marks in one commit: a
+   * crash between the two leaves history the next open discards (see apply),
+   * so history and state always agree. `backfill` records a backfill under way.
+   */
+  private async commitDurably(backfill: BackfillMark | undefined, schemas = new Map([...this.runtime.sources].map(([n, s]) => [n, { schema: s.def.schema, timestamp: s.def.timestamp }]))): Promise<void> {
     await this.history.flush(schemas);
     await this.deadLetterFile?.flush();
-    persist(this.runtime, this.states, this.deadLetterSink);
+    persist(this.runtime, this.states, this.deadLetterSink, { history: await this.history.marks(), ...(backfill === undefined ? {} : { backfill }) });
   }
 
   async close(): Promise<void> {

@@ -101,3 +101,14 @@ export function sortByEventTime(parts: ReadonlyArray<{ rows: readonly Row[]; ts:
   }
   return { rows, ts };
 }
+
+/**
+ * What identifies an input across runs, for resuming a backfill: a source's
+ * kind, description (its file) and size; an array's length. Iterables have
+ * none that holds across runs.
+ */
+export function inputFingerprint(input: RowInput): string {
+  if (Array.isArray(input)) return `array of ${input.length} rows`;
+  if (isRowSource(input)) return `${input.kind} ${input.description}${input.size === undefined ? "" : ` (${input.size} rows)`}`;
+  return "an iterable";
+}

@@ -9,6 +9,22 @@ interface StoreMeta {
   readonly sources: Record<string, { maxTs: number; accepted: number }>;
   readonly tables: Record<string, { horizon: number }>;
   readonly deadLetters: Record<string, { late: number; invalid: number }>;
+  /** Durable history per dataset when this state was committed (HistoryStore.marks). */
+  readonly history?: Record<string, number>;
+  /** A backfill under way: how many rows of which input the state holds. */
+  readonly backfill?: BackfillMark;
+}
+
+/**
+ * Where an interrupted backfill stopped, per dataset: `rows` rows of `input`
+ * (by its fingerprint) are in the committed state, all of them when `complete`.
+ */
+export type BackfillMark = Readonly<Record<string, { readonly input: string; readonly rows: number; readonly complete: boolean }>>;
+
+/** What the last commit recorded of history marks and a backfill under way. */
+export function savedProgress(store: StateStore): { history: Record<string, number> | undefined; backfill: BackfillMark | undefined } {
+  const meta = store.meta();
+  return isMeta(meta) ? { history: meta.history, backfill: meta.backfill } : { history: undefined, backfill: undefined };
 }
 
 function isMeta(value: unknown): value is StoreMeta {
@@ -57,7 +73,7 @@ export function restore(
 }
 
 /** Writes every changed key and the metadata in one atomic commit. */
-export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink): number {
+export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink, progress: { history?: Record<string, number>; backfill?: BackfillMark } = {}): number {
   const entries: Array<{ table: string; group: number; key: string; value: unknown }> = [];
   // Joined tables are rebuilt from the history of both sides on restart: their state is not written.
   const changed = [...runtime.tables.values()].filter((t) => t.join === undefined).map((t) => ({ table: t, states: t.operator.takeDirty() }));
@@ -73,6 +89,8 @@ export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLe
     deadLetters: Object.fromEntries(
       [...runtime.sources.keys()].map((n) => [n, { late: deadLetters.count(n, "late"), invalid: deadLetters.count(n, "invalid") }]),
     ),
+    ...(progress.history === undefined ? {} : { history: progress.history }),
+    ...(progress.backfill === undefined ? {} : { backfill: progress.backfill }),
   };
   try {
     store.commit(entries, meta);

@@ -16,6 +16,10 @@ export interface ReplayOptions {
   readonly workers: number;
   /** Rows to replay on this thread before handing the tables to the workers (small inputs never pay for them). */
   readonly parallelAfter: number;
+  /** Rows of the input (in replay order) already in the state: a resumed backfill skips them. */
+  readonly skip?: number;
+  /** Called with the rows replayed so far, at batch ends, every `checkpointEvery` rows. */
+  readonly checkpoint?: { readonly every: number; readonly save: (rows: number) => Promise<void> };
 }
 
 /**
@@ -37,10 +41,23 @@ export async function replayDataset(runtime: Runtime, deadLetters: DeadLetterSin
       await parallel.drain();
     };
     let read = 0;
+    const skip = o.skip ?? 0;
+    let saved = skip;
+    const checkpoint = async (rows: number): Promise<void> => {
+      if (o.checkpoint === undefined || rows - saved < o.checkpoint.every) return;
+      await o.checkpoint.save(rows);
+      saved = rows;
+    };
     if (Array.isArray(input) && arrayInTimeOrder(input, def.timestamp)) {
+      // Counted in valid rows, like the sorted path below (invalid ones are dead letters, never replayed).
+      let valid = 0;
       for await (const b of parseSource(def, rowsSource(input, o.batchSize), o.onError, deadLetters)) {
-        await ingest(b.rows, b.ts, read);
+        // Rows before `skip` are in the state already (a resumed backfill).
+        const from = Math.max(0, Math.min(b.rows.length, skip - valid));
+        if (from < b.rows.length) await ingest(from === 0 ? b.rows : b.rows.slice(from), from === 0 ? b.ts : b.ts.subarray(from), valid);
+        valid += b.rows.length;
         read = b.read;
+        await checkpoint(valid);
         o.onProgress?.({ phase: "replay", rows: read, total: size });
       }
     } else {
@@ -52,9 +69,10 @@ export async function replayDataset(runtime: Runtime, deadLetters: DeadLetterSin
       }
       const all = sortByEventTime(parts);
       parts.length = 0;
-      for (let start = 0; start < all.rows.length; start += o.batchSize) {
+      for (let start = Math.min(skip, all.rows.length); start < all.rows.length; start += o.batchSize) {
         const end = Math.min(all.rows.length, start + o.batchSize);
         await ingest(all.rows.slice(start, end), all.ts.subarray(start, end), start);
+        await checkpoint(end);
         o.onProgress?.({ phase: "replay", rows: end, total: all.rows.length });
       }
     }

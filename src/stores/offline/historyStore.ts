@@ -19,6 +19,16 @@ export interface HistoryStore {
   version(dataset: string): number;
   /** Makes appended events durable. */
   flush(schemas: ReadonlyMap<string, { schema: Schema; timestamp: string }>): Promise<void>;
+  /**
+   * How much durable history each dataset has (a store-specific count, such
+   * as Parquet parts), saved with the state it goes with in one commit.
+   */
+  marks(): Promise<Record<string, number>>;
+  /**
+   * Drops durable history written after `mark` (by a flush whose state
+   * commit never happened: a crash in between), so history and state agree.
+   */
+  discardAfter(dataset: string, mark: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -24,5 +24,10 @@ export class MemoryHistory implements HistoryStore {
   }
 
   async flush(): Promise<void> {}
+  /** Nothing is durable in memory. */
+  async marks(): Promise<Record<string, number>> {
+    return {};
+  }
+  async discardAfter(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename } from "node:fs/promises";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
@@ -57,6 +57,30 @@ export class ParquetHistory implements HistoryStore {
         throw new StorageError(`cannot write history part ${join(folder, name)}`, { cause });
       }
       this.pending.set(dataset, new ColumnLog(def.schema));
+    }
+  }
+
+  /** Parts on disk per dataset. */
+  async marks(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return out;
+    }
+    for (const d of names) out[d] = (await this.partFiles(d)).length;
+    return out;
+  }
+
+  /** Removes parts numbered above `mark` (written by a flush whose state commit did not happen). */
+  async discardAfter(dataset: string, mark: number): Promise<void> {
+    for (const f of await this.partFiles(dataset)) {
+      const n = Number(/^part-(\d+)\.parquet$/.exec(f)?.[1]);
+      if (n > mark) {
+        await rm(join(this.dir, dataset, f), { force: true });
+        this.versions.set(dataset, this.version(dataset) + 1);
+      }
     }
   }
 
