@@ -77,3 +77,4 @@ export type { ServedRead, SkewReport, FeatureSkew } from "./featureStore/skewChe
 export { ReadLog, loadReadLog, type LoggedRead } from "./serving/readLog.js";
 export { rowsToArrow } from "./stores/offline/arrowTable.js";
 export { postgresQuerySource, type PostgresQueryOptions } from "./sources/sql/postgresQuerySource.js";
+export type { OfflineQuery } from "./featureStore/offlineRows.js";

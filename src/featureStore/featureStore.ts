@@ -28,6 +28,9 @@ import { replayOperatorHistory, sourcesOf } from "./historical.js";
 import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
+import { OfflineRowCollector, type OfflineQuery } from "./offlineRows.js";
+import { rowsToArrow } from "../stores/offline/arrowTable.js";
+import type { Table as ArrowTable } from "apache-arrow";
 import { parseSource, type OnError, type RowInput } from "./inputs.js";
 import { replayDataset } from "./replay.js";
 import { DeadLetterFile } from "./deadLetterFile.js";
@@ -261,6 +264,25 @@ export class FeatureStore {
     }
     await this.flush();
     return reports;
+  }
+
+  /**
+   * A time range of a table's history (Volga's get_offline): one row per
+   * (key, event time) with the features as of that event, computed from the
+   * recorded history of the table's sources, ordered by time. `format:
+   * "arrow"` gives an Apache Arrow table; writeRows(path, rows) writes
+   * Parquet or CSV.
+   */
+  async getOffline(table: string | AnyTable, query?: OfflineQuery & { readonly format?: "rows" }): Promise<Row[]>;
+  async getOffline(table: string | AnyTable, query: OfflineQuery & { readonly format: "arrow" }): Promise<ArrowTable>;
+  async getOffline(table: string | AnyTable, query: OfflineQuery & { readonly format?: "rows" | "arrow" } = {}): Promise<Row[] | ArrowTable> {
+    this.assertOpen();
+    await this.replaying;
+    const t = this.table(table);
+    const collector = new OfflineRowCollector(t.def.root.keys, t.operator.layout.features.map((f) => f.name), query);
+    replayHistory(t, await this.historiesOf(t), undefined, collector.sink);
+    const rows = collector.sorted();
+    return query.format === "arrow" ? rowsToArrow(rows) : rows;
   }
 
   /** An interrupted backfill's progress per dataset (rows of which input are committed), from the data directory. */

@@ -1,4 +1,4 @@
-import { AggregateOperator } from "../engine/aggregateOperator.js";
+import { AggregateOperator, type EmitSink } from "../engine/aggregateOperator.js";
 import type { TableRuntime } from "../engine/runtime.js";
 import type { OperatorTableRuntime } from "../engine/operatorTable.js";
 import { compileSteps } from "../engine/rowSteps.js";
@@ -29,6 +29,7 @@ export function replayHistory(
   table: TableRuntime,
   histories: ReadonlyMap<string, HistoryBatch>,
   op = new AggregateOperator(table.def.name, table.def.root),
+  emit?: EmitSink,
 ): AggregateOperator {
   const p = pipelineOf(table.def.root);
   const history = (name: string): HistoryBatch => histories.get(name) ?? { rows: [], ts: new Float64Array(0) };
@@ -71,8 +72,12 @@ export function replayHistory(
       b = post(b);
       post.commit();
     }
-    op.process(b.rows, b.ts, false);
+    op.process(b.rows, b.ts, emit !== undefined);
+    // Rows at times below the chunk's last are final (ties may continue in the next chunk).
+    const last = b.ts.length > 0 ? (b.ts[b.ts.length - 1] as number) : Number.NEGATIVE_INFINITY;
+    if (emit !== undefined) op.emit(last, emit);
   }
+  if (emit !== undefined) op.emit(Number.POSITIVE_INFINITY, emit);
   return op;
 }
 
