@@ -24,6 +24,7 @@
  * `$n::jsonb` the driver infers a json parameter and encodes the string again.
  */
 import postgres from "postgres";
+import { postgresAddress } from "../core/postgresUrl.js";
 import { z } from "zod";
 import { wallClock, type Clock } from "../core/clock.js";
 import { FreshetError, RequestError, StorageError } from "../errors.js";
@@ -91,7 +92,7 @@ export class PostgresRegistry implements Registry {
     if (!SCHEMA_NAME.test(schema)) {
       throw new RequestError(`PostgreSQL schema name ${JSON.stringify(schema)} must be a plain identifier (letters, digits, _; at most 63)`, { field: "schema" });
     }
-    const address = addressOf(url);
+    const address = postgresAddress(url);
     let sql: postgres.Sql;
     try {
       sql = postgres(url, {
@@ -519,17 +520,6 @@ function jsonOrNull(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value);
 }
 
-/** host:port/database of a connection URL, without credentials. */
-function addressOf(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new RequestError("The PostgreSQL URL does not parse; use postgres://user@host:5432/database", { field: "url" });
-  }
-  const database = decodeURIComponent(u.pathname.replace(/^\//, "")) || "(default database)";
-  return `${u.hostname || "localhost"}:${u.port || "5432"}/${database}`;
-}
 
 function messageOf(e: unknown): string {
   if (e instanceof AggregateError && e.message === "") return e.errors.map(messageOf).join("; ");
