@@ -254,6 +254,13 @@ export interface DatasetOptions<S extends Schema> {
    * Default: they always wait.
    */
   readonly idleTimeout?: Duration;
+  /**
+   * Record accepted events in the offline history (default true). History is
+   * what point-in-time reads, training sets, getOffline, replays, restarts
+   * and tables added later are computed from; `false` saves the space for a
+   * stream only ever served online, and those reads of its tables are then refused.
+   */
+  readonly record?: boolean;
   /** Registry metadata. Changing a key field's type is refused unless `version` is raised. */
   readonly version?: number;
   readonly description?: string;
@@ -313,6 +320,7 @@ export function dataset<Name extends string, S extends Schema, const O extends D
     keys: Object.freeze(keys),
     lateness: options.lateness === undefined || options.lateness === 0 ? 0 : parseDuration(options.lateness),
     ...(options.idleTimeout === undefined ? {} : { idleTimeout: parseDuration(options.idleTimeout) }),
+    ...(options.record === false ? { record: false as const } : {}),
     meta: checkTableMeta(name, { ...(options.version === undefined ? {} : { version: options.version }), ...(options.description === undefined ? {} : { description: options.description }), ...(options.owner === undefined ? {} : { owner: options.owner }), ...(options.tags === undefined ? {} : { tags: options.tags }) }),
   });
   return new SourceDataset(name, schema, def);

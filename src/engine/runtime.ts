@@ -328,7 +328,7 @@ export class Runtime {
     src.maxTs = p.maxTs;
     src.accepted += acceptedRows.length;
     if (acceptedRows.length === 0) return 0;
-    this.history.append(src.def.name, src.def.schema, acceptedRows, acceptedTs);
+    if (src.def.record !== false) this.history.append(src.def.name, src.def.schema, acceptedRows, acceptedTs);
     src.lookup?.add(acceptedRows, acceptedTs);
     src.finished = false;
     src.lastArrival = this.now();

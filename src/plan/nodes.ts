@@ -22,6 +22,8 @@ export interface SourceDef {
    * stops holding back the joins that read it; undefined: it always does.
    */
   readonly idleTimeout?: number;
+  /** false: accepted events are not recorded in the offline history (see DatasetOptions.record). */
+  readonly record?: false;
   /** Registry metadata (version, description, owner, tags), recorded by servers. */
   readonly meta?: { readonly version?: number; readonly description?: string; readonly owner?: string; readonly tags?: Readonly<Record<string, string>> };
 }
