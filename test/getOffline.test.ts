@@ -54,3 +54,37 @@ describe("getOffline", () => {
     await store.close();
   });
 });
+
+describe("getOffline with a data directory", () => {
+  it("materializeOffline writes the table's history to Parquet; getOffline reads it back, and recomputes after new events", async () => {
+    const { mkdtemp, rm, readdir } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = await mkdtemp(join(tmpdir(), "freshet-offline-"));
+    try {
+      const store = await FeatureStore.open({ dir, clock: "event" });
+      await store.apply([payments, spend]);
+      await store.materializeOffline({ payments: rows });
+      const parts = await readdir(join(dir, "tables"), { recursive: true });
+      expect(parts.some((f) => String(f).endsWith(".parquet"))).toBe(true);
+      const expected = [
+        { user: "ann", ts: T0, n_1h: 1, spend_1h: 10 },
+        { user: "bob", ts: T0 + 5 * MIN, n_1h: 1, spend_1h: 5 },
+        { user: "ann", ts: T0 + 10 * MIN, n_1h: 2, spend_1h: 30 },
+        { user: "ann", ts: T0 + 40 * MIN, n_1h: 4, spend_1h: 130 },
+      ];
+      expect(await store.getOffline(spend)).toEqual(expected);
+      expect(await store.getOffline(spend, { keys: [{ user: "ann" }], start: T0 + MIN })).toEqual([expected[2], expected[3]]);
+      await store.close();
+      // Reopened: the stored history is current and answers; a push makes it stale and it is recomputed.
+      const again = await FeatureStore.open({ dir, clock: "event" });
+      await again.apply([payments, spend]);
+      expect(await again.getOffline(spend)).toEqual(expected);
+      await again.push("payments", [{ user: "bob", amount: 1, ts: T0 + 50 * MIN }]);
+      expect(await again.getOffline(spend, { keys: [{ user: "bob" }] })).toEqual([expected[1], { user: "bob", ts: T0 + 50 * MIN, n_1h: 2, spend_1h: 6 }]);
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -10,7 +10,7 @@ import { replayRecorded, type ReplayOptions, type ReplayReport } from "./recorde
 import { checkSkew, type ServedRead, type SkewReport } from "./skewCheck.js";
 import type { AggregateOperator, EmittedRows } from "../engine/aggregateOperator.js";
 import { DeadLetterSink, type DeadLetter } from "../engine/deadLetters.js";
-import { Runtime, type SourceRuntime, type TableRuntime } from "../engine/runtime.js";
+import { Runtime, type SourceRuntime, type TableRowsSink, type TableRuntime } from "../engine/runtime.js";
 import { DefinitionError, SchemaError, StoreClosedError, TimestampError, UnknownDatasetError, UnknownTableError } from "../errors.js";
 import { explainTable } from "../plan/explain.js";
 import { sourceOf, type SourceDef, type TableDef } from "../plan/nodes.js";
@@ -29,6 +29,9 @@ import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
 import { OfflineRowCollector, type OfflineQuery } from "./offlineRows.js";
+import { historyMarker, TableHistoryWriter, writeWhole } from "./tableHistories.js";
+import type { TableHistoryStore } from "../stores/offline/tableHistoryStore.js";
+import { ParquetTableHistory } from "../stores/offline/parquetTableHistory.js";
 import { rowsToArrow } from "../stores/offline/arrowTable.js";
 import type { Table as ArrowTable } from "apache-arrow";
 import { parseSource, type OnError, type RowInput } from "./inputs.js";
@@ -47,6 +50,13 @@ export interface OpenOptions {
   readonly clock?: "wall" | "event" | Clock;
   /** How many dead letters to keep in memory (all are counted). Default 100,000. */
   readonly deadLetterCap?: number;
+  /**
+   * Where derived tables' histories are written by materializeOffline and
+   * read by getOffline: Parquet files queried with DuckDB under `dir/tables`
+   * by default with a data directory, or e.g. PostgresTableHistory. Without
+   * one, getOffline computes histories from the recorded source history.
+   */
+  readonly tableHistory?: TableHistoryStore;
 }
 
 export interface Progress {
@@ -153,6 +163,7 @@ export class FeatureStore {
     private readonly history: HistoryStore,
     deadLetterCap: number,
     dir: string | undefined,
+    private readonly tableHistory: TableHistoryStore | undefined,
   ) {
     this.deadLetterSink = new DeadLetterSink(deadLetterCap);
     this.runtime = new Runtime(this.deadLetterSink, history, () => (clock === "event" ? wallClock.now() : clock.now()));
@@ -164,11 +175,12 @@ export class FeatureStore {
     const clockOpt = options.clock ?? "wall";
     const clock = clockOpt === "wall" ? wallClock : clockOpt;
     if (options.dir === undefined) {
-      return new FeatureStore(clock, new MemoryStateStore(), new MemoryHistory(), options.deadLetterCap ?? 100_000, undefined);
+      return new FeatureStore(clock, new MemoryStateStore(), new MemoryHistory(), options.deadLetterCap ?? 100_000, undefined, options.tableHistory);
     }
     await mkdir(join(options.dir, "offline"), { recursive: true });
     const states = LmdbStateStore.open(join(options.dir, "online"));
-    return new FeatureStore(clock, states, new ParquetHistory(join(options.dir, "offline")), options.deadLetterCap ?? 100_000, options.dir);
+    const tables = options.tableHistory ?? new ParquetTableHistory(join(options.dir, "tables"));
+    return new FeatureStore(clock, states, new ParquetHistory(join(options.dir, "offline")), options.deadLetterCap ?? 100_000, options.dir, tables);
   }
 
   /** Registers source datasets and feature tables. Sources of tables are registered with them. */
@@ -279,9 +291,27 @@ export class FeatureStore {
     this.assertOpen();
     await this.replaying;
     const t = this.table(table);
-    const collector = new OfflineRowCollector(t.def.root.keys, t.operator.layout.features.map((f) => f.name), query);
-    replayHistory(t, await this.historiesOf(t), undefined, collector.sink);
-    const rows = collector.sorted();
+    const keys = t.def.root.keys;
+    const collector = new OfflineRowCollector(keys, t.operator.layout.features.map((f) => f.name), query);
+    const th = this.tableHistory;
+    let rows: Row[];
+    if (th !== undefined && (await th.marker(t.def.name)) === historyMarker(this.runtime, t)) {
+      // The stored history is current: the offline store answers the range.
+      rows = await th.query(t.def.name, collector.storeQuery(query.keys === undefined ? undefined : query.keys.map((k) => keys.map((f) => k[f]))));
+    } else {
+      const histories = await this.historiesOf(t);
+      const compute = (sink: (rows: EmittedRows) => void): void => void replayHistory(t, histories, undefined, sink);
+      // Computed from the recorded history, and stored for the next reads when there is a store.
+      if (th === undefined) compute(collector.sink);
+      else
+        await writeWhole(th, this.runtime, t, async (_t, sink) =>
+          compute((r) => {
+            sink(r);
+            collector.sink(r);
+          }),
+        );
+      rows = collector.sorted();
+    }
     return query.format === "arrow" ? rowsToArrow(rows) : rows;
   }
 
@@ -297,6 +327,24 @@ export class FeatureStore {
     o: { batchSize: number; workers: number; parallelAfter: number },
   ): Promise<void> {
     const { batchSize, workers, parallelAfter } = o;
+    const names = Object.keys(inputs);
+    // Every table reading a replayed dataset gets its history written to the offline store.
+    const writer =
+      this.tableHistory === undefined
+        ? undefined
+        : await TableHistoryWriter.start(
+            this.tableHistory,
+            this.runtime,
+            [...this.runtime.tables.values()].filter((t) => sourcesOf(t).some((d) => names.includes(d.name))),
+          );
+    const userEmit = options.onTableRows;
+    const emit: TableRowsSink | undefined =
+      writer === undefined
+        ? userEmit
+        : (table, rows) => {
+            writer.sink(table, rows);
+            userEmit?.(table, rows);
+          };
     const pending = savedProgress(this.states).backfill ?? {};
     const progress: Record<string, { input: string; rows: number; complete: boolean }> = {};
     for (const [name, input] of Object.entries(inputs)) {
@@ -333,7 +381,7 @@ export class FeatureStore {
             }),
         onError: options.onError ?? "throw",
         batchSize,
-        emit: options.onTableRows,
+        emit,
         workers,
         parallelAfter,
         onProgress: options.onProgress === undefined ? undefined : (p) => options.onProgress?.({ dataset: name, ...p }),
@@ -345,9 +393,9 @@ export class FeatureStore {
       }
     }
     // The replayed datasets ended: joins waiting for them go through, and their rows are final.
-    const names = Object.keys(inputs);
-    this.runtime.endOfInput(names, options.onTableRows);
-    if (options.onTableRows !== undefined) for (const name of names) this.runtime.finish(name, options.onTableRows);
+    this.runtime.endOfInput(names, emit);
+    if (emit !== undefined) for (const name of names) this.runtime.finish(name, emit);
+    await writer?.finish(async (t, sink) => void replayHistory(t, await this.historiesOf(t), undefined, sink));
   }
 
   /** Online ingestion: rows go through the same runtime, incrementally. */
@@ -510,6 +558,7 @@ export class FeatureStore {
     this.assertOpen();
     await this.replaying;
     const defs = options.sources.map((name) => this.sourceDef(name));
+    for (const d of defs) if (d.record === false) throw new DefinitionError(`replay: dataset "${d.name}" is not recorded (record: false)`, { dataset: d.name });
     return replayRecorded((name) => {
       const d = defs.find((x) => x.name === name) as SourceDef;
       return this.history.scan(d.name, d.schema, d.timestamp);
@@ -551,8 +600,11 @@ export class FeatureStore {
     });
   }
 
-  /** The whole history of every source a table reads. */
+  /** The whole history of every source a table reads; refused when one is not recorded. */
   private async historiesOf(t: TableRuntime): Promise<Map<string, HistoryBatch>> {
+    for (const d of sourcesOf(t)) {
+      if (d.record === false) throw new DefinitionError(`table "${t.def.name}" reads dataset "${d.name}", which is not recorded (record: false): point-in-time and offline reads need its history`, { dataset: d.name });
+    }
     const out = new Map<string, HistoryBatch>();
     for (const d of sourcesOf(t)) out.set(d.name, await this.history.scan(d.name, d.schema, d.timestamp));
     return out;
@@ -703,6 +755,7 @@ export class FeatureStore {
     this.closed = true;
     await this.states.close();
     await this.history.close();
+    await this.tableHistory?.close();
   }
 
   private assertOpen(): void {

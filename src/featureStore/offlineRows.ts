@@ -43,6 +43,15 @@ export class OfflineRowCollector {
     this.keys = q.keys === undefined ? undefined : new Set(q.keys.map((k) => encodeKey(keyFields.map((f) => k[f]))));
   }
 
+  /** The same range as a query of the offline store (keys as tuples of key values). */
+  storeQuery(keys: ReadonlyArray<readonly unknown[]> | undefined): { start?: number; end?: number; keys?: ReadonlyArray<readonly unknown[]> } {
+    return {
+      ...(Number.isFinite(this.start) ? { start: this.start } : {}),
+      ...(Number.isFinite(this.end) ? { end: this.end } : {}),
+      ...(keys === undefined ? {} : { keys }),
+    };
+  }
+
   readonly sink = (e: EmittedRows): void => {
     for (let i = 0; i < e.length; i++) {
       const t = e.ts[i] as number;
