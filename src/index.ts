@@ -78,3 +78,7 @@ export { ReadLog, loadReadLog, type LoggedRead } from "./serving/readLog.js";
 export { rowsToArrow } from "./stores/offline/arrowTable.js";
 export { postgresQuerySource, type PostgresQueryOptions } from "./sources/sql/postgresQuerySource.js";
 export type { OfflineQuery } from "./featureStore/offlineRows.js";
+export type { TableHistoryStore, TableColumns, TableHistoryBatch, TableHistoryQuery } from "./stores/offline/tableHistoryStore.js";
+export { MemoryTableHistory } from "./stores/offline/memoryTableHistory.js";
+export { ParquetTableHistory } from "./stores/offline/parquetTableHistory.js";
+export { PostgresTableHistory } from "./stores/offline/postgresTableHistory.js";
