@@ -5,7 +5,10 @@
  *   - values equal an untiled replay bit for bit and the windows' definition
  *     (property test with out-of-order events, random batches, restarts);
  *   - the state of a 7-day window in 12-hour tiles at 1 event/s is at most
- *     1 KiB per key, against megabytes for the exact sliding 7-day window.
+ *     1 KiB per key, against megabytes for the exact sliding 7-day window;
+ *   - so is a `latest()` table's (forever windows of `last`), and a topK and
+ *     a lastK over the 7-day window keep a few KiB per key (their algebras'
+ *     states per tile; test/tilesRich.property.test.ts checks their values).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,7 +16,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { accepted, grid } from "./helpers/eventTime.js";
-import { avg, count, dataset, FeatureStore, forever, hopping, max, min, sum, t, tumbling, variance } from "../src/index.js";
+import { avg, count, dataset, FeatureStore, forever, hopping, lastK, max, min, sum, t, topK, tumbling, variance } from "../src/index.js";
 
 const BASE = Date.UTC(2025, 0, 1);
 
@@ -153,6 +156,51 @@ describe("tiled windows", () => {
     expect(row?.avg_7d).toBeCloseTo(4.95, 1);
     expect((await store.getHistorical(tiled, [{ sensor: "s1", ts: at }]))[0]).toEqual({ ...row, ts: at });
     console.log(`7-day window at 1 event/s, state of one key: ${tiledBytes} bytes in 12-hour tiles, ${slidingBytes} bytes exact sliding`);
+    await store.close();
+  }, 120_000);
+
+  it("a latest() table keeps under 512 bytes per key, and topK + lastK over 7 days in 12-hour tiles under 8 KiB, at 1 event/s", async () => {
+    const STATUSES = ["ok", "warm", "hot", "cold", "idle", "busy", "fault", "reset", "cal", "sleep", "wake", "test"];
+    const reading = dataset("reading", { sensor: t.string(), value: t.float(), status: t.string(), ts: t.timestamp() }, { timestamp: "ts" });
+    const latest = reading.groupBy("sensor").latest().as("latest_reading");
+    const week = reading
+      .groupBy("sensor")
+      .aggregate({ top_status_7d: topK("status", { window: hopping("7d", "12h"), k: 3 }), last_values_7d: lastK("value", { window: hopping("7d", "12h"), k: 5 }) })
+      .as("status_7d");
+    const store = await FeatureStore.open({ clock: "event" });
+    await store.apply([reading, latest, week]);
+    // 8 days at one event per second, pushed an hour at a time; statuses cycle with period 97 s.
+    const seconds = 8 * 86_400;
+    const status = (s: number): string => STATUSES[(s % 97) % STATUSES.length] as string;
+    for (let h = 0; h < seconds / 3600; h++) {
+      await store.push(
+        "reading",
+        Array.from({ length: 3600 }, (_, i) => {
+          const s = h * 3600 + i;
+          return { sensor: "s1", value: (s % 100) / 10, status: status(s), ts: BASE + s * 1000 };
+        }),
+      );
+    }
+    const stats = store.stats().tables;
+    const latestBytes = stats["latest_reading"]?.stateBytes ?? Number.POSITIVE_INFINITY;
+    const weekBytes = stats["status_7d"]?.stateBytes ?? Number.POSITIVE_INFINITY;
+    expect(latestBytes).toBeLessThanOrEqual(512);
+    expect(weekBytes).toBeLessThanOrEqual(8 * 1024);
+    const at = BASE + (seconds - 1) * 1000;
+    const [row] = await store.getOnline(latest, [{ sensor: "s1" }], { at });
+    expect(row).toEqual({ sensor: "s1", value: ((seconds - 1) % 100) / 10, status: status(seconds - 1), ts: at });
+    const [w] = await store.getOnline(week, [{ sensor: "s1" }], { at });
+    // The window from the 12-hour boundary ⌊at / 12h⌋·12h + 12h − 7d to at.
+    const HALF_DAY = 43_200_000;
+    const from = (Math.floor(at / HALF_DAY) * HALF_DAY + HALF_DAY - 7 * 2 * HALF_DAY - BASE) / 1000;
+    const counts = new Map<string, number>();
+    for (let s = from; s < seconds; s++) counts.set(status(s), (counts.get(status(s)) ?? 0) + 1);
+    const want = [...counts].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1));
+    expect(w?.top_status_7d).toEqual(want.slice(0, 3));
+    expect(w?.last_values_7d).toEqual([1, 2, 3, 4, 5].map((d) => ((seconds - d) % 100) / 10));
+    expect((await store.getHistorical(week, [{ sensor: "s1", ts: at }]))[0]).toEqual({ ...w, ts: at });
+    expect((await store.getHistorical(latest, [{ sensor: "s1", ts: at }]))[0]).toEqual({ ...row, ts: at });
+    console.log(`1 event/s for 8 days, state of one key: latest() ${latestBytes} bytes; topK + lastK over hopping("7d", "12h") ${weekBytes} bytes`);
     await store.close();
   }, 120_000);
 });

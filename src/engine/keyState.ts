@@ -1,9 +1,10 @@
 import { FeatureCode } from "./featureCode.js";
 import { emptyValue } from "./emptyValue.js";
-import { better, TileSnapshots } from "./tiles.js";
-
-const ZERO_PREFIX = new Float64Array(0);
+import { DecayPrefix } from "./decayPrefix.js";
+import { TileSnapshots, type TileSource } from "./tiles.js";
+import { readTiled } from "./tiledRead.js";
 import { windowBound, type Layout } from "./layout.js";
+import { spread, windowSum } from "./windowMath.js";
 import type { MonotonicDeque, WindowCursor } from "./windowCursor.js";
 import type { FeatureColumn, WindowReader } from "./windowReaders.js";
 
@@ -23,11 +24,11 @@ import type { FeatureColumn, WindowReader } from "./windowReaders.js";
  *   sequence only, so the online path (inserts, evictions, restarts) and the
  *   offline replay compute bit-identical values.
  */
-export class KeyState {
+export class KeyState implements TileSource {
   readonly key: string;
   readonly keyValues: readonly unknown[];
   readonly group: number;
-  private readonly layout: Layout;
+  readonly layout: Layout;
 
   /** Events that fit before the arrays grow; prefix arrays have one more slot. */
   cap: number;
@@ -41,6 +42,8 @@ export class KeyState {
   pnn: Float64Array[];
   /** Per value field (Layout.valueFields): the events' values themselves, null for missing. */
   refs: unknown[][];
+  /** Per Layout.decays entry: decayed prefix slots, like the prefix sums (see decayPrefix.ts). */
+  decays: DecayPrefix[];
   /** Positions before this one have had their outputs emitted. */
   emitPos = 0;
   /** Marks for the operator's lists (cheaper than a Set lookup per event). */
@@ -68,7 +71,15 @@ export class KeyState {
     this.pcomp = [];
     this.pnn = [];
     this.refs = layout.valueFields.map(() => []);
-    this.tiles = layout.tiled === undefined ? undefined : new TileSnapshots(layout.tiled.hops, layout.deques.map((d) => d.kind));
+    this.tiles =
+      layout.tiled === undefined
+        ? undefined
+        : new TileSnapshots(
+            layout.tiled.hops,
+            layout.deques.map((d) => d.kind),
+            layout.tiled.partials,
+          );
+    this.decays = layout.decays.map((d) => new DecayPrefix(d.field, d.halfLife, capacity));
     const empty = new Float64Array(0);
     for (let f = 0; f < layout.fields.length; f++) {
       const prefixed = layout.prefixed[f] === true;
@@ -99,6 +110,7 @@ export class KeyState {
         (this.vals[f] as Float64Array)[i] = v;
         if (prefixed[f] === true) addToPrefix(this.psum[f] as Float64Array, this.pcomp[f] as Float64Array, this.pnn[f] as Float64Array, i, v);
       }
+      for (const d of this.decays) d.step(i, t, values[d.field] as number);
       for (let r = 0; r < this.refs.length; r++) (this.refs[r] as unknown[])[i] = refValues?.[r] ?? null;
       this.end++;
     } else {
@@ -124,6 +136,10 @@ export class KeyState {
       const pc = this.pcomp[f] as Float64Array;
       const pn = this.pnn[f] as Float64Array;
       for (let j = i; j <= n; j++) addToPrefix(ps, pc, pn, j, vf[j] as number);
+    }
+    for (const d of this.decays) {
+      const vf = this.vals[d.field] as Float64Array;
+      for (let j = i; j <= n; j++) d.step(j, this.ts[j] as number, vf[j] as number);
     }
     for (let r = 0; r < this.refs.length; r++) (this.refs[r] as unknown[]).splice(i, 0, refValues?.[r] ?? null);
     this.end++;
@@ -160,23 +176,22 @@ export class KeyState {
   }
 
   /**
-   * Tiled layouts: drops the events before `before` (the watermark: no read
-   * needs them one by one any more), keeping a prefix snapshot at each tile
-   * start among them, and forgets snapshots of tiles no read can start in.
+   * Tiled layouts: drops the events before `before` (the watermark: reads
+   * are at or after it) less Layout.tiled.lag (decayedSum still reads those
+   * one by one) into tiles (see tiles.ts): a prefix snapshot at each tile
+   * start among them and the readers' states per tile; and forgets the
+   * tiles no read can start in.
    */
   compactTiled(before: number): void {
     const tiles = this.tiles;
-    if (tiles === undefined) return;
+    const tiled = this.layout.tiled;
+    if (tiles === undefined || tiled === undefined) return;
     const ts = this.ts;
+    // decayedSum reads its events themselves: those within `lag` of a read stay.
+    const cut = before - tiled.lag;
     let p = this.first;
-    while (p < this.end && (ts[p - this.off] as number) < before) {
-      const pos = p;
-      tiles.drop(
-        pos,
-        ts[pos - this.off] as number,
-        () => this.prefixAt(pos),
-        (d) => (this.vals[(this.layout.deques[d] as (typeof this.layout.deques)[number]).field] as Float64Array)[pos - this.off] as number,
-      );
+    while (p < this.end && (ts[p - this.off] as number) < cut) {
+      tiles.drop(p, p - this.off, ts[p - this.off] as number, this);
       p++;
     }
     if (p === this.first) return;
@@ -192,8 +207,21 @@ export class KeyState {
     if (this.cap > 64 && this.end - this.first < this.cap / 4) this.makeRoom(Math.max(8, 2 * (this.end - this.first)));
   }
 
-  /** psum, pcomp and pnn of every field at absolute position p (zeros for fields without sums). */
-  private prefixAt(p: number): Float64Array {
+  /** TileSource: the event at array index i, its value for min/max feature d (NaN: null). */
+  extremeInput(d: number, i: number): number {
+    return (this.vals[(this.layout.deques[d] as (typeof this.layout.deques)[number]).field] as Float64Array)[i] as number;
+  }
+
+  /** TileSource: the event at array index i, its value for Layout.readers entry r (null: none). */
+  readerInput(r: number, i: number): unknown {
+    const slot = this.layout.readers[r] as (typeof this.layout.readers)[number];
+    if (!slot.numeric) return (this.refs[slot.field] as unknown[])[i] ?? null;
+    const v = (this.vals[slot.field] as Float64Array)[i] as number;
+    return v === v ? v : null;
+  }
+
+  /** TileSource: psum, pcomp and pnn of every field at absolute position p (zeros for fields without sums). */
+  prefixAt(p: number): Float64Array {
     const nf = this.vals.length;
     const out = new Float64Array(3 * nf);
     const i = p - this.off;
@@ -214,94 +242,8 @@ export class KeyState {
       b += (this.pcomp[f] as Float64Array).byteLength + (this.pnn[f] as Float64Array).byteLength;
     }
     for (const r of this.refs) b += 8 * r.length;
+    for (const d of this.decays) b += d.s.byteLength + d.c.byteLength + d.a.byteLength + d.e.byteLength;
     return b + (this.tiles?.bytes ?? 0);
-  }
-
-  /**
-   * Reads a tiled key at t (t at or after the watermark): P(t) from the kept
-   * events, P(window start) from a tile snapshot when the start lies among
-   * dropped events; the same arithmetic as readIntoGeneric.
-   */
-  private readTiled(t: number, out: readonly FeatureColumn[], outIndex: number): void {
-    const tiles = this.tiles as TileSnapshots;
-    const feats = this.layout.features;
-    const wins = this.layout.windows;
-    const off = this.off;
-    const hiPos = this.upperBound(t);
-    const hi = hiPos - off;
-    for (let k = 0; k < feats.length; k++) {
-      const fs = feats[k] as (typeof feats)[number];
-      const w = wins[fs.window] as (typeof wins)[number];
-      // The window's first position, and its prefix sums: from a snapshot or from the arrays.
-      let loPos: number;
-      let snap: Float64Array | undefined;
-      if (w.size === Number.POSITIVE_INFINITY) {
-        loPos = this.originPos;
-        if (loPos < this.first) snap = ZERO_PREFIX;
-      } else {
-        const start = Math.floor(t / w.hop) * w.hop + w.hop - w.size;
-        const s = tiles.atOrAfter(w.hop, start / w.hop);
-        if (s !== undefined) {
-          loPos = s.pos;
-          snap = s.p;
-        } else {
-          loPos = this.upperBound(start - 1);
-        }
-      }
-      const lo = loPos - off;
-      let v: number;
-      switch (fs.code) {
-        case FeatureCode.Count:
-          v = hiPos - loPos;
-          break;
-        case FeatureCode.Sum:
-          v = loPos === hiPos ? 0 : this.tiledSum(fs.field, hi, lo, snap);
-          break;
-        case FeatureCode.Avg: {
-          const n = this.tiledCount(fs.field, hi, lo, snap);
-          v = n === 0 ? Number.NaN : this.tiledSum(fs.field, hi, lo, snap) / n;
-          break;
-        }
-        case FeatureCode.Variance:
-        case FeatureCode.Stddev: {
-          const n = this.tiledCount(fs.field, hi, lo, snap);
-          v = n === 0 ? Number.NaN : spread(fs.code, n, this.tiledSum(fs.field, hi, lo, snap), this.tiledSum(fs.square, hi, lo, snap));
-          break;
-        }
-        case FeatureCode.Extremum: {
-          // Dropped events from their tiles, then the kept events in the window up to t.
-          const kind = (this.layout.deques[fs.deque] as (typeof this.layout.deques)[number]).kind;
-          let e = Number.NaN;
-          let from: number;
-          if (w.size === Number.POSITIVE_INFINITY) {
-            e = tiles.forever[fs.deque] as number;
-            from = this.first;
-          } else {
-            const start = Math.floor(t / w.hop) * w.hop + w.hop - w.size;
-            e = tiles.extremeFrom(w.hop, start / w.hop, fs.deque);
-            from = Math.max(this.first, this.upperBound(start - 1));
-          }
-          const vals = this.vals[fs.field] as Float64Array;
-          for (let p = from; p < hiPos; p++) e = better(kind, e, vals[p - off] as number);
-          v = e;
-          break;
-        }
-        default:
-          throw new Error(`tiled read: unsupported feature ${fs.name}`);
-      }
-      (out[k] as FeatureColumn)[outIndex] = v;
-    }
-  }
-
-  /** Field f's window sum from lo (array index, or the snapshot when given) to hi. */
-  private tiledSum(f: number, hi: number, lo: number, snap: Float64Array | undefined): number {
-    return windowSum(this.psum[f] as Float64Array, this.pcomp[f] as Float64Array, hi, snap === undefined ? lo : -1, snap?.[3 * f] ?? 0, snap?.[3 * f + 1] ?? 0);
-  }
-
-  /** Field f's non-null count from lo (array index, or the snapshot when given) to hi. */
-  private tiledCount(f: number, hi: number, lo: number, snap: Float64Array | undefined): number {
-    const pn = this.pnn[f] as Float64Array;
-    return (pn[hi] as number) - (snap === undefined ? (pn[lo] as number) : (snap[3 * f + 2] ?? 0));
   }
 
   /** Compacts evicted space away, or doubles the arrays (or resizes them to `capacity`). */
@@ -328,6 +270,12 @@ export class KeyState {
         this.pnn[f] = move(this.pnn[f] as Float64Array, 1);
       }
     }
+    for (const d of this.decays) {
+      d.s = move(d.s, 1);
+      d.c = move(d.c, 1);
+      d.a = move(d.a, 1);
+      d.e = move(d.e, 1);
+    }
     for (let r = 0; r < this.refs.length; r++) this.refs[r] = (this.refs[r] as unknown[]).slice(shift, n);
     this.off = this.first;
     this.cap = cap;
@@ -344,7 +292,7 @@ export class KeyState {
    */
   readInto(cur: WindowCursor, t: number, out: readonly FeatureColumn[], outIndex: number): void {
     if (this.tiles !== undefined) {
-      this.readTiled(t, out, outIndex);
+      readTiled(this, this.tiles, cur, t, out, outIndex);
       return;
     }
     const kernel = this.layout.readKernel;
@@ -352,10 +300,15 @@ export class KeyState {
     else this.readIntoGeneric(cur, t, out, outIndex);
   }
 
-  /** The reference read path (see readKernel.ts for the generated one). */
-  readIntoGeneric(cur: WindowCursor, t: number, out: readonly FeatureColumn[], outIndex: number): void {
+  /** Moves a cursor to read time t: forward from where it is, or rebuilt. */
+  moveCursor(cur: WindowCursor, t: number): void {
     if (cur.valid && t >= cur.t) this.advance(cur, t);
     else this.rebuild(cur, t);
+  }
+
+  /** The reference read path (see readKernel.ts for the generated one). */
+  readIntoGeneric(cur: WindowCursor, t: number, out: readonly FeatureColumn[], outIndex: number): void {
+    this.moveCursor(cur, t);
     const feats = this.layout.features;
     const wins = this.layout.windows;
     const off = this.off;
@@ -516,24 +469,4 @@ function addToPrefix(ps: Float64Array, pc: Float64Array, pn: Float64Array, i: nu
     pc[i + 1] = c;
     pn[i + 1] = n;
   }
-}
-
-/**
- * A window's sum from compensated prefix sums: P(hi) − P(lo), with P(lo) read
- * from the arrays at `lo`, or given (lo = −1: a tile snapshot's psum, pcomp).
- * Every read path computes it this way, in this order: bit-identical values
- * online and offline depend on it (the generated read kernel spells out the
- * same expression).
- */
-export function windowSum(ps: Float64Array, pc: Float64Array, hi: number, lo: number, psLo: number, pcLo: number): number {
-  const a = lo < 0 ? psLo : (ps[lo] as number);
-  const b = lo < 0 ? pcLo : (pc[lo] as number);
-  return (ps[hi] as number) - a + ((pc[hi] as number) - b);
-}
-
-/** Population variance (or its square root) of n values with sum s1 and sum of squares s2. */
-function spread(code: FeatureCode, n: number, s1: number, s2: number): number {
-  const d = (s2 - (s1 * s1) / n) / n;
-  const variance = d > 0 ? d : 0;
-  return code === FeatureCode.Variance ? variance : Math.sqrt(variance);
 }

@@ -1,6 +1,9 @@
 import { VALUE_AGG_KINDS, type AggKind, type AggregateNode, type AggregationDef } from "../plan/nodes.js";
 import { FeatureCode } from "./featureCode.js";
+import { algebraOf } from "./algebras/algebra.js";
+import { DECAY_HORIZON } from "./decayPrefix.js";
 import { compileReadKernel, type ReadKernel } from "./readKernel.js";
+import type { TilePartial } from "./tiles.js";
 
 /** Where one feature reads from inside a key's window state. */
 export interface FeatureSlot {
@@ -25,8 +28,18 @@ export interface FeatureSlot {
 export interface ReaderSlot extends Omit<AggregationDef, "field" | "window"> {
   /** Index into Layout.fields (numeric readers) or Layout.valueFields (value readers). */
   readonly field: number;
+  /** Whether `field` indexes Layout.fields (approxQuantile, decayedSum) rather than Layout.valueFields. */
+  readonly numeric: boolean;
   /** Index into Layout.windows. */
   readonly window: number;
+  /** decayedSum: index into Layout.decays; -1 otherwise. */
+  readonly decay: number;
+}
+
+/** One decayed prefix a key keeps per event (see decayPrefix.ts): a numeric field and a half-life. */
+export interface DecaySlot {
+  readonly field: number;
+  readonly halfLife: number;
 }
 
 /** One distinct window of a table: sliding when hop is 0 (size Infinity: forever), hopping otherwise; a session when gap > 0. */
@@ -67,10 +80,15 @@ export interface Layout {
   readonly basic: boolean;
   /**
    * Tiled (see tiles.ts): every window hopping with a size that is a
-   * multiple of its hop, or forever, and only count/sum/avg/variance/stddev.
-   * Then the distinct hops; undefined when the table keeps raw events.
+   * multiple of its hop, or forever (any aggregations). Then the distinct
+   * hops, and how long before the watermark events are still kept one by one
+   * (`lag`: decayedSum reads the events of its window's last 64 half-lives
+   * themselves, so the longest such span); undefined when the table keeps
+   * raw events.
    */
-  readonly tiled: { readonly hops: readonly number[] } | undefined;
+  readonly tiled: { readonly hops: readonly number[]; readonly lag: number; readonly partials: ReadonlyArray<TilePartial | undefined> } | undefined;
+  /** The decayed prefixes kept per event, one per distinct (field, half-life) of decayedSum features. */
+  readonly decays: readonly DecaySlot[];
   readonly windows: readonly WindowSlot[];
   readonly features: readonly FeatureSlot[];
   readonly deques: readonly DequeSlot[];
@@ -88,6 +106,7 @@ export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): La
   const prefixed: boolean[] = [];
   const valueFields: string[] = [];
   const readers: ReaderSlot[] = [];
+  const decays: DecaySlot[] = [];
   const windows: WindowSlot[] = [];
   const features: FeatureSlot[] = [];
   const deques: DequeSlot[] = [];
@@ -126,8 +145,17 @@ export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): La
       } else {
         field = numericField(input, false);
       }
+      let decay = -1;
+      if (kind === "decayedSum") {
+        const halfLife = def.halfLife ?? 1;
+        decay = decays.findIndex((d) => d.field === field && d.halfLife === halfLife);
+        if (decay < 0) {
+          decay = decays.length;
+          decays.push({ field, halfLife });
+        }
+      }
       reader = readers.length;
-      readers.push({ ...paramsOf(def), kind, field, window });
+      readers.push({ ...paramsOf(def), kind, field, numeric: !VALUE_AGG_KINDS.has(kind), window, decay });
       code = FeatureCode.Window;
     } else {
       if (def.field !== undefined) {
@@ -158,13 +186,16 @@ export function layoutOf(node: Pick<AggregateNode, "keys" | "aggregations">): La
     const out = kind === "first" || kind === "last" || kind === "firstK" || kind === "lastK" || kind === "topK" ? "value" : "number";
     features.push({ name, kind, code, field, square, window, deque, reader, out });
   }
-  const tileable =
-    windows.length > 0 &&
-    readers.length === 0 &&
-    windows.every((w) => w.gap === 0 && (w.size === Number.POSITIVE_INFINITY || (w.hop > 0 && w.size % w.hop === 0)));
-  const tiled = tileable ? { hops: [...new Set(windows.filter((w) => w.hop > 0).map((w) => w.hop))] } : undefined;
+  const tileable = windows.length > 0 && windows.every((w) => w.gap === 0 && (w.size === Number.POSITIVE_INFINITY || (w.hop > 0 && w.size % w.hop === 0)));
+  const tiled = tileable
+    ? {
+        hops: [...new Set(windows.filter((w) => w.hop > 0).map((w) => w.hop))],
+        lag: Math.max(0, ...readers.filter((r) => r.decay >= 0).map((r) => Math.min(DECAY_HORIZON * (r.halfLife ?? 1), (windows[r.window] as WindowSlot).size))),
+        partials: readers.map((r) => (r.decay >= 0 ? undefined : { hop: (windows[r.window] as WindowSlot).hop, algebra: algebraOf(r) })),
+      }
+    : undefined;
   const basic = readers.length === 0 && !squares.includes(true) && tiled === undefined;
-  const shape = { keys: node.keys, fields, squares, prefixed, valueFields, readers, basic, tiled, windows, features, deques, retention: Math.max(...windows.map((w) => w.size)) };
+  const shape = { keys: node.keys, fields, squares, prefixed, valueFields, readers, decays, basic, tiled, windows, features, deques, retention: Math.max(...windows.map((w) => w.size)) };
   const sessions = windows.some((w) => w.gap > 0);
   return { ...shape, readKernel: readers.length === 0 && !sessions && tiled === undefined ? compileReadKernel(shape) : undefined };
 }

@@ -1,3 +1,4 @@
+import { decodePartial, encodePartial, type EncodedPartial } from "./algebras/partialState.js";
 import { KeyState } from "./keyState.js";
 import type { Layout } from "./layout.js";
 import type { TileSnapshots } from "./tiles.js";
@@ -5,6 +6,11 @@ import type { TileSnapshots } from "./tiles.js";
 /**
  * A key's state as plain data (Buffers and numbers) so that stores, which
  * never import the engine, can persist it. Only retained events are written.
+ *
+ * Format 3 grew two optional parts, so states written before them decode
+ * unchanged: `decays` (absent: recomputed from the retained events) and the
+ * window readers' tile states (`parts` of a snapshot, `foreverParts`;
+ * absent: the table had none, or the key was not tiled then).
  */
 export interface EncodedKeyState {
   readonly v: 2 | 3;
@@ -21,12 +27,21 @@ export interface EncodedKeyState {
   readonly latest?: number;
   /** Format 3: the value fields' values (Layout.valueFields), retained events only. */
   readonly refs?: ReadonlyArray<readonly unknown[]>;
+  /** Format 3, decayedSum: per Layout.decays entry its slots (sum, compensation, mass, epoch), retained events and the total. */
+  readonly decays?: ReadonlyArray<readonly [Buffer, Buffer, Buffer, Buffer]>;
   /** Format 3, tiled layouts: the first event's position and the tile snapshots, positions relative to the first kept event. */
   readonly tiles?: {
     readonly origin: number;
-    readonly hops: ReadonlyArray<{ readonly hop: number; readonly last: number | null; readonly snaps: ReadonlyArray<readonly [number, number, Buffer, Buffer]> }>;
+    /** Snapshots [k, pos, prefix sums, extremes, the readers' tile states (TileSnapshots.readersOf)]. */
+    readonly hops: ReadonlyArray<{
+      readonly hop: number;
+      readonly last: number | null;
+      readonly snaps: ReadonlyArray<readonly [number, number, Buffer, Buffer] | readonly [number, number, Buffer, Buffer, readonly EncodedPartial[]]>;
+    }>;
     /** The min/max of every dropped event, per min/max feature. */
     readonly forever: Buffer;
+    /** The forever windows' readers' states over every dropped event. */
+    readonly foreverParts?: readonly EncodedPartial[];
   };
 }
 
@@ -59,19 +74,26 @@ export function encodeKeyState(st: KeyState): EncodedKeyState {
     pnn: st.pnn.map((a) => (a.length === 0 ? Buffer.alloc(0) : toBuffer(a, from, to + 1))),
     refs: st.refs.map((a) => a.slice(from, to)),
     ...(Number.isNaN(st.latest) ? {} : { latest: st.latest }),
-    ...(st.tiles === undefined
-      ? {}
-      : {
-          tiles: {
-            origin: st.originPos - st.first,
-            hops: st.tiles.hops.map((hop) => ({
-              hop,
-              last: (st.tiles as TileSnapshots).lastTile.get(hop) ?? null,
-              snaps: ((st.tiles as TileSnapshots).byHop.get(hop) ?? []).map((s) => [s.k, s.pos - st.first, toBuffer(s.p, 0, s.p.length), toBuffer(s.ext, 0, s.ext.length)] as const),
-            })),
-            forever: toBuffer(st.tiles.forever, 0, st.tiles.forever.length),
-          },
-        }),
+    ...(st.decays.length === 0 ? {} : { decays: st.decays.map((d) => [toBuffer(d.s, from, to + 1), toBuffer(d.c, from, to + 1), toBuffer(d.a, from, to + 1), toBuffer(d.e, from, to + 1)] as const) }),
+    ...(st.tiles === undefined ? {} : { tiles: encodeTiles(st, st.tiles) }),
+  };
+}
+
+function encodeTiles(st: KeyState, tiles: TileSnapshots): NonNullable<EncodedKeyState["tiles"]> {
+  const parts = (readers: readonly number[], states: readonly unknown[]): EncodedPartial[] =>
+    readers.map((r, j) => encodePartial((st.layout.readers[r] as (typeof st.layout.readers)[number]).kind, states[j]));
+  return {
+    origin: st.originPos - st.first,
+    hops: tiles.hops.map((hop) => {
+      const readers = tiles.readersOf.get(hop) ?? [];
+      return {
+        hop,
+        last: tiles.lastTile.get(hop) ?? null,
+        snaps: (tiles.byHop.get(hop) ?? []).map((s) => [s.k, s.pos - st.first, toBuffer(s.p, 0, s.p.length), toBuffer(s.ext, 0, s.ext.length), parts(readers, s.parts)] as const),
+      };
+    }),
+    forever: toBuffer(tiles.forever, 0, tiles.forever.length),
+    foreverParts: parts(tiles.readersOf.get(0) ?? [], tiles.foreverParts),
   };
 }
 
@@ -93,19 +115,44 @@ export function decodeKeyState(e: EncodedKeyState, layout: Layout): KeyState {
   st.pnn = e.pnn.map((b, f) => (layout.prefixed[f] === true ? toFloats(b, cap + 1) : new Float64Array(0)));
   st.refs = refs.map((a) => a.slice());
   st.latest = e.latest ?? (e.n > 0 ? (st.ts[e.n - 1] as number) : Number.NaN);
-  if (st.tiles !== undefined && e.tiles !== undefined) {
-    st.originPos = e.tiles.origin;
-    for (const h of e.tiles.hops) {
-      if (!st.tiles.byHop.has(h.hop)) continue;
-      st.tiles.byHop.set(
-        h.hop,
-        h.snaps.map(([k, pos, p, ext]) => ({ k, pos, p: toFloats(p, p.byteLength / 8), ext: toFloats(ext, ext.byteLength / 8) })),
-      );
-      if (h.last !== null) st.tiles.lastTile.set(h.hop, h.last);
-    }
-    st.tiles.forever = toFloats(e.tiles.forever, e.tiles.forever.byteLength / 8);
+  if (e.decays !== undefined && e.decays.length === st.decays.length) {
+    e.decays.forEach(([s, c, a, ep], i) => {
+      const d = st.decays[i] as (typeof st.decays)[number];
+      d.s = toFloats(s, cap + 1);
+      d.c = toFloats(c, cap + 1);
+      d.a = toFloats(a, cap + 1);
+      d.e = toFloats(ep, cap + 1);
+    });
+  } else {
+    // Written before decayed prefixes were kept: rebuilt from the retained events
+    // (the events evicted before them weigh nothing in any window still read).
+    for (const d of st.decays) for (let j = 0; j < e.n; j++) d.step(j, st.ts[j] as number, (st.vals[d.field] as Float64Array)[j] as number);
   }
+  if (st.tiles !== undefined && e.tiles !== undefined) decodeTiles(e.key, e.tiles, st, st.tiles);
   st.end = e.n;
   st.emitPos = e.n;
   return st;
+}
+
+function decodeTiles(key: string, e: NonNullable<EncodedKeyState["tiles"]>, st: KeyState, tiles: TileSnapshots): void {
+  const parts = (readers: readonly number[], encoded: readonly EncodedPartial[] | undefined): unknown[] => {
+    if (readers.length === 0) return [];
+    if (encoded === undefined || encoded.length !== readers.length) {
+      throw new Error(`stored tiles of key ${key} hold ${encoded?.length ?? 0} reader states, the table keeps ${readers.length}: the stored state is of another definition`);
+    }
+    return encoded.map(decodePartial);
+  };
+  st.originPos = e.origin;
+  tiles.droppedAny = e.origin < 0;
+  for (const h of e.hops) {
+    if (!tiles.byHop.has(h.hop)) continue;
+    const readers = tiles.readersOf.get(h.hop) ?? [];
+    tiles.byHop.set(
+      h.hop,
+      h.snaps.map(([k, pos, p, ext, ps]) => ({ k, pos, p: toFloats(p, p.byteLength / 8), ext: toFloats(ext, ext.byteLength / 8), parts: parts(readers, ps) })),
+    );
+    if (h.last !== null) tiles.lastTile.set(h.hop, h.last);
+  }
+  tiles.forever = toFloats(e.forever, e.forever.byteLength / 8);
+  if (tiles.droppedAny) tiles.foreverParts = parts(tiles.readersOf.get(0) ?? [], e.foreverParts);
 }

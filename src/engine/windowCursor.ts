@@ -21,6 +21,12 @@ export class WindowCursor {
   readonly deques: MonotonicDeque[];
   /** One per Layout.readers entry: what prefix sums and deques cannot answer. */
   readonly readers: WindowReader[];
+  /**
+   * Tiled keys, per Layout.readers entry: the merged state of the window's
+   * dropped events last read (its first tile k and the tiles' version), so
+   * reads between two changes of the tiles merge them once.
+   */
+  readonly tileBases: Array<{ readonly k: number; readonly version: number; readonly base: unknown } | undefined> = [];
 
   constructor(windowCount: number, dequeCount: number, readers: WindowReader[] = []) {
     this.lo = new Float64Array(windowCount);

@@ -1,6 +1,8 @@
+import type { TimedList } from "./algebras/algebra.js";
 import { DDSketch } from "./algebras/ddSketch.js";
-import { SlidingHll } from "./algebras/hyperLogLog.js";
+import { SlidingHll, type HyperLogLog } from "./algebras/hyperLogLog.js";
 import { ValueCounts } from "./algebras/valueCounts.js";
+import type { DecayPrefix } from "./decayPrefix.js";
 import type { ReaderSlot } from "./layout.js";
 
 /** What a reader sees of a key's state: events at absolute positions, array index = position − off. */
@@ -9,6 +11,8 @@ export interface ReaderState {
   readonly ts: Float64Array;
   readonly vals: readonly Float64Array[];
   readonly refs: ReadonlyArray<readonly unknown[]>;
+  /** Per Layout.decays entry: the key's decayed prefix. */
+  readonly decays: readonly DecayPrefix[];
 }
 
 export type FeatureColumn = Float64Array | unknown[];
@@ -20,12 +24,18 @@ export type FeatureColumn = Float64Array | unknown[];
  * reads the value as of t. Every reader's value depends only on the events in
  * the window (sketch counts are integers, lists are read by position), so
  * online reads and offline replays agree exactly, however the cursor moved.
+ *
+ * In a tiled key (see tiles.ts) the window's earlier events may have been
+ * dropped into tiles: `write` then gets `base`, the partial state of the
+ * reader's algebra (algebra.ts) over those events, and reads the window as
+ * that merged with the events [lo, hi). Every base is of events before lo,
+ * and is only read, never changed.
  */
 export interface WindowReader {
   reset(): void;
   enter(st: ReaderState, from: number, to: number): void;
   leave(st: ReaderState, from: number, to: number): void;
-  write(st: ReaderState, lo: number, hi: number, t: number, out: FeatureColumn, index: number): void;
+  write(st: ReaderState, lo: number, hi: number, t: number, out: FeatureColumn, index: number, base?: unknown): void;
 }
 
 export function makeReader(slot: ReaderSlot): WindowReader {
@@ -43,7 +53,7 @@ export function makeReader(slot: ReaderSlot): WindowReader {
     case "approxQuantile":
       return new QuantileReader(slot.field, slot.q ?? 0.5, slot.accuracy ?? 0.01);
     case "decayedSum":
-      return new DecayReader(slot.field, slot.halfLife ?? 1);
+      return new DecayReader(slot.field, slot.decay);
     default:
       throw new Error(`no window reader for ${slot.kind}`);
   }
@@ -61,25 +71,28 @@ class PositionalReader implements WindowReader {
   enter(): void {}
   leave(): void {}
 
-  write(st: ReaderState, lo: number, hi: number, _t: number, out: FeatureColumn, index: number): void {
+  /** base: the earliest (first, firstK) or latest (last, lastK) values of the dropped events, oldest first. */
+  write(st: ReaderState, lo: number, hi: number, _t: number, out: FeatureColumn, index: number, base?: unknown): void {
     const vals = st.refs[this.field] as readonly unknown[];
     const a = lo - st.off;
     const b = hi - st.off;
+    const earlier = base === undefined ? [] : (base as TimedList).items;
     switch (this.kind) {
       case "first": {
-        let v: unknown = null;
-        for (let i = a; i < b; i++) if (vals[i] !== null) { v = vals[i]; break; }
+        let v: unknown = earlier[0]?.v ?? null;
+        if (v === null) for (let i = a; i < b; i++) if (vals[i] !== null) { v = vals[i]; break; }
         out[index] = v;
         return;
       }
       case "last": {
         let v: unknown = null;
         for (let i = b - 1; i >= a; i--) if (vals[i] !== null) { v = vals[i]; break; }
-        out[index] = v;
+        out[index] = v ?? earlier[earlier.length - 1]?.v ?? null;
         return;
       }
       case "firstK": {
         const r: unknown[] = [];
+        for (let j = 0; j < earlier.length && r.length < this.k; j++) r.push((earlier[j] as (typeof earlier)[number]).v);
         for (let i = a; i < b && r.length < this.k; i++) if (vals[i] !== null) r.push(vals[i]);
         out[index] = r;
         return;
@@ -87,6 +100,7 @@ class PositionalReader implements WindowReader {
       case "lastK": {
         const r: unknown[] = [];
         for (let i = b - 1; i >= a && r.length < this.k; i--) if (vals[i] !== null) r.push(vals[i]);
+        for (let j = earlier.length - 1; j >= 0 && r.length < this.k; j--) r.push((earlier[j] as (typeof earlier)[number]).v);
         out[index] = r;
         return;
       }
@@ -124,8 +138,9 @@ class CountsReader implements WindowReader {
     }
   }
 
-  write(_st: ReaderState, _lo: number, _hi: number, _t: number, out: FeatureColumn, index: number): void {
-    out[index] = this.k === 0 ? this.counts.distinct : this.counts.top(this.k);
+  write(_st: ReaderState, _lo: number, _hi: number, _t: number, out: FeatureColumn, index: number, base?: unknown): void {
+    if (base === undefined) out[index] = this.k === 0 ? this.counts.distinct : this.counts.top(this.k);
+    else out[index] = this.k === 0 ? this.counts.distinctWith(base as ValueCounts) : this.counts.topWith(base as ValueCounts, this.k);
   }
 }
 
@@ -155,7 +170,8 @@ class HllReader implements WindowReader {
     this.hll.slide(to);
   }
 
-  write(_st: ReaderState, _lo: number, _hi: number, _t: number, out: FeatureColumn, index: number): void {
+  write(_st: ReaderState, _lo: number, _hi: number, _t: number, out: FeatureColumn, index: number, base?: unknown): void {
+    this.hll.useBase(base === undefined ? undefined : (base as HyperLogLog).registers);
     out[index] = this.hll.estimate();
   }
 }
@@ -188,20 +204,17 @@ class QuantileReader implements WindowReader {
     }
   }
 
-  write(_st: ReaderState, _lo: number, _hi: number, _t: number, out: FeatureColumn, index: number): void {
-    out[index] = this.sketch.quantile(this.q);
+  write(_st: ReaderState, _lo: number, _hi: number, _t: number, out: FeatureColumn, index: number, base?: unknown): void {
+    out[index] = base === undefined ? this.sketch.quantile(this.q) : this.sketch.quantileWith(base as DDSketch, this.q);
   }
 }
 
-/**
- * Decayed sum, summed newest first from the window's values at each read, so
- * the value is a function of the window alone; terms weighing less than 2^-64
- * (older than 64 half-lives) are left out.
- */
+/** Decayed sum: a few operations on the key's decayed prefix (see decayPrefix.ts), never a pass over the window. */
 class DecayReader implements WindowReader {
   constructor(
     private readonly field: number,
-    private readonly halfLife: number,
+    /** Index into the key's decayed prefixes (Layout.decays). */
+    private readonly decay: number,
   ) {}
 
   reset(): void {}
@@ -209,16 +222,6 @@ class DecayReader implements WindowReader {
   leave(): void {}
 
   write(st: ReaderState, lo: number, hi: number, t: number, out: FeatureColumn, index: number): void {
-    const vals = st.vals[this.field] as Float64Array;
-    const ts = st.ts;
-    const horizon = t - 64 * this.halfLife;
-    let s = 0;
-    for (let i = hi - 1 - st.off; i >= lo - st.off; i--) {
-      const ti = ts[i] as number;
-      if (ti < horizon) break;
-      const v = vals[i] as number;
-      if (v === v) s += v * Math.pow(2, -(t - ti) / this.halfLife);
-    }
-    out[index] = s;
+    out[index] = (st.decays[this.decay] as DecayPrefix).read(st.ts, st.vals[this.field] as Float64Array, lo - st.off, hi - st.off, t);
   }
 }

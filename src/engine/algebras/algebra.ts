@@ -9,12 +9,14 @@ import { ValueCounts } from "./valueCounts.js";
  * disjoint event sets; `a` covers the earlier events when order matters),
  * `finalize` reads the result as of time t, and `remove` undoes an add where
  * the aggregation is invertible. `add`, `merge` and `remove` may update their
- * first argument and return it.
+ * first argument and return it; `merge` never changes its second (tiles
+ * merge their states into fresh ones and keep them).
  *
  * The sliding-window engine reads count/sum/avg/variance from prefix sums and
  * min/max from monotonic deques, and keeps the sketches below in window
- * readers; these algebras are the same aggregations in mergeable form (for
- * tiles of long windows, partitions and tests of the engine against them).
+ * readers; these algebras are the same aggregations in mergeable form: tiles
+ * of long windows keep the window readers' ones (see tiles.ts), and tests
+ * check the engine against them.
  */
 export interface Algebra<S, O> {
   readonly kind: AggKind;
@@ -61,13 +63,13 @@ function varianceOf(s: Moments): number | null {
   return v > 0 ? v : 0;
 }
 
-interface Timed {
+export interface Timed {
   t: number;
   v: unknown;
 }
 
 /** Values in time order, oldest first (ties keep insertion order). */
-interface TimedList {
+export interface TimedList {
   items: Timed[];
 }
 
@@ -83,13 +85,42 @@ function mergeTimed(a: TimedList, b: TimedList): TimedList {
   return a;
 }
 
-function removeTimed(s: TimedList, v: unknown, t: number): TimedList {
-  const i = s.items.findIndex((x) => x.t === t && Object.is(x.v, v));
-  if (i >= 0) s.items.splice(i, 1);
-  return s;
+/**
+ * The `keep` earliest (end "first") or latest (end "last") values: all that
+ * first/firstK (last/lastK) can ever read of a set of events, so tiles keep at
+ * most `keep` values each. Truncation loses what a removal would need, so
+ * these have no `remove`. Ties follow insertTimed (arrival order): the first
+ * to arrive is kept by "first", the last to arrive by "last".
+ */
+function bounded(end: "first" | "last", keep: number) {
+  const cut = (s: TimedList): TimedList => {
+    const n = s.items.length;
+    if (n > keep) {
+      if (end === "first") s.items.length = keep;
+      else s.items.splice(0, n - keep);
+    }
+    return s;
+  };
+  return {
+    init: (): TimedList => ({ items: [] }),
+    add: (s: TimedList, v: unknown, t: number): TimedList => {
+      // Values mostly come in time order: a full "first" list keeps nothing at or
+      // after its last time, and a full "last" list drops its oldest (reused).
+      const items = s.items;
+      const last = items[items.length - 1];
+      if (items.length >= keep && last !== undefined && t >= last.t) {
+        if (end === "first") return s;
+        const reuse = items.shift() as Timed;
+        reuse.t = t;
+        reuse.v = v;
+        items.push(reuse);
+        return s;
+      }
+      return cut(insertTimed(s, v, t));
+    },
+    merge: (a: TimedList, b: TimedList): TimedList => cut(mergeTimed(a, b)),
+  };
 }
-
-const timed = { init: (): TimedList => ({ items: [] }), add: insertTimed, merge: mergeTimed, remove: removeTimed };
 
 /** The algebra of one aggregation definition (its parameters applied). */
 export function algebraOf(def: Pick<AggregationDef, "kind" | "k" | "q" | "accuracy" | "precision" | "halfLife">): Algebra<unknown, unknown> {
@@ -131,13 +162,13 @@ export function algebraOf(def: Pick<AggregationDef, "kind" | "k" | "q" | "accura
       });
     }
     case "first":
-      return typed<TimedList, unknown>({ kind: "first", ...timed, finalize: (s) => s.items[0]?.v ?? null });
+      return typed<TimedList, unknown>({ kind: "first", ...bounded("first", 1), finalize: (s) => s.items[0]?.v ?? null });
     case "last":
-      return typed<TimedList, unknown>({ kind: "last", ...timed, finalize: (s) => s.items[s.items.length - 1]?.v ?? null });
+      return typed<TimedList, unknown>({ kind: "last", ...bounded("last", 1), finalize: (s) => s.items[s.items.length - 1]?.v ?? null });
     case "firstK":
-      return typed<TimedList, unknown[]>({ kind: "firstK", ...timed, finalize: (s) => s.items.slice(0, k).map((x) => x.v) });
+      return typed<TimedList, unknown[]>({ kind: "firstK", ...bounded("first", k), finalize: (s) => s.items.slice(0, k).map((x) => x.v) });
     case "lastK":
-      return typed<TimedList, unknown[]>({ kind: "lastK", ...timed, finalize: (s) => s.items.slice(-k).reverse().map((x) => x.v) });
+      return typed<TimedList, unknown[]>({ kind: "lastK", ...bounded("last", k), finalize: (s) => s.items.slice(-k).reverse().map((x) => x.v) });
     case "distinctCount":
     case "topK":
       return typed<ValueCounts, unknown>({

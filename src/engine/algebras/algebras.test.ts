@@ -52,6 +52,31 @@ describe("aggregation algebras", () => {
     );
   });
 
+  it.each(["first", "last", "firstK", "lastK"] as const)("%s keeps at most k values, and ties by arrival, however the events are split", (kind) => {
+    // Times with many ties, arriving out of order; the definition is the stable sort by time.
+    const events = fc.array(fc.record({ t: fc.integer({ min: 0, max: 6 }), v: fc.integer() }), { maxLength: 40 });
+    fc.assert(
+      fc.property(events, fc.nat(), (xs, cut) => {
+        const a = algebraOf({ kind, ...params });
+        const sorted = xs.map((x, n) => ({ ...x, n })).sort((p, q) => p.t - q.t || p.n - q.n);
+        const vs = sorted.map((x) => x.v);
+        const want = { first: vs[0] ?? null, last: vs.at(-1) ?? null, firstK: vs.slice(0, 3), lastK: vs.slice(-3).reverse() }[kind];
+        let whole = a.init();
+        for (const x of xs) whole = a.add(whole, x.v, x.t);
+        expect(a.finalize(whole, 0)).toEqual(want);
+        expect((whole as { items: unknown[] }).items.length).toBeLessThanOrEqual(kind === "first" || kind === "last" ? 1 : 3);
+        // Tiles: the earlier part (by time, ties by arrival) merged with the later one.
+        const i = sorted.length === 0 ? 0 : cut % (sorted.length + 1);
+        let early = a.init();
+        let late = a.init();
+        for (const x of sorted.slice(0, i)) early = a.add(early, x.v, x.t);
+        for (const x of sorted.slice(i)) late = a.add(late, x.v, x.t);
+        expect(a.finalize(a.merge(early, late), 0)).toEqual(want);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("finalize of the empty state follows the contract", () => {
     const empty = (kind: AggKind) => {
       const a = algebraOf({ kind, ...params });

@@ -30,7 +30,7 @@ export class HyperLogLog {
     let scaled = 0;
     let zeros = 0;
     for (const r of this.registers) {
-      scaled += 2 ** (SCALE - r);
+      scaled += (WEIGHT[r] as number);
       if (r === 0) zeros++;
     }
     return estimate(this.registers.length, scaled, zeros);
@@ -53,6 +53,10 @@ export class SlidingHll {
   /** Σ 2^(SCALE − front rank) over registers, kept as an exact integer. */
   private scaled: number;
   private zeros: number;
+  /** See useBase: the base registers, and the same sums over max(base, front) per register. */
+  private base: Uint8Array | undefined;
+  private baseScaled = 0;
+  private baseZeros = 0;
 
   constructor(p: number) {
     this.p = p;
@@ -62,6 +66,7 @@ export class SlidingHll {
   }
 
   reset(): void {
+    this.base = undefined; // the next useBase recomputes its sums
     for (const j of this.used) (this.lists[j] as number[]).length = 0;
     this.used.clear();
     this.scaled = this.lists.length * 2 ** SCALE;
@@ -76,7 +81,7 @@ export class SlidingHll {
     const front = l.length === 0 ? 0 : (l[1] as number);
     while (l.length > 0 && (l[l.length - 1] as number) <= r) l.length -= 2;
     l.push(position, r);
-    if (l.length === 2) this.frontChanged(front, r);
+    if (l.length === 2) this.frontChanged(j, front, r);
     this.used.add(j);
   }
 
@@ -89,19 +94,52 @@ export class SlidingHll {
       let drop = 0;
       while (drop < l.length && (l[drop] as number) < start) drop += 2;
       l.splice(0, drop);
-      this.frontChanged(front, l.length === 0 ? 0 : (l[1] as number));
+      this.frontChanged(j, front, l.length === 0 ? 0 : (l[1] as number));
       if (l.length === 0) this.used.delete(j);
     }
   }
 
   estimate(): number {
-    return estimate(this.lists.length, this.scaled, this.zeros);
+    return this.base === undefined ? estimate(this.lists.length, this.scaled, this.zeros) : estimate(this.lists.length, this.baseScaled, this.baseZeros);
   }
 
-  private frontChanged(from: number, to: number): void {
-    this.scaled += 2 ** (SCALE - to) - 2 ** (SCALE - from);
+  /**
+   * Registers of earlier values (a plain sketch's) that estimates merge in,
+   * each register the larger of the two, as a plain sketch of all those
+   * values would hold; undefined: none. O(registers) when it changes, then
+   * kept up to date as fronts change, so an estimate stays O(1). The
+   * registers must not change while in use: pass a new array instead.
+   */
+  useBase(registers: Uint8Array | undefined): void {
+    if (registers === this.base) return;
+    if (registers !== undefined && registers.length !== this.lists.length) throw new RangeError(`cannot merge HyperLogLogs of ${this.lists.length} and ${registers.length} registers`);
+    this.base = registers;
+    if (registers === undefined) return;
+    this.baseScaled = 0;
+    this.baseZeros = 0;
+    for (let j = 0; j < this.lists.length; j++) {
+      const l = this.lists[j] as number[];
+      const front = l.length === 0 ? 0 : (l[1] as number);
+      const b = registers[j] as number;
+      const r = front > b ? front : b;
+      this.baseScaled += (WEIGHT[r] as number);
+      if (r === 0) this.baseZeros++;
+    }
+  }
+
+  private frontChanged(j: number, from: number, to: number): void {
+    this.scaled += (WEIGHT[to] as number) - (WEIGHT[from] as number);
     if (from === 0) this.zeros--;
     if (to === 0) this.zeros++;
+    const base = this.base;
+    if (base === undefined) return;
+    const b = base[j] as number;
+    const was = from > b ? from : b;
+    const now = to > b ? to : b;
+    if (was === now) return;
+    this.baseScaled += (WEIGHT[now] as number) - (WEIGHT[was] as number);
+    if (was === 0) this.baseZeros--;
+    if (now === 0) this.baseZeros++;
   }
 }
 
@@ -111,6 +149,9 @@ export class SlidingHll {
  * estimates exactly what a fresh one over the same values does.
  */
 const SCALE = 33;
+
+/** WEIGHT[r] = 2^(SCALE − r) for every rank r (0..33): a table, not a power per register. */
+const WEIGHT = Float64Array.from({ length: SCALE + 1 }, (_, r) => 2 ** (SCALE - r));
 
 function rankOf(h: number, p: number): number {
   const rest = (h << p) >>> 0;
