@@ -5,7 +5,7 @@ import { wallClock, type Clock } from "../core/clock.js";
 import type { Row, Schema } from "../core/schema.js";
 import { toEpochMs } from "../core/time.js";
 import { encodeKey } from "../core/keys.js";
-import { buildTrainingSet, type TrainingSetSpec } from "./trainingSet.js";
+import { buildTrainingSet, keySlots, readOrder, readPointInTime, rowsWith, type HistoricalColumns, type HistoricalColumnsOptions, type TrainingSetSpec } from "./trainingSet.js";
 import { replayRecorded, type ReplayOptions, type ReplayReport } from "./recordedStream.js";
 import { checkSkew, type ServedRead, type SkewReport } from "./skewCheck.js";
 import type { AggregateOperator, EmittedRows } from "../engine/aggregateOperator.js";
@@ -512,31 +512,56 @@ export class FeatureStore {
   /**
    * Point-in-time reads: for each entity row, its fields plus every feature as
    * of the row's timestamp, from events with event time <= that timestamp only.
+   * With `columns: true`, the features as columns instead of rows (what
+   * training sets read: no row object per entity row and table).
    */
+  async getHistorical(table: string | AnyTable | AnyOnDemand, entityRows: readonly Row[], options: HistoricalColumnsOptions): Promise<HistoricalColumns>;
   async getHistorical<F extends AnyOnDemand, E extends OnDemandInput<F>>(feature: F, entityRows: readonly E[], options?: HistoricalOptions): Promise<Array<E & OnDemandRow<F>>>;
   async getHistorical<T extends AnyTable, E extends TableKeys<T>>(table: T, entityRows: readonly E[], options?: HistoricalOptions): Promise<Array<E & TableRow<T>>>;
   async getHistorical(table: string, entityRows: readonly Row[], options?: HistoricalOptions): Promise<Row[]>;
-  async getHistorical(table: string | AnyTable | AnyOnDemand, entityRows: readonly Row[], options: HistoricalOptions = {}): Promise<Row[]> {
+  async getHistorical(table: string | AnyTable | AnyOnDemand, entityRows: readonly Row[], options: HistoricalOptions | HistoricalColumnsOptions = {}): Promise<Row[] | HistoricalColumns> {
     this.assertOpen();
     await this.replaying;
+    const name = typeof table === "string" ? table : table.name;
     const f = table instanceof OnDemandFeature ? this.onDemandFeature(table.name) : typeof table === "string" ? this.onDemand.get(table) : undefined;
     const field = options.timestampField ?? "ts";
-    const times = entityRows.map((r, i) => {
-      const ms = toEpochMs(r[field]);
+    const columns = "columns" in options && options.columns;
+    const given = "columns" in options ? options.times : undefined;
+    if (given !== undefined && given.length !== entityRows.length) {
+      throw new DefinitionError(`getHistorical: "times" has ${given.length} entries for ${entityRows.length} entity rows`, { field: "times" });
+    }
+    const times = given ?? new Float64Array(entityRows.length);
+    for (let i = 0; given === undefined && i < entityRows.length; i++) {
+      const r = entityRows[i] as Row;
+      const v = r[field];
+      // Epoch ms inline and stored on its own branch: merged with a call's
+      // result, each number would be boxed (a heap number per row).
+      if (typeof v === "number" && Number.isFinite(v)) {
+        times[i] = Math.trunc(v);
+        continue;
+      }
+      const ms = toEpochMs(v);
       if (ms === undefined) {
         throw new TimestampError(`entity row ${i} has no readable "${field}" timestamp (got ${JSON.stringify(r[field] ?? null)})`, { row: i, field });
       }
-      return ms;
-    });
-    if (f !== undefined) {
-      const computed = await computeOnDemand(f, entityRows, (i) => times[i] as number, (t, rows) => this.getHistorical(t.name, rows, options));
-      return computed.map((r, i) => ({ ...entityRows[i], ...r }));
+      times[i] = ms;
     }
-    const ot = this.runtime.operatorTables.get(typeof table === "string" ? table : table.name);
-    if (ot !== undefined) return ot.read(entityRows, (i) => times[i] as number).map((r, i) => ({ ...entityRows[i], ...r }));
-    const t = this.table(table as string | AnyTable);
-    const op = await this.historicalOperator(t);
-    return this.readRows(t, op, entityRows, (i) => times[i] as number, true);
+    const t = f === undefined && !this.runtime.operatorTables.has(name) ? this.table(table as string | AnyTable) : undefined;
+    if (t !== undefined) {
+      const op = await this.historicalOperator(t);
+      if (!columns) return this.readRows(t, op, entityRows, times, true);
+      const read = readPointInTime(op, t.def.name, entityRows, times, "eventTimes" in options && options.eventTimes === true);
+      return { features: new Map(op.layout.features.map((feat, k) => [feat.name, read.columns[k] as FeatureColumn])), eventTimes: read.eventTimes };
+    }
+    // An on-demand feature reads its input tables at the rows' own times: given times go into the rows.
+    const rows = given === undefined ? entityRows : rowsWith(entityRows, [{ name: field, values: given }]);
+    let computed: Row[];
+    if (f !== undefined) computed = await computeOnDemand(f, rows, (i) => times[i] as number, (input, r) => this.getHistorical(input.name, r, { timestampField: field }));
+    else computed = (this.runtime.operatorTables.get(name) as OperatorTableRuntime).read(rows, (i) => times[i] as number);
+    if (!columns) return computed.map((r, i) => ({ ...entityRows[i], ...r }));
+    // Operator tables and on-demand features read row by row; their rows are turned into columns.
+    const features = this.describe(name).features.map((c): [string, unknown[]] => [c.name, computed.map((r) => r[c.name] ?? null)]);
+    return { features: new Map(features), eventTimes: "eventTimes" in options && options.eventTimes === true ? computed.map(() => Number.NaN) : undefined };
   }
 
   /**
@@ -590,14 +615,36 @@ export class FeatureStore {
     }
     const field = options.timestampField ?? "ts";
     const op = await this.historicalOperator(t);
-    const keys = t.def.root.keys;
-    return entityRows.map((r) => {
-      const at = toEpochMs(r[field]);
-      const st = op.lookup(encodeKey(keys.map((k) => r[k])));
-      if (at === undefined || st === undefined) return null;
-      const p = st.upperBound(at);
-      return p > st.first ? st.timeAt(p - 1) : null;
-    });
+    const n = entityRows.length;
+    const out = new Array<number | null>(n).fill(null);
+    // Each key's state is looked up once; a key's rows are searched in time
+    // order, so its binary searches stay in one part of its event times.
+    const { slotOf, slotKeys } = keySlots(t.def.root.keys, entityRows, false, t.def.name);
+    const states = slotKeys.map((k) => op.lookup(encodeKey(k)));
+    const times = new Float64Array(n);
+    const readable = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = (entityRows[i] as Row)[field];
+      if (typeof v === "number" && Number.isFinite(v)) {
+        times[i] = Math.trunc(v);
+        readable[i] = 1;
+        continue;
+      }
+      const at = toEpochMs(v);
+      if (at !== undefined) {
+        times[i] = at;
+        readable[i] = 1;
+      }
+    }
+    const order = readOrder(slotOf, slotKeys.length, times);
+    for (let j = 0; j < n; j++) {
+      const i = order[j] as number;
+      const st = states[slotOf[i] as number];
+      if (st === undefined || readable[i] === 0) continue;
+      const p = st.upperBound(times[i] as number);
+      if (p > st.first) out[i] = st.timeAt(p - 1);
+    }
+    return out;
   }
 
   /** The whole history of every source a table reads; refused when one is not recorded. */
@@ -627,41 +674,10 @@ export class FeatureStore {
     return op;
   }
 
-  private readRows(t: TableRuntime, op: AggregateOperator, inputs: readonly Row[], time: number | ((i: number) => number), keepInput = false): Row[] {
-    const layout = op.layout;
-    const n = inputs.length;
-    const out: FeatureColumn[] = layout.features.map((f) => (f.out === "number" ? new Float64Array(n) : new Array<unknown>(n)));
-    const keyValues = inputs.map((r, i) =>
-      layout.keys.map((k) => {
-        const v = r[k];
-        if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
-          throw new SchemaError(`key field "${k}" of table "${t.def.name}" is missing or not a string/number/boolean in row ${i}`, { row: i, field: k });
-        }
-        return v;
-      }),
-    );
-    // Reading in time order keeps every key's cursor moving forward; online
-    // reads share one time, so they need no sort.
-    if (typeof time === "number") {
-      for (let i = 0; i < n; i++) op.read(keyValues[i] as unknown[], time, out, i);
-    } else {
-      const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => time(a) - time(b) || a - b);
-      for (const i of order) op.read(keyValues[i] as unknown[], time(i), out, i);
-    }
-    const rows: Row[] = new Array<Row>(n);
-    const keys = layout.keys;
-    const features = layout.features;
-    for (let i = 0; i < n; i++) {
-      const r: Row = {};
-      if (keepInput) Object.assign(r, inputs[i]);
-      else for (let j = 0; j < keys.length; j++) r[keys[j] as string] = (keyValues[i] as unknown[])[j];
-      for (let k = 0; k < features.length; k++) {
-        const v = (out[k] as FeatureColumn)[i];
-        r[(features[k] as { name: string }).name] = typeof v === "number" && v !== v ? null : v;
-      }
-      rows[i] = r;
-    }
-    return rows;
+  private readRows(t: TableRuntime, op: AggregateOperator, inputs: readonly Row[], time: number | Float64Array, keepInput = false): Row[] {
+    const { columns } = readPointInTime(op, t.def.name, inputs, time, false);
+    const features = op.layout.features.map((f, k) => ({ name: f.name, values: columns[k] as FeatureColumn, nanIsNull: true }));
+    return keepInput ? rowsWith(inputs, features) : rowsWith(inputs, features, op.layout.keys);
   }
 
   /** The time online reads of a table use now (its watermark with clock "event"). */
