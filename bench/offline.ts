@@ -25,8 +25,9 @@
  *   the same reads as columns (getHistorical with `columns: true`), the
  *   closer match to a DuckDB result table.
  * - DuckDB: `labels ASOF LEFT JOIN history`, (a) materialized into a result
- *   table inside DuckDB and (b) fetched into JS as columns (id and the five
- *   features into Float64Arrays indexed by label id).
+ *   table inside DuckDB, with its default threads and again with one thread
+ *   (Freshet reads on one), and (b) fetched into JS as columns (id and the
+ *   five features into Float64Arrays indexed by label id).
  *
  * The two are not the same computation. ASOF returns the features as of the
  * latest event at or before the label's time; Freshet returns them as of the
@@ -295,6 +296,7 @@ async function main(): Promise<void> {
   const secondMs: number[] = [];
   const columnsMs: number[] = [];
   const matMs: number[] = [];
+  const mat1Ms: number[] = [];
   const fetchMs: number[] = [];
   let result: Row[] = [];
   let fetched: Float64Array[] = [];
@@ -326,12 +328,17 @@ async function main(): Promise<void> {
     if (cols.features.size !== FEATURES.length) throw new Error(`getHistorical returned ${cols.features.size} columns`);
     await settle();
     matMs.push(await duckMaterialized(conn));
+    // The same on one thread, as Freshet's reads run.
+    await settle();
+    await conn.run("SET threads = 1");
+    mat1Ms.push(await duckMaterialized(conn));
+    await conn.run(`SET threads = ${String(threads)}`);
     await settle();
     const f = await duckFetched(conn, LABELS);
     fetchMs.push(f.ms);
     fetched = f.columns;
     process.stdout.write(
-      `  run ${run + 1}/${RUNS}: Freshet first ${fmtMs(firstMs[run] as number)}, second ${fmtMs(secondMs[run] as number)}, columns ${fmtMs(columnsMs[run] as number)}; DuckDB ASOF materialized ${fmtMs(matMs[run] as number)}, fetched ${fmtMs(fetchMs[run] as number)}\n`,
+      `  run ${run + 1}/${RUNS}: Freshet first ${fmtMs(firstMs[run] as number)}, second ${fmtMs(secondMs[run] as number)}, columns ${fmtMs(columnsMs[run] as number)}; DuckDB ASOF materialized ${fmtMs(matMs[run] as number)} (1 thread ${fmtMs(mat1Ms[run] as number)}), fetched ${fmtMs(fetchMs[run] as number)}\n`,
     );
   }
   if (store === undefined) throw new Error("no run");
@@ -351,6 +358,7 @@ async function main(): Promise<void> {
         row("Freshet trainingSet, second call (index cached)", second),
         row("Freshet getHistorical(..., { columns: true }): the same reads, columns instead of row objects", timing(columnsMs)),
         row("DuckDB ASOF LEFT JOIN, materialized into a table", mat),
+        row("  the same with threads = 1", timing(mat1Ms)),
         row("DuckDB ASOF LEFT JOIN, fetched into JS columns", fetch),
       ],
     ),
@@ -362,6 +370,7 @@ async function main(): Promise<void> {
       ["ratio (DuckDB time / Freshet time; >= 1: Freshet no slower)", "best", "median"],
       [
         ["second call / ASOF materialized", ratio(second, mat, "best"), ratio(second, mat, "median")],
+        ["second call / ASOF materialized, DuckDB on 1 thread", ratio(second, timing(mat1Ms), "best"), ratio(second, timing(mat1Ms), "median")],
         ["second call / ASOF fetched", ratio(second, fetch, "best"), ratio(second, fetch, "median")],
         ["getHistorical columns / ASOF materialized", ratio(timing(columnsMs), mat, "best"), ratio(timing(columnsMs), mat, "median")],
         ["first call / ASOF materialized", ratio(first, mat, "best"), ratio(first, mat, "median")],
