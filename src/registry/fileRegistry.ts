@@ -22,7 +22,7 @@
  * data directory.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { wallClock, type Clock } from "../core/clock.js";
@@ -39,6 +39,8 @@ import type {
   TableSpec,
 } from "./registry.js";
 import { ENTITY_KEY_TYPES, FEATURE_DATA_TYPES, TABLE_KINDS, featureReference, planEntity, planFeature, planTable } from "./registryRules.js";
+import { messageOf } from "../core/errorMessage.js";
+import { syncDirectory, writeFileDurably } from "../core/durableFile.js";
 
 /** The usual name of the registry file inside a data directory. */
 export const REGISTRY_FILE_NAME = "registry.json";
@@ -281,17 +283,9 @@ export class FileRegistry implements Registry {
     const text = `${JSON.stringify(serialize(state, this.accumulators), null, 2)}\n`;
     const temp = `${this.path}.${randomBytes(6).toString("hex")}.tmp`;
     try {
-      const handle = await open(temp, "w");
-      try {
-        await handle.writeFile(text, "utf8");
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, this.path);
+      await writeFileDurably(this.path, text, temp);
       await syncDirectory(dirname(this.path));
     } catch (e) {
-      await rm(temp, { force: true }).catch(() => undefined);
       throw new StorageError(`Cannot write the registry file ${this.path}: ${messageOf(e)}`, { cause: e });
     }
     this.statsDirty = false;
@@ -430,22 +424,6 @@ async function removeStaleTemporaries(path: string): Promise<void> {
   }
 }
 
-/** Makes the rename durable. Some platforms cannot open a directory; there the rename is still atomic. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, "r");
-  } catch {
-    return;
-  }
-  try {
-    await handle.sync();
-  } catch {
-    // Not supported for directories here (e.g. Windows): nothing more to do.
-  } finally {
-    await handle.close();
-  }
-}
 
 function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -455,6 +433,3 @@ function isNotFound(e: unknown): boolean {
   return e instanceof Error && "code" in e && e.code === "ENOENT";
 }
 
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}

@@ -42,6 +42,7 @@ import type {
   TableSpec,
 } from "./registry.js";
 import { ENTITY_KEY_TYPES, FEATURE_DATA_TYPES, TABLE_KINDS, featureReference, planEntity, planFeature, planTable } from "./registryRules.js";
+import { messageOf } from "../core/errorMessage.js";
 
 export interface PostgresRegistryOptions {
   /** Schema holding the registry's tables; created if absent. Default "freshet". */
@@ -521,8 +522,3 @@ function jsonOrNull(value: unknown): string | null {
 }
 
 
-function messageOf(e: unknown): string {
-  if (e instanceof AggregateError && e.message === "") return e.errors.map(messageOf).join("; ");
-  if (e instanceof Error) return e.message !== "" ? e.message : "code" in e ? String(e.code) : e.name;
-  return String(e);
-}

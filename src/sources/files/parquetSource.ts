@@ -26,6 +26,7 @@ import {
 import { compressors } from "hyparquet-compressors";
 import { DefinitionError, SourceError } from "../../errors.js";
 import { batchSizeOption, type RowSource } from "../rowSource.js";
+import { messageOf } from "../../core/errorMessage.js";
 
 export interface ParquetSourceOptions {
   /** Top-level columns to read, in this order; default all, in file order. */
@@ -236,6 +237,3 @@ function checkColumns(columns: readonly string[] | undefined): readonly string[]
 }
 
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -26,7 +26,7 @@
  * One process per directory: a store caches each table's manifest and part
  * list, and two writers would each number parts on their own.
  */
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { DOUBLE, DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { parquetWriteBuffer, type ColumnSource } from "hyparquet-writer";
@@ -50,6 +50,8 @@ import {
   type TableHistoryQuery,
   type TableHistoryStore,
 } from "./tableHistoryStore.js";
+import { messageOf } from "../../core/errorMessage.js";
+import { syncDirectory, writeFileDurably } from "../../core/durableFile.js";
 
 export interface ParquetTableHistoryOptions {
   /** Buffered rows at which a part is written. Default 1,000,000. */
@@ -350,36 +352,10 @@ async function writeManifest(folder: string, manifest: Manifest): Promise<void> 
 /** Temporary file, fsync, rename: the path holds the old content or the new, never a mix. */
 async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
   const slash = path.lastIndexOf("/") + 1;
-  const temp = `${path.slice(0, slash)}.${path.slice(slash)}.tmp`;
   try {
-    const handle = await open(temp, "w");
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
+    await writeFileDurably(path, bytes, `${path.slice(0, slash)}.${path.slice(slash)}.tmp`);
   } catch (e) {
-    await rm(temp, { force: true }).catch(() => undefined);
     throw new StorageError(`Cannot write ${path}: ${messageOf(e)}`, { cause: e });
-  }
-}
-
-/** Makes renames durable. Some platforms cannot open a directory; there the rename is still atomic. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, "r");
-  } catch {
-    return;
-  }
-  try {
-    await handle.sync();
-  } catch {
-    // Not supported for directories here (e.g. Windows).
-  } finally {
-    await handle.close();
   }
 }
 
@@ -541,6 +517,3 @@ function isNotFound(e: unknown): boolean {
   return e instanceof Error && "code" in e && e.code === "ENOENT";
 }
 
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}

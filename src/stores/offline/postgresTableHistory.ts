@@ -45,6 +45,8 @@ import {
   type TableHistoryQuery,
   type TableHistoryStore,
 } from "./tableHistoryStore.js";
+import { messageOf } from "../../core/errorMessage.js";
+import { postgresAddress } from "../../core/postgresUrl.js";
 
 export interface PostgresTableHistoryOptions {
   /** Schema holding the manifest and the history tables; created if absent. Default "freshet_offline". */
@@ -91,7 +93,7 @@ export class PostgresTableHistory implements TableHistoryStore {
     if (!SCHEMA_NAME.test(schema)) {
       throw new RequestError(`PostgreSQL schema name ${JSON.stringify(schema)} must be a plain identifier (letters, digits, _; at most 63)`, { field: "schema" });
     }
-    const address = addressOf(url);
+    const address = postgresAddress(url);
     let sql: postgres.Sql;
     try {
       sql = postgres(url, { max: options.maxConnections ?? 4, connect_timeout: 10, onnotice: () => undefined });
@@ -348,20 +350,4 @@ function sqlTexts(col: ArrayLike<StoredKey | null>, from: number, to: number): A
   return out;
 }
 
-/** host:port/database of a connection URL, without credentials. */
-function addressOf(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new RequestError("The PostgreSQL URL does not parse; use postgres://user@host:5432/database", { field: "url" });
-  }
-  const database = decodeURIComponent(u.pathname.replace(/^\//, "")) || "(default database)";
-  return `${u.hostname || "localhost"}:${u.port || "5432"}/${database}`;
-}
 
-function messageOf(e: unknown): string {
-  if (e instanceof AggregateError && e.message === "") return e.errors.map(messageOf).join("; ");
-  if (e instanceof Error) return e.message !== "" ? e.message : "code" in e ? String(e.code) : e.name;
-  return String(e);
-}

@@ -2,6 +2,7 @@ import { open, type RootDatabase } from "lmdb";
 import { FreshetError, RequestError, StorageError } from "../../errors.js";
 import { cellFromTuple, corruptEntryError, encodeCell, isFeatureObject, NOT_FOUND, parseStoredJson, ttlsFor, validateWrite } from "./featureCell.js";
 import type { FeatureRead, FeatureValue, OnlineStore, OnlineWrite, ReadOptions, WriteOptions } from "./onlineStore.js";
+import { messageOf } from "../../core/errorMessage.js";
 
 /** lmdb-js's default (and, without a custom page size, largest) key size in bytes. */
 const MAX_KEY_BYTES = 1978;
@@ -252,6 +253,3 @@ function entryText(parts: readonly (readonly [string, string])[]): string {
   return `${text}}`;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -3,6 +3,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import { FreshetError, StorageError } from "../../errors.js";
 import { cellFromText, corruptEntryError, encodeCell, NOT_FOUND, ttlsFor, validateWrite } from "./featureCell.js";
 import type { FeatureRead, OnlineStore, OnlineWrite, ReadOptions, WriteOptions } from "./onlineStore.js";
+import { messageOf } from "../../core/errorMessage.js";
 
 export interface RedisOnlineStoreOptions {
   /** First part of every key; default "freshet". Use one per deployment (or test run) sharing a Redis. */
@@ -213,7 +214,3 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, "\\$&");
 }
 
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message !== "" ? error.message : error.name;
-  return String(error);
-}
