@@ -1,15 +1,7 @@
 import { RequestError } from "../errors.js";
 import type { FeatureRecord } from "../registry/registry.js";
 import type { FeatureValue } from "../stores/online/onlineStore.js";
-
-function isJson(v: unknown, depth = 0): v is FeatureValue {
-  if (depth > 32) return false;
-  if (v === null || typeof v === "string" || typeof v === "boolean") return true;
-  if (typeof v === "number") return Number.isFinite(v);
-  if (Array.isArray(v)) return v.every((x) => isJson(x, depth + 1));
-  if (typeof v === "object") return Object.values(v as object).every((x) => isJson(x, depth + 1));
-  return false;
-}
+import { jsonProblem } from "../stores/online/featureCell.js";
 
 /**
  * Checks a value against its registered data type before anything is
@@ -36,6 +28,6 @@ export function checkFeatureValue(f: FeatureRecord, value: unknown, field: strin
     case "embedding":
       return Array.isArray(value) && value.every((x) => typeof x === "number" && Number.isFinite(x)) ? (value as number[]) : bad("an array of finite numbers");
     case "json":
-      return isJson(value) ? value : bad("a JSON value");
+      return jsonProblem(value, field) === undefined ? (value as FeatureValue) : bad("a JSON value");
   }
 }

@@ -141,7 +141,7 @@ export function validateWrite(namespace: string, rows: readonly OnlineWrite[], o
     }
     if (row.eventTime !== undefined) checkTime(row.eventTime, `rows[${i}].eventTime`, "write");
     for (const [feature, value] of Object.entries(row.features)) {
-      const problem = describeNonJson(value, feature, new Set());
+      const problem = jsonProblem(value, feature);
       if (problem !== undefined) {
         throw new RequestError(
           `Feature "${feature}" of key "${row.key}" in namespace "${namespace}" is not JSON: ${problem}. ` +
@@ -164,6 +164,14 @@ function checkTime(time: number, field: string, what: string): void {
  * it is. `ancestors` holds the objects on the path, to report cycles (a shared
  * but acyclic object is fine: JSON writes it twice).
  */
+/** Why `value` is not a feature value (JSON that round-trips, at most MAX_DEPTH deep), or undefined when it is one. */
+export function jsonProblem(value: unknown, path: string): string | undefined {
+  return describeNonJson(value, path, new Set());
+}
+
+/** Deeper values are refused: checking them recursively could exhaust the stack on hostile input. */
+const MAX_DEPTH = 64;
+
 function describeNonJson(value: unknown, path: string, ancestors: Set<object>): string | undefined {
   switch (typeof value) {
     case "string":
@@ -183,6 +191,7 @@ function describeNonJson(value: unknown, path: string, ancestors: Set<object>): 
   }
   if (value === null) return undefined;
   if (ancestors.has(value)) return `${path} is a circular reference`;
+  if (ancestors.size >= MAX_DEPTH) return `${path} is nested deeper than ${MAX_DEPTH} levels`;
   ancestors.add(value);
   const problem = Array.isArray(value) ? describeNonJsonArray(value, path, ancestors) : describeNonJsonObject(value, path, ancestors);
   ancestors.delete(value);
