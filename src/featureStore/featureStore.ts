@@ -731,7 +731,10 @@ export class FeatureStore {
   async latestEventTimes(name: string, keys: readonly Row[]): Promise<Array<number | null>> {
     this.assertOpen();
     await this.replaying;
-    this.describe(name);
+    // A name check, not describe(): this runs on every served batch read.
+    if (!this.runtime.tables.has(name) && !this.runtime.operatorTables.has(name) && !this.onDemand.has(name)) {
+      throw new UnknownTableError(name, [...this.runtime.tables.keys(), ...this.runtime.operatorTables.keys(), ...this.onDemand.keys()]);
+    }
     return latestEventTimes(this.runtime, name, keys);
   }
 

@@ -115,10 +115,9 @@ export class FeatureService {
     return info;
   }
 
+  /** Whether a name is a computed table or on-demand feature: create() described every one, so the cache knows them all. */
   private isTable(name: string): boolean {
-    if (this.infos.has(name)) return true;
-    const { tables, onDemand } = this.store.list();
-    return tables.includes(name) || onDemand.includes(name);
+    return this.infos.has(name);
   }
 
   async tables(): Promise<{ tables: Array<TableInfo & { registry: TableRecord | undefined }>; datasets: TableRecord[]; views: Array<{ name: string; entity: string; features: FeatureRecord[] }> }> {
@@ -144,7 +143,7 @@ export class FeatureService {
       const fs = this.features.all().filter((f) => f.view === name);
       return { name, kind: "featureView", entity: fs[0]?.entity ?? name, features: fs };
     }
-    const known = [...this.store.list().tables, ...this.store.list().onDemand, ...this.features.views()];
+    const known = [...this.infos.keys(), ...this.features.views()];
     throw new UnknownTableError(name, known);
   }
 
@@ -293,7 +292,7 @@ export class FeatureService {
   }
 
   private async readRegisteredColumns(view: string, refs: readonly FeatureRef[], entities: Readonly<Record<string, readonly unknown[]>>, n: number, now: number): Promise<FeatureColumnResult[]> {
-    if (!this.features.hasView(view)) throw new UnknownTableError(view, [...this.store.list().tables, ...this.store.list().onDemand, ...this.features.views()]);
+    if (!this.features.hasView(view)) throw new UnknownTableError(view, [...this.infos.keys(), ...this.features.views()]);
     const records = refs.map((r) => {
       const f = this.features.inView(view, r.feature);
       if (f === undefined) throw new UnknownFeatureError(`${view}:${r.feature}`, { field: `features.${r.index}` });

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Clock } from "../core/clock.js";
-import type { FeatureStore } from "../featureStore/featureStore.js";
+import type { FeatureStore, StoreStats } from "../featureStore/featureStore.js";
 
 /**
  * Prometheus metrics of one server (its own prom-client registry, so two
@@ -11,8 +11,11 @@ export class ServerMetrics {
   readonly registry = new Registry();
   private readonly latency: Histogram<"method" | "route" | "status">;
   readonly ingested: Counter<"dataset">;
+  /** The store's stats for the scrape under way: every gauge reads this one snapshot (stats() walks every key). */
+  private current: StoreStats | undefined;
 
   constructor(store: FeatureStore, clock: Clock) {
+    const stats = (): StoreStats => (this.current ??= store.stats());
     this.latency = new Histogram({
       name: "freshet_http_request_duration_seconds",
       help: "HTTP request latency by route",
@@ -27,7 +30,7 @@ export class ServerMetrics {
       labelNames: ["dataset"],
       registers: [this.registry],
       collect() {
-        for (const [name, d] of Object.entries(store.stats().datasets)) this.set({ dataset: name }, d.accepted);
+        for (const [name, d] of Object.entries(stats().datasets)) this.set({ dataset: name }, d.accepted);
       },
     });
     new Gauge({
@@ -36,7 +39,7 @@ export class ServerMetrics {
       labelNames: ["dataset"],
       registers: [this.registry],
       collect() {
-        for (const [name, d] of Object.entries(store.stats().datasets)) this.set({ dataset: name }, d.late);
+        for (const [name, d] of Object.entries(stats().datasets)) this.set({ dataset: name }, d.late);
       },
     });
     new Gauge({
@@ -46,7 +49,7 @@ export class ServerMetrics {
       registers: [this.registry],
       collect() {
         const now = clock.now();
-        for (const [name, d] of Object.entries(store.stats().datasets)) if (d.watermark !== null) this.set({ dataset: name }, (now - d.watermark.getTime()) / 1000);
+        for (const [name, d] of Object.entries(stats().datasets)) if (d.watermark !== null) this.set({ dataset: name }, (now - d.watermark.getTime()) / 1000);
       },
     });
     new Gauge({
@@ -56,7 +59,7 @@ export class ServerMetrics {
       registers: [this.registry],
       collect() {
         const now = clock.now();
-        const datasets = store.stats().datasets;
+        const datasets = stats().datasets;
         for (const table of store.list().tables) {
           const wms = store.describe(table).sources.map((s) => datasets[s]?.watermark?.getTime() ?? Number.NaN);
           const wm = Math.min(...wms);
@@ -70,13 +73,22 @@ export class ServerMetrics {
       labelNames: ["table"],
       registers: [this.registry],
       collect() {
-        for (const [name, t] of Object.entries(store.stats().tables)) this.set({ table: name }, t.keys);
+        for (const [name, t] of Object.entries(stats().tables)) this.set({ table: name }, t.keys);
       },
     });
   }
 
   /** Labelled children by "method route status": prom-client hashes label objects on every observe otherwise. */
   private readonly children = new Map<string, { observe(v: number): void }>();
+
+  /** The Prometheus text of one scrape. */
+  async text(): Promise<string> {
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.current = undefined;
+    }
+  }
 
   observe(method: string, route: string, status: number, seconds: number): void {
     const id = `${method} ${route} ${status}`;

@@ -88,7 +88,7 @@ export async function createServer(o: ServerOptions): Promise<FreshetServer> {
       summary: "Prometheus metrics: request latency per route, rows ingested, events processed, watermark lag, feature freshness",
       handler: async (_input, _req, reply) => {
         void reply.header("content-type", metrics.registry.contentType);
-        return metrics.registry.metrics();
+        return metrics.text();
       },
     }),
   );
