@@ -4,8 +4,7 @@ import { FeatureStore } from "../featureStore/featureStore.js";
 import { FileRegistry, REGISTRY_FILE_NAME } from "../registry/fileRegistry.js";
 import { PostgresRegistry } from "../registry/postgresRegistry.js";
 import type { Registry } from "../registry/registry.js";
-import type { TokenConfig } from "../serving/auth.js";
-import { createServer, type FreshetServer } from "../serving/server.js";
+import { createServer, type FreshetServer, type ServerOptions } from "../serving/server.js";
 import type { ServeConfig } from "../serving/serveConfig.js";
 import { LmdbOnlineStore } from "../stores/online/lmdbOnlineStore.js";
 import { MemoryOnlineStore } from "../stores/online/memoryOnlineStore.js";
@@ -15,7 +14,11 @@ import { loadDefinitions } from "./loadDefinitions.js";
 import { materializeInputs } from "../serving/serveConfig.js";
 import { ReadLog } from "../serving/readLog.js";
 
-export interface ServeOptions {
+/** The HTTP options passed through to createServer as they are. */
+const HTTP_OPTIONS = ["tokens", "corsOrigins", "bodyLimit", "logLevel", "logRequests"] as const;
+type HttpOptions = Pick<ServerOptions, (typeof HTTP_OPTIONS)[number]>;
+
+export interface ServeOptions extends HttpOptions {
   /** Definitions module (.ts or .js); none: only features registered over HTTP are served. */
   readonly module?: string;
   readonly port: number;
@@ -26,11 +29,6 @@ export interface ServeOptions {
   readonly online?: string;
   /** Overrides the module's `serve.registry`. */
   readonly registry?: string;
-  readonly tokens?: readonly TokenConfig[];
-  readonly corsOrigins?: readonly string[];
-  readonly bodyLimit?: number;
-  readonly logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | false;
-  readonly logRequests?: boolean;
   /** Fraction of keys whose computed-table reads are logged for `freshet skew` (0 to 1). */
   readonly logReads?: number;
   /** The read log file (default: read-log.jsonl in the data directory). */
@@ -91,17 +89,8 @@ export async function startServer(o: ServeOptions, log: (line: string) => void =
       if (path === undefined) throw new DefinitionError("--log-reads needs a file: pass --dir or --read-log", { field: "read-log" });
       readLog = new ReadLog(o.logReads, path);
     }
-    const server = await createServer({
-      ...(readLog === undefined ? {} : { readLog }),
-      store,
-      online,
-      registry,
-      ...(o.tokens === undefined ? {} : { tokens: o.tokens }),
-      ...(o.corsOrigins === undefined ? {} : { corsOrigins: o.corsOrigins }),
-      ...(o.bodyLimit === undefined ? {} : { bodyLimit: o.bodyLimit }),
-      ...(o.logLevel === undefined ? {} : { logLevel: o.logLevel }),
-      ...(o.logRequests === undefined ? {} : { logRequests: o.logRequests }),
-    });
+    const http: HttpOptions = Object.fromEntries(HTTP_OPTIONS.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+    const server = await createServer({ ...http, store, online, registry, ...(readLog === undefined ? {} : { readLog }) });
     const url = await server.listen(o.port, o.host);
     const list = store.list();
     log(`freshet serving ${list.tables.length} tables, ${list.datasets.length} datasets on ${url} (online store: ${online.kind}, registry: ${registry.kind}); docs at ${url}/docs`);
