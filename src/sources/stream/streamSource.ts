@@ -1,0 +1,106 @@
+import { DefinitionError } from "../../errors.js";
+
+/**
+ * A position in a stream, saved in checkpoints: plain JSON (a sequence number,
+ * a stream id, a map of partition → offset, a (timestamp, id) pair...).
+ * Reading "after" a position yields exactly the messages that followed it.
+ */
+export type SourcePosition = null | boolean | number | string | readonly SourcePosition[] | { readonly [k: string]: SourcePosition };
+
+/** One read from a stream source. */
+export interface StreamBatch {
+  /** Decoded messages (usually objects), in the source's order; a RowParser types them against the dataset. */
+  readonly rows: readonly unknown[];
+  /**
+   * The position after the last row of this batch: opening the source again
+   * `from` it yields the message that follows. Unchanged when `rows` is empty.
+   */
+  readonly position: SourcePosition;
+}
+
+/** Counters every stream source keeps for metrics. */
+export interface StreamSourceStats {
+  /** Messages handed out by `next` since `open`. */
+  readonly read: number;
+  /** Messages acknowledged (or offsets committed) through `commit`. */
+  readonly committed: number;
+}
+
+/**
+ * A live input: a NATS JetStream consumer, a Kafka consumer group, a Redis
+ * Stream consumer group, or a database table polled for new rows.
+ *
+ * The job that runs it owns the order of calls: `open(from)` once, then
+ * `next()` repeatedly; after a checkpoint that holds every row up to a
+ * position is durable, `commit(position)` acknowledges them to the system.
+ * After a crash the job opens the source again from the position its newest
+ * valid checkpoint saved, so a row is counted once whatever was acknowledged.
+ */
+export interface StreamSource {
+  /** "nats", "kafka", "redis-streams", "postgres", "mysql", "memory". */
+  readonly kind: string;
+  /** Where it reads, for messages and metrics (no passwords). */
+  readonly description: string;
+  /** True when values arrive as text (numbers and booleans are parsed from strings). */
+  readonly text: boolean;
+  /**
+   * Connects and positions the reader just after `from`, or at the source's
+   * configured start (the beginning, unless told otherwise) when `from` is undefined.
+   * Fails with a SourceError naming the system when it cannot connect.
+   */
+  open(from: SourcePosition | undefined): Promise<void>;
+  /**
+   * Up to `maxRows` rows that follow the previous batch. Waits at most
+   * `maxWaitMs` when nothing is there yet, then returns an empty batch.
+   * A message that cannot be decoded is returned as a `StreamDecodeFailure`
+   * row, so the job can fail or dead-letter it with its position.
+   */
+  next(maxRows: number, maxWaitMs: number): Promise<StreamBatch>;
+  /** Acknowledges every row up to `position` (a position `next` returned). Idempotent. */
+  commit(position: SourcePosition): Promise<void>;
+  /** Messages in the system not yet handed out, when the system can tell (for the lag metric). */
+  lag(): Promise<number | undefined>;
+  stats(): StreamSourceStats;
+  /** Disconnects. Safe to call twice, and after a failed open. */
+  close(): Promise<void>;
+}
+
+/** A message the source could not decode (not JSON, say): the job fails or dead-letters it. */
+export class StreamDecodeFailure {
+  constructor(
+    /** Why, e.g. "payload is not JSON: Unexpected token". */
+    readonly reason: string,
+    /** The raw payload, as text (truncated to 1,000 characters). */
+    readonly raw: string,
+    /** Where the message sits in the source (a sequence number, an offset, an id). */
+    readonly at: string,
+  ) {}
+}
+
+/** True for values that look like a StreamSource (for inputs that accept several kinds). */
+export function isStreamSource(value: unknown): value is StreamSource {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { next?: unknown }).next === "function" &&
+    typeof (value as { commit?: unknown }).commit === "function" &&
+    typeof (value as { open?: unknown }).open === "function" &&
+    typeof (value as { kind?: unknown }).kind === "string"
+  );
+}
+
+/** Decodes a payload as JSON text, or explains why not. */
+export function decodeJson(payload: Uint8Array | string, at: string): unknown {
+  const text = typeof payload === "string" ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    return new StreamDecodeFailure(`payload is not JSON: ${(err as Error).message}`, text.slice(0, 1_000), at);
+  }
+}
+
+/** Checks the `next` arguments every adapter takes. */
+export function checkNextArgs(kind: string, maxRows: number, maxWaitMs: number): void {
+  if (!Number.isSafeInteger(maxRows) || maxRows < 1) throw new DefinitionError(`${kind} source: maxRows must be a positive integer, got ${maxRows}`);
+  if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) throw new DefinitionError(`${kind} source: maxWaitMs must be >= 0, got ${maxWaitMs}`);
+}
