@@ -18,6 +18,8 @@ import type { HistoryStore } from "../stores/offline/historyStore.js";
 import { MemoryHistory } from "../stores/offline/memoryHistory.js";
 import { ParquetHistory } from "../stores/offline/parquetHistory.js";
 import { LmdbStateStore } from "../stores/online/lmdbStateStore.js";
+import { CheckpointStateStore } from "../stores/online/checkpointStateStore.js";
+import type { SourcePosition } from "../sources/stream/streamSource.js";
 import { MemoryStateStore, type StateStore } from "../stores/online/stateStore.js";
 import type { AnyTable, TableKeys, TableMeta, TableRow } from "../dsl/table.js";
 import { OnDemandFeature, type AnyOnDemand, type InputsOf, type OnDemandInput, type OnDemandRow } from "../dsl/onDemand.js";
@@ -57,6 +59,13 @@ export interface OpenOptions {
    * one, getOffline computes histories from the recorded source history.
    */
   readonly tableHistory?: TableHistoryStore;
+  /**
+   * How the data directory keeps online state: "lmdb" (the default: one LMDB
+   * transaction per commit) or "checkpoints" (a chain of checksummed
+   * checkpoint files under dir/checkpoints; a damaged newest checkpoint falls
+   * back to the one before it). `freshet run` uses "checkpoints".
+   */
+  readonly state?: "lmdb" | "checkpoints";
 }
 
 export interface Progress {
@@ -156,6 +165,8 @@ export class FeatureStore {
   private replaying: Promise<void> = Promise.resolve();
   /** Settles when the running push (if any) has ended. */
   private pushing: Promise<void> = Promise.resolve();
+  /** Where each live source stands, saved with every commit (see checkpoint). */
+  private positions: Record<string, SourcePosition>;
 
   private constructor(
     private readonly clock: "event" | Clock,
@@ -168,6 +179,7 @@ export class FeatureStore {
     this.deadLetterSink = new DeadLetterSink(deadLetterCap);
     this.runtime = new Runtime(this.deadLetterSink, history, () => (clock === "event" ? wallClock.now() : clock.now()));
     this.deadLetterFile = dir === undefined ? undefined : new DeadLetterFile(join(dir, "dead-letters.jsonl"), this.deadLetterSink);
+    this.positions = { ...savedProgress(states).positions };
   }
 
   /** Opens a store: in memory with no arguments, persistent with `dir`. */
@@ -177,10 +189,14 @@ export class FeatureStore {
     if (options.dir === undefined) {
       return new FeatureStore(clock, new MemoryStateStore(), new MemoryHistory(), options.deadLetterCap ?? 100_000, undefined, options.tableHistory);
     }
+    const kind = options.state ?? "lmdb";
+    if (kind !== "lmdb" && kind !== "checkpoints") throw new DefinitionError(`FeatureStore.open: "state" must be "lmdb" or "checkpoints", got ${JSON.stringify(kind)}`, { field: "state" });
     await mkdir(join(options.dir, "offline"), { recursive: true });
-    const states = LmdbStateStore.open(join(options.dir, "online"));
+    const states = kind === "checkpoints" ? CheckpointStateStore.open(join(options.dir, "checkpoints")) : LmdbStateStore.open(join(options.dir, "online"));
     const tables = options.tableHistory ?? new ParquetTableHistory(join(options.dir, "tables"));
-    return new FeatureStore(clock, states, new ParquetHistory(join(options.dir, "offline")), options.deadLetterCap ?? 100_000, options.dir, tables);
+    const store = new FeatureStore(clock, states, new ParquetHistory(join(options.dir, "offline")), options.deadLetterCap ?? 100_000, options.dir, tables);
+    await store.deadLetterFile?.open(savedProgress(states).deadLetterBytes);
+    return store;
   }
 
   /** Registers source datasets and feature tables. Sources of tables are registered with them. */
@@ -749,6 +765,30 @@ export class FeatureStore {
     return { datasets: [...this.runtime.sources.keys()], tables: [...this.runtime.tables.keys(), ...this.runtime.operatorTables.keys()], onDemand: [...this.onDemand.keys()] };
   }
 
+  /**
+   * A job's checkpoint: history, online state and where each live source
+   * stands (by source name), made durable in one commit. A job reopened on
+   * the same directory resumes each source from `savedPositions()`, so every
+   * row is counted once. Call it between pushes, not during one.
+   */
+  async checkpoint(positions: Readonly<Record<string, SourcePosition>>): Promise<void> {
+    this.assertOpen();
+    await this.pushing;
+    const before = this.positions;
+    this.positions = { ...this.positions, ...positions };
+    try {
+      await this.flush();
+    } catch (e) {
+      this.positions = before;
+      throw e;
+    }
+  }
+
+  /** The source positions the newest checkpoint saved (empty before any). */
+  savedPositions(): Readonly<Record<string, SourcePosition>> {
+    return { ...savedProgress(this.states).positions };
+  }
+
   /** Makes history and online state durable (a no-op in memory). */
   async flush(): Promise<void> {
     this.assertOpen();
@@ -765,7 +805,12 @@ export class FeatureStore {
   private async commitDurably(backfill: BackfillMark | undefined, schemas = new Map([...this.runtime.sources].map(([n, s]) => [n, { schema: s.def.schema, timestamp: s.def.timestamp }]))): Promise<void> {
     await this.history.flush(schemas);
     await this.deadLetterFile?.flush();
-    persist(this.runtime, this.states, this.deadLetterSink, { history: await this.history.marks(), ...(backfill === undefined ? {} : { backfill }) });
+    persist(this.runtime, this.states, this.deadLetterSink, {
+      history: await this.history.marks(),
+      positions: this.positions,
+      ...(backfill === undefined ? {} : { backfill }),
+      ...(this.deadLetterFile === undefined ? {} : { deadLetterBytes: this.deadLetterFile.bytes }),
+    });
   }
 
   async close(): Promise<void> {

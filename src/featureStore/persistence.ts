@@ -2,6 +2,7 @@ import type { DeadLetterSink } from "../engine/deadLetters.js";
 import type { Runtime, SourceRuntime, TableRuntime } from "../engine/runtime.js";
 import { decodeKeyState, encodeKeyState, type EncodedKeyState } from "../engine/stateCodec.js";
 import type { StateStore } from "../stores/online/stateStore.js";
+import type { SourcePosition } from "../sources/stream/streamSource.js";
 
 /** Store-wide facts saved with the keyed state in one commit. */
 interface StoreMeta {
@@ -13,6 +14,18 @@ interface StoreMeta {
   readonly history?: Record<string, number>;
   /** A backfill under way: how many rows of which input the state holds. */
   readonly backfill?: BackfillMark;
+  /** Where each live source of a job stands: every row before it is in this state. */
+  readonly positions?: Record<string, SourcePosition>;
+  /** Bytes of the dead-letter file that belong to this state (lines after them are from a crashed run). */
+  readonly deadLetterBytes?: number;
+}
+
+/** What a commit records besides keyed state and counters. */
+export interface CommitProgress {
+  readonly history?: Record<string, number>;
+  readonly backfill?: BackfillMark;
+  readonly positions?: Record<string, SourcePosition>;
+  readonly deadLetterBytes?: number;
 }
 
 /**
@@ -21,10 +34,17 @@ interface StoreMeta {
  */
 export type BackfillMark = Readonly<Record<string, { readonly input: string; readonly rows: number; readonly complete: boolean }>>;
 
-/** What the last commit recorded of history marks and a backfill under way. */
-export function savedProgress(store: StateStore): { history: Record<string, number> | undefined; backfill: BackfillMark | undefined } {
+/** What the last commit recorded of history marks, a backfill under way, source positions and the dead-letter file. */
+export function savedProgress(store: StateStore): CommitProgress {
   const meta = store.meta();
-  return isMeta(meta) ? { history: meta.history, backfill: meta.backfill } : { history: undefined, backfill: undefined };
+  if (!isMeta(meta)) return {};
+  const { history, backfill, positions, deadLetterBytes } = meta;
+  return {
+    ...(history === undefined ? {} : { history }),
+    ...(backfill === undefined ? {} : { backfill }),
+    ...(positions === undefined ? {} : { positions }),
+    ...(deadLetterBytes === undefined ? {} : { deadLetterBytes }),
+  };
 }
 
 function isMeta(value: unknown): value is StoreMeta {
@@ -73,7 +93,7 @@ export function restore(
 }
 
 /** Writes every changed key and the metadata in one atomic commit. */
-export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink, progress: { history?: Record<string, number>; backfill?: BackfillMark } = {}): number {
+export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink, progress: CommitProgress = {}): number {
   const entries: Array<{ table: string; group: number; key: string; value: unknown }> = [];
   // Joined tables are rebuilt from the history of both sides on restart: their state is not written.
   const changed = [...runtime.tables.values()].filter((t) => t.join === undefined).map((t) => ({ table: t, states: t.operator.takeDirty() }));
@@ -91,6 +111,8 @@ export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLe
     ),
     ...(progress.history === undefined ? {} : { history: progress.history }),
     ...(progress.backfill === undefined ? {} : { backfill: progress.backfill }),
+    ...(progress.positions === undefined ? {} : { positions: progress.positions }),
+    ...(progress.deadLetterBytes === undefined ? {} : { deadLetterBytes: progress.deadLetterBytes }),
   };
   try {
     store.commit(entries, meta);

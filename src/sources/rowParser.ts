@@ -1,4 +1,5 @@
 import type { FieldType } from "../core/schema.js";
+import { StreamDecodeFailure } from "./stream/streamSource.js";
 import { toEpochMs } from "../core/time.js";
 import { SchemaError, TimestampError, type FreshetErrorDetails } from "../errors.js";
 import type { Row, SourceDef } from "../plan/nodes.js";
@@ -58,6 +59,7 @@ export class RowParser {
 
   /** The same as parse, without an origin object per row. */
   parseAt(input: unknown, row: number, file?: string): Row {
+    if (input instanceof StreamDecodeFailure) throw new SchemaError(`message at ${input.at}: ${input.reason}`, this.where(row, file));
     if (typeof input !== "object" || input === null || Array.isArray(input)) {
       throw new SchemaError(`expected an object row, got ${describe(input)}`, this.where(row, file));
     }

@@ -1,0 +1,158 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { count, dataset, forever, max, sum, t } from "../index.js";
+import { FeatureStore } from "../featureStore/featureStore.js";
+import { MemoryStream } from "../sources/memory/memoryStream.js";
+import { SchemaError } from "../errors.js";
+import { OnlineJob } from "./onlineJob.js";
+
+const clicks = dataset("clicks", { user: t.string(), amount: t.float(), at: t.timestamp() }, { timestamp: "at" });
+const perUser = clicks.groupBy("user").aggregate({ n: count({ window: forever() }), total: sum("amount", { window: "1h" }), top: max("amount", { window: "10m" }) }).as("per_user");
+
+const T0 = Date.UTC(2024, 0, 1);
+function events(from: number, n: number): Array<{ user: string; amount: number; at: string }> {
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    return { user: `u${(i * 7) % 5}`, amount: (i % 13) + 0.5, at: new Date(T0 + i * 1_000).toISOString() };
+  });
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "freshet-job-"));
+  dirs.push(d);
+  return d;
+}
+
+async function offline(rows: readonly unknown[], at: number): Promise<unknown[]> {
+  const s = await FeatureStore.open({ clock: "event" });
+  await s.apply([clicks, perUser]);
+  await s.materializeOffline({ clicks: rows });
+  const out = await s.getOnline(perUser, ["u0", "u1", "u2", "u3", "u4"].map((user) => ({ user })), { at });
+  await s.close();
+  return out;
+}
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("OnlineJob", () => {
+  it("pushes a stream into the tables, checkpoints positions with the state, and a restarted job resumes after them", async () => {
+    const dir = tempDir();
+    const stream = new MemoryStream();
+    const all = events(0, 5_000);
+    stream.append(all.slice(0, 3_000));
+    let store = await FeatureStore.open({ dir, clock: "event", state: "checkpoints" });
+    await store.apply([clicks, perUser]);
+    let job = await OnlineJob.start(store, [{ dataset: "clicks", source: stream.source("job") }], { batchSize: 700, checkpointEveryMs: 50 });
+    await until(() => job.stats().sources[0]?.read === 3_000);
+    await job.stop();
+    expect(store.savedPositions()).toEqual({ clicks: 3_000 });
+    expect(stream.acked.get("job")).toBe(3_000);
+    expect(job.stats().checkpoints).toBeGreaterThanOrEqual(1);
+    await store.close();
+
+    stream.append(all.slice(3_000));
+    store = await FeatureStore.open({ dir, clock: "event", state: "checkpoints" });
+    await store.apply([clicks, perUser]);
+    expect(store.stats().datasets.clicks?.accepted).toBe(3_000);
+    job = await OnlineJob.start(store, [{ dataset: "clicks", source: stream.source("job") }], { batchSize: 700 });
+    await until(() => job.stats().sources[0]?.read === 2_000);
+    await job.stop();
+    expect(store.stats().datasets.clicks?.accepted).toBe(5_000);
+    const at = T0 + 4_999_000;
+    const online = await store.getOnline(perUser, ["u0", "u1", "u2", "u3", "u4"].map((user) => ({ user })), { at });
+    expect(online).toEqual(await offline(all, at));
+    expect(online[0]).toMatchObject({ user: "u0", n: 1_000 });
+    await store.close();
+  });
+
+  it("fails on a row that does not fit, naming the source, and checkpoints nothing of it", async () => {
+    const dir = tempDir();
+    const stream = new MemoryStream();
+    stream.append(events(0, 10));
+    const store = await FeatureStore.open({ dir, clock: "event", state: "checkpoints" });
+    await store.apply([clicks, perUser]);
+    const job = await OnlineJob.start(store, [{ dataset: "clicks", source: stream.source(), name: "clicks-live" }], { batchSize: 10 });
+    await until(() => job.stats().sources[0]?.read === 10);
+    await job.checkpoint();
+    stream.append([{ user: "u1", amount: "lots", at: new Date(T0).toISOString() }]);
+    const err = await job.done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SchemaError);
+    expect(String((err as Error).message)).toMatch(/amount/);
+    expect(String((err as Error).message)).toContain('source "clicks-live"');
+    expect(store.savedPositions()).toEqual({ "clicks-live": 10 });
+    await store.close();
+  });
+
+  it("dead-letters rows that do not fit when told to, and counts read = accepted + dead-lettered", async () => {
+    const stream = new MemoryStream();
+    const rows: unknown[] = events(0, 20);
+    rows.splice(5, 0, { user: "u1" }, "not a row", { user: "u2", amount: 1, at: "yesterday" });
+    stream.append(rows);
+    const store = await FeatureStore.open({ clock: "event" });
+    await store.apply([clicks, perUser]);
+    const job = await OnlineJob.start(store, [{ dataset: "clicks", source: stream.source(), onError: "dead-letter" }], { batchSize: 8 });
+    await until(() => job.stats().sources[0]?.read === 23);
+    await job.stop();
+    const s = store.stats().datasets.clicks;
+    expect(s?.accepted).toBe(20);
+    expect(s?.invalid).toBe(3);
+    expect(store.deadLetters("clicks").map((d) => d.reason)).toEqual(["invalid", "invalid", "invalid"]);
+    await store.close();
+  });
+
+  it("reads a source again only once its batch is in the store (bounded memory)", async () => {
+    const stream = new MemoryStream();
+    stream.append(events(0, 1_000));
+    const store = await FeatureStore.open({ clock: "event" });
+    await store.apply([clicks, perUser]);
+    const source = stream.source();
+    const sizes: number[] = [];
+    const next = source.next.bind(source);
+    let inFlight = 0;
+    let maxInFlight = 0;
+    source.next = async (n, w) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      const b = await next(n, w);
+      sizes.push(b.rows.length);
+      return b;
+    };
+    const push = store.push.bind(store);
+    store.push = async (d, r, o) => {
+      const rep = await push(d, r, o);
+      inFlight--;
+      return rep;
+    };
+    const job = await OnlineJob.start(store, [{ dataset: "clicks", source }], { batchSize: 100, maxWaitMs: 20 });
+    await until(() => job.stats().sources[0]?.read === 1_000);
+    await job.stop();
+    expect(Math.max(...sizes)).toBe(100);
+    expect(maxInFlight).toBe(1);
+    await store.close();
+  });
+
+  it("rejects a source for a dataset that is not applied, and two sources with one name", async () => {
+    const store = await FeatureStore.open();
+    await store.apply([clicks]);
+    const s = new MemoryStream();
+    await expect(OnlineJob.start(store, [{ dataset: "nope", source: s.source() }])).rejects.toThrow(/"nope", which is not applied/);
+    await expect(OnlineJob.start(store, [{ dataset: "clicks", source: s.source() }, { dataset: "clicks", source: s.source() }])).rejects.toThrow(/two sources are named "clicks"/);
+    await expect(OnlineJob.start(store, [{ dataset: "clicks", source: s.source() }], { checkpointEveryMs: 0 })).rejects.toThrow(/checkpointEveryMs/);
+    await store.close();
+  });
+});
