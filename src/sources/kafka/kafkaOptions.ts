@@ -99,10 +99,10 @@ export function parseBroker(text: string, field = "brokers"): KafkaBroker {
   const host = m?.[1];
   const portText = m?.[2];
   if (host === undefined || portText === undefined || (!s.startsWith("[") && !HOST.test(host))) {
-    fail(field, `broker ${JSON.stringify(text)} is not "host:port" (e.g. "127.0.0.1:9092" or "[::1]:9092")`);
+    fail(field, `${field}: ${JSON.stringify(text)} is not "host:port" (e.g. "127.0.0.1:9092" or "[::1]:9092")`);
   }
   const port = Number(portText);
-  if (!Number.isSafeInteger(port) || port < 1 || port > 65_535) fail(field, `broker ${JSON.stringify(text)} has port ${portText}, outside 1..65535`);
+  if (!Number.isSafeInteger(port) || port < 1 || port > 65_535) fail(field, `${field}: ${JSON.stringify(text)} has port ${portText}, outside 1..65535`);
   return { host, port };
 }
 
@@ -132,7 +132,7 @@ export function kafkaSettings(options: KafkaSourceOptions): KafkaSettings {
   const list = typeof rawBrokers === "string" ? rawBrokers.split(",") : rawBrokers;
   if (!Array.isArray(list) || list.length === 0) fail("brokers", `brokers must be a non-empty list of "host:port", got ${JSON.stringify(rawBrokers)}`);
   const brokers = list.map((b: unknown) => {
-    if (typeof b !== "string") fail("brokers", `each broker must be a "host:port" string, got ${JSON.stringify(b)}`);
+    if (typeof b !== "string") fail("brokers", `brokers: each must be a "host:port" string, got ${JSON.stringify(b)}`);
     return parseBroker(b);
   });
   const topic = name(options.topic, "topic", "a Kafka topic name");
