@@ -1,0 +1,368 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerInfo, type ConsumerMessages, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { messageOf } from "../../core/errorMessage.js";
+import { DefinitionError, FreshetError, SourceError } from "../../errors.js";
+import { checkNextArgs, decodeJson, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+
+export interface NatsSourceOptions {
+  /** "nats://host:4222", "host:4222", or several for a cluster. */
+  readonly servers: string | readonly string[];
+  /** The JetStream stream to read; it must exist. */
+  readonly stream: string;
+  /** Only messages on this subject (wildcards allowed); default every subject of the stream. */
+  readonly subject?: string;
+  /** Name of the durable pull consumer this source owns (one reader per durable). */
+  readonly durable: string;
+  /** Messages per pull request (default 1,000). At most twice this many sit fetched but not handed out. */
+  readonly batch?: number;
+  /** Where to start when `open` gets no position: the stream's first message (default) or only messages published after `open`. */
+  readonly start?: "first" | "new";
+  /** How long the server waits for an ack before redelivering (default 1 hour): set it above the checkpoint interval. */
+  readonly ackWaitMs?: number;
+  /** Turns a payload into a row (default JSON). A throw becomes a StreamDecodeFailure. */
+  readonly decode?: (payload: Uint8Array) => unknown;
+  /** Connection timeout in milliseconds (default 5,000). */
+  readonly connectTimeoutMs?: number;
+}
+
+/** A pull request stays open at most this long; `next` never waits on it longer than its own maxWaitMs. */
+const FETCH_EXPIRES_MS = 5_000;
+/** Names of streams and consumers: no whitespace, dots, wildcards or path separators. */
+const NAME = /^[^\s.*>/\\]+$/;
+
+/**
+ * A NATS JetStream stream read through a durable pull consumer.
+ *
+ * Positions are stream sequence numbers: the sequence of the last message
+ * handed out (0 before the first). `open(from)` makes the consumer deliver
+ * from sequence `from + 1`: JetStream cannot move a consumer's start, so the
+ * durable is deleted and created again (deliver policy by start sequence)
+ * unless it already sits exactly there with nothing outstanding. Recreating
+ * drops the consumer's interest for a moment, so use limits or work-queue
+ * retention, not interest retention.
+ *
+ * Acknowledgements happen only in `commit`. The consumer uses AckPolicy.All:
+ * acking the message at sequence P acknowledges every message the consumer
+ * delivered up to P. That is exactly "everything up to the committed
+ * position" for one in-order reader, and costs one confirmed ack per commit
+ * instead of one per message (AckExplicit would need every message's ack).
+ * max_ack_pending is unlimited, since a job reads many batches between two
+ * checkpoints. Messages the server redelivers (ack wait elapsed before a
+ * commit) carry sequences already handed out; they are skipped, so within
+ * one open every sequence reaches `next` at most once and in order.
+ */
+export function natsSource(options: NatsSourceOptions): StreamSource {
+  return new NatsStreamSource(checkOptions(options));
+}
+
+interface Checked {
+  readonly servers: string[];
+  readonly address: string;
+  readonly stream: string;
+  readonly subject: string | undefined;
+  readonly durable: string;
+  readonly batch: number;
+  readonly start: "first" | "new";
+  readonly ackWaitMs: number;
+  readonly decode: ((payload: Uint8Array) => unknown) | undefined;
+  readonly connectTimeoutMs: number;
+}
+
+function checkOptions(o: NatsSourceOptions): Checked {
+  const fail = (field: string, what: string): never => {
+    throw new DefinitionError(`natsSource: ${field} ${what}`, { field });
+  };
+  const servers = typeof o.servers === "string" ? [o.servers] : [...(o.servers ?? [])];
+  if (servers.length === 0 || servers.some((s) => typeof s !== "string" || s.trim() === "")) fail("servers", 'must name at least one server, e.g. "nats://127.0.0.1:4222"');
+  if (typeof o.stream !== "string" || !NAME.test(o.stream)) fail("stream", `must be a JetStream stream name (no spaces, ".", "*", ">"), got ${JSON.stringify(o.stream)}`);
+  if (typeof o.durable !== "string" || !NAME.test(o.durable)) fail("durable", `must be a consumer name (no spaces, ".", "*", ">"), got ${JSON.stringify(o.durable)}`);
+  if (o.subject !== undefined && (typeof o.subject !== "string" || o.subject.trim() === "" || /\s/.test(o.subject))) fail("subject", `must be a subject without spaces, got ${JSON.stringify(o.subject)}`);
+  const batch = o.batch ?? 1_000;
+  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 100_000) fail("batch", `must be a whole number from 1 to 100,000, got ${String(o.batch)}`);
+  const start = o.start ?? "first";
+  if (start !== "first" && start !== "new") fail("start", `must be "first" or "new", got ${JSON.stringify(o.start)}`);
+  const ackWaitMs = o.ackWaitMs ?? 3_600_000;
+  if (!Number.isSafeInteger(ackWaitMs) || ackWaitMs < 1_000) fail("ackWaitMs", `must be a whole number of milliseconds >= 1000, got ${String(o.ackWaitMs)}`);
+  const connectTimeoutMs = o.connectTimeoutMs ?? 5_000;
+  if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1) fail("connectTimeoutMs", `must be a positive whole number, got ${String(o.connectTimeoutMs)}`);
+  if (o.decode !== undefined && typeof o.decode !== "function") fail("decode", "must be a function");
+  return {
+    servers,
+    address: servers.map(withoutCredentials).join(","),
+    stream: o.stream,
+    subject: o.subject,
+    durable: o.durable,
+    batch,
+    start,
+    ackWaitMs,
+    decode: o.decode,
+    connectTimeoutMs,
+  };
+}
+
+/** host:port of a server URL, without user and password (what messages name). */
+function withoutCredentials(server: string): string {
+  return server.replace(/^([a-z]+:\/\/)?[^@/]*@/i, "$1");
+}
+
+/** The last message of a batch handed out: acking it (AckPolicy.All) acknowledges the batch and all before it. */
+interface HandedOut {
+  readonly seq: number;
+  readonly msg: JsMsg;
+  readonly count: number;
+}
+
+class NatsStreamSource implements StreamSource {
+  readonly kind = "nats";
+  readonly text = false;
+  readonly description: string;
+  private nc: NatsConnection | undefined;
+  private jsm: JetStreamManager | undefined;
+  private consumer: Consumer | undefined;
+  /** Stream sequence of the last message handed out; -1 while not open. */
+  private position = -1;
+  /** Fetched, not yet handed out, in delivery order. */
+  private buffer: JsMsg[] = [];
+  private fetch: ConsumerMessages | undefined;
+  private fetching: Promise<void> | undefined;
+  private fetchError: unknown;
+  private wake: (() => void) | undefined;
+  /** Batches handed out and not yet committed, oldest first. */
+  private uncommitted: HandedOut[] = [];
+  private read = 0;
+  private committed = 0;
+
+  constructor(private readonly o: Checked) {
+    this.description = `NATS JetStream ${o.address} stream ${o.stream}${o.subject === undefined ? "" : ` subject ${o.subject}`} (durable ${o.durable})`;
+  }
+
+  async open(from: SourcePosition | undefined): Promise<void> {
+    if (from !== undefined && (typeof from !== "number" || !Number.isSafeInteger(from) || from < 0)) {
+      throw new SourceError(`NATS source: position must be a stream sequence (a whole number >= 0), got ${JSON.stringify(from)}`);
+    }
+    await this.close();
+    try {
+      this.nc = await connect({ servers: this.o.servers, timeout: this.o.connectTimeoutMs, reconnect: true, maxReconnectAttempts: 10 });
+    } catch (cause) {
+      throw new SourceError(`Cannot connect to NATS at ${this.o.address}: ${messageOf(cause)}. Check that nats-server runs (with -js) and the address is right.`, {}, { cause });
+    }
+    try {
+      this.jsm = await jetstreamManager(this.nc);
+      const last = await this.streamLastSeq(from);
+      const after = from ?? (this.o.start === "new" ? last : 0);
+      await this.placeConsumer(after);
+      this.consumer = await jetstream(this.nc).consumers.get(this.o.stream, this.o.durable);
+      this.position = after;
+      this.read = 0;
+      this.committed = 0;
+    } catch (cause) {
+      await this.close();
+      if (cause instanceof FreshetError) throw cause;
+      throw new SourceError(`NATS JetStream at ${this.o.address}: cannot open consumer ${this.o.durable} on stream ${this.o.stream}: ${messageOf(cause)}`, {}, { cause });
+    }
+  }
+
+  /** The stream's last sequence, after checking that nothing after `from` was removed. */
+  private async streamLastSeq(from: number | undefined): Promise<number> {
+    const jsm = this.jsm as JetStreamManager;
+    let state;
+    try {
+      state = (await jsm.streams.info(this.o.stream)).state;
+    } catch (cause) {
+      if (/stream not found/i.test(messageOf(cause))) {
+        throw new SourceError(`NATS JetStream at ${this.o.address} has no stream "${this.o.stream}": create it (nats stream add) or fix the stream name.`, {}, { cause });
+      }
+      throw cause;
+    }
+    // Messages after `from` that limits (max age, max messages) removed would be lost silently.
+    // With a subject filter the removed ones may belong to other subjects, so the check needs the whole stream.
+    if (from !== undefined && this.o.subject === undefined && state.first_seq > from + 1) {
+      throw new SourceError(
+        `NATS JetStream stream "${this.o.stream}" at ${this.o.address} no longer holds the messages after position ${from}: its first sequence is ${state.first_seq} (removed by its limits). Restore from an older checkpoint is impossible; raise the stream's retention or reset the job.`,
+      );
+    }
+    return state.last_seq;
+  }
+
+  /** Makes the durable deliver from sequence `after + 1`, reusing it only when it is exactly there with nothing outstanding. */
+  private async placeConsumer(after: number): Promise<void> {
+    const jsm = this.jsm as JetStreamManager;
+    let info: ConsumerInfo | undefined;
+    try {
+      info = await jsm.consumers.info(this.o.stream, this.o.durable);
+    } catch (cause) {
+      if (!/consumer not found/i.test(messageOf(cause))) throw cause;
+    }
+    if (info !== undefined && this.reusable(info, after)) return;
+    if (info !== undefined) await jsm.consumers.delete(this.o.stream, this.o.durable);
+    await jsm.consumers.add(this.o.stream, {
+      durable_name: this.o.durable,
+      ack_policy: AckPolicy.All,
+      ack_wait: nanos(this.o.ackWaitMs),
+      max_ack_pending: -1,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: after + 1,
+      ...(this.o.subject === undefined ? {} : { filter_subject: this.o.subject }),
+    });
+  }
+
+  private reusable(info: ConsumerInfo, after: number): boolean {
+    const c = info.config;
+    return (
+      c.ack_policy === AckPolicy.All &&
+      c.max_ack_pending === -1 &&
+      c.ack_wait === nanos(this.o.ackWaitMs) &&
+      (c.filter_subject ?? undefined) === this.o.subject &&
+      info.num_ack_pending === 0 &&
+      info.num_waiting === 0 &&
+      info.num_redelivered === 0 &&
+      info.delivered.stream_seq === after &&
+      info.ack_floor.stream_seq === after
+    );
+  }
+
+  async next(maxRows: number, maxWaitMs: number): Promise<StreamBatch> {
+    checkNextArgs(this.kind, maxRows, maxWaitMs);
+    if (this.consumer === undefined) throw new SourceError("NATS source: next() before open()");
+    if (this.buffer.length === 0) {
+      this.throwFetchError();
+      this.startFetch();
+      await this.waitForMessages(maxWaitMs);
+      this.throwFetchError();
+    }
+    const rows: unknown[] = [];
+    let taken = 0;
+    let last: JsMsg | undefined;
+    while (taken < this.buffer.length && rows.length < maxRows) {
+      const msg = this.buffer[taken++] as JsMsg;
+      // A redelivery (ack wait elapsed before a commit) of a sequence already handed out.
+      if (msg.seq <= this.position) continue;
+      this.position = msg.seq;
+      last = msg;
+      rows.push(this.decode(msg));
+    }
+    this.buffer.splice(0, taken);
+    if (last !== undefined) this.uncommitted.push({ seq: last.seq, msg: last, count: rows.length });
+    this.read += rows.length;
+    // Prefetch: the next pull request goes out while the job works on this batch.
+    if (this.buffer.length < this.o.batch) this.startFetch();
+    return { rows, position: this.position };
+  }
+
+  private decode(msg: JsMsg): unknown {
+    const at = String(msg.seq);
+    if (this.o.decode === undefined) return decodeJson(msg.data, at);
+    try {
+      return this.o.decode(msg.data);
+    } catch (err) {
+      return new StreamDecodeFailure(`decode failed: ${messageOf(err)}`, Buffer.from(msg.data).toString("utf8").slice(0, 1_000), at);
+    }
+  }
+
+  /**
+   * One pull request at a time, so messages reach the buffer in delivery
+   * order. It runs on after `next` returns; what it brings waits in the buffer.
+   */
+  private startFetch(): void {
+    const consumer = this.consumer;
+    if (this.fetching !== undefined || consumer === undefined) return;
+    const pull = async (): Promise<void> => {
+      const messages = await consumer.fetch({ max_messages: this.o.batch, expires: FETCH_EXPIRES_MS });
+      this.fetch = messages;
+      // Closed while the request was being made: stop it rather than wait for it to expire.
+      if (this.consumer !== consumer) void messages.close();
+      for await (const msg of messages) {
+        // After close the iterator is only drained (its close resolves once drained).
+        if (this.consumer !== consumer) continue;
+        this.buffer.push(msg);
+        this.wake?.();
+      }
+    };
+    this.fetching = pull()
+      .catch((err: unknown) => {
+        if (this.consumer === consumer) this.fetchError = err;
+      })
+      .finally(() => {
+        this.fetch = undefined;
+        this.fetching = undefined;
+        this.wake?.();
+      });
+  }
+
+  /** Resolves when the buffer holds messages, the pull request ended with nothing, or after `ms`. */
+  private async waitForMessages(ms: number): Promise<void> {
+    const deadline = performance.now() + ms;
+    while (this.buffer.length === 0 && this.fetchError === undefined) {
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      if (this.fetching === undefined) this.startFetch();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, left);
+        const wake = (): void => done();
+        this.wake = wake;
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      this.wake = undefined;
+    }
+    // Let the messages already read from the socket join the first one.
+    if (this.buffer.length > 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  private throwFetchError(): void {
+    const err = this.fetchError;
+    if (err === undefined) return;
+    this.fetchError = undefined;
+    throw new SourceError(`NATS JetStream at ${this.o.address}: reading stream ${this.o.stream} (durable ${this.o.durable}) failed: ${messageOf(err)}`, {}, { cause: err });
+  }
+
+  async commit(position: SourcePosition): Promise<void> {
+    if (typeof position !== "number" || !Number.isSafeInteger(position) || position < 0) {
+      throw new SourceError(`NATS source: cannot commit position ${JSON.stringify(position)}; positions are stream sequences`);
+    }
+    let upTo = -1;
+    for (let i = 0; i < this.uncommitted.length && (this.uncommitted[i] as HandedOut).seq <= position; i++) upTo = i;
+    const last = this.uncommitted[upTo];
+    if (last === undefined) return;
+    let confirmed: boolean;
+    try {
+      confirmed = await last.msg.ackAck();
+    } catch (cause) {
+      throw new SourceError(`NATS JetStream at ${this.o.address}: acknowledging up to sequence ${last.seq} on stream ${this.o.stream} failed: ${messageOf(cause)}`, {}, { cause });
+    }
+    if (!confirmed) throw new SourceError(`NATS JetStream at ${this.o.address} did not confirm the acknowledgement up to sequence ${last.seq} on stream ${this.o.stream}; commit again.`);
+    for (const h of this.uncommitted.splice(0, upTo + 1)) this.committed += h.count;
+  }
+
+  async lag(): Promise<number | undefined> {
+    if (this.jsm === undefined) return undefined;
+    try {
+      const info = await this.jsm.consumers.info(this.o.stream, this.o.durable);
+      const buffered = this.buffer.reduce((n, m) => (m.seq > this.position ? n + 1 : n), 0);
+      return info.num_pending + buffered;
+    } catch (cause) {
+      throw new SourceError(`NATS JetStream at ${this.o.address}: consumer info for ${this.o.durable} failed: ${messageOf(cause)}`, {}, { cause });
+    }
+  }
+
+  stats(): StreamSourceStats {
+    return { read: this.read, committed: this.committed };
+  }
+
+  async close(): Promise<void> {
+    const nc = this.nc;
+    this.consumer = undefined;
+    this.jsm = undefined;
+    this.nc = undefined;
+    this.position = -1;
+    this.buffer = [];
+    this.uncommitted = [];
+    this.fetchError = undefined;
+    // Stops the pull request; the pump drains what is queued and ends.
+    void this.fetch?.close();
+    await this.fetching;
+    if (nc !== undefined && !nc.isClosed()) await nc.close();
+  }
+}
