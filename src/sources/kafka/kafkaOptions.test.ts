@@ -74,6 +74,7 @@ describe("kafka source options", () => {
     ["a fractional retry count", { retries: 1.5 }, "retries", /retries must be a whole number >= 0/],
     ["a zero buffer", { bufferMessages: 0 }, "bufferMessages", /bufferMessages must be a whole number >= 1/],
     ["a heartbeat as long as the session", { sessionTimeoutMs: 3_000, heartbeatIntervalMs: 3_000 }, "heartbeatIntervalMs", /must be below sessionTimeoutMs/],
+    ["a heartbeat as long as a rebalance", { rebalanceTimeoutMs: 2_000 }, "heartbeatIntervalMs", /must be below rebalanceTimeoutMs \(2000\)/],
     ["an unknown SASL mechanism", { sasl: { mechanism: "GSSAPI", username: "u", password: "p" } }, "sasl", /sasl\.mechanism must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512/],
     ["SASL without a password", { sasl: { mechanism: "PLAIN", username: "u" } }, "sasl", /needs a username and a password/],
   ])("rejects %s, naming the field", (_, change, field, message) => {

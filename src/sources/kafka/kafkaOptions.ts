@@ -157,6 +157,10 @@ export function kafkaSettings(options: KafkaSourceOptions): KafkaSettings {
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
     fail("heartbeatIntervalMs", `heartbeatIntervalMs (${heartbeatIntervalMs}) must be below sessionTimeoutMs (${sessionTimeoutMs})`);
   }
+  const rebalanceTimeoutMs = whole(options, "rebalanceTimeoutMs", 60_000, 1);
+  if (heartbeatIntervalMs >= rebalanceTimeoutMs) {
+    fail("heartbeatIntervalMs", `heartbeatIntervalMs (${heartbeatIntervalMs}) must be below rebalanceTimeoutMs (${rebalanceTimeoutMs})`);
+  }
   return {
     brokers,
     topic,
@@ -170,7 +174,7 @@ export function kafkaSettings(options: KafkaSourceOptions): KafkaSettings {
     fetchMaxWaitMs: whole(options, "fetchMaxWaitMs", 500, 0),
     sessionTimeoutMs,
     heartbeatIntervalMs,
-    rebalanceTimeoutMs: whole(options, "rebalanceTimeoutMs", 60_000, 1),
+    rebalanceTimeoutMs,
     groupInstanceId,
     bufferMessages: whole(options, "bufferMessages", 1_024, 1),
   };
