@@ -39,6 +39,6 @@ describe("freshet backfill", () => {
   it("an unknown tag exits 2 naming the tags there are", () => {
     const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "backfill", "examples/serving.ts", "--dir", join(tmpdir(), `freshet-nope-${process.pid}`), "--tag", "history"], { encoding: "utf8" });
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('names the source tag "history", but serve.sources has "offline"');
+    expect(r.stderr).toContain('the source tag "history" is not in serve.sources, which has "offline"');
   });
 });

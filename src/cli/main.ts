@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError } from "commander";
 import { FreshetError } from "../errors.js";
 import { defaultDemoOptions, runDemo } from "./demo.js";
 import { startServer } from "./serve.js";
+import { startJob } from "./run.js";
+import { parseDuration } from "../core/duration.js";
 import { runTrainingSet } from "./trainingSetCommand.js";
 import { runBackfill } from "./backfill.js";
 import { formatSkewReport, runSkewCheck } from "./skewCommand.js";
@@ -95,6 +97,54 @@ program
       process.once("SIGTERM", stop);
     },
   );
+
+program
+  .command("run")
+  .description("Run the online job: consume the module's stream sources (a tag of serve.sources), update its tables, checkpoint, and serve")
+  .argument("<module>", "definitions module (.ts or .js) whose serve.sources has a tag of stream sources (natsSource, kafkaSource, ...)")
+  .option("--dir <path>", "data directory: checkpoints (state + source positions), history; without it nothing survives a restart")
+  .option("--no-serve", "do not serve over HTTP from this process")
+  .option("--port <n>", "port to listen on", positiveInt, 8080)
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--tag <tag>", 'the tag of serve.sources to consume (default: serve.job.tag, else "online")')
+  .option("--checkpoint-every <duration>", 'time between checkpoints, e.g. "1s", "500ms" (default 1s)')
+  .option("--log-level <level>", "JSON log level of the server: fatal, error, warn, info, debug, trace or silent", "warn")
+  .action(async (module: string, opts: { dir?: string; serve: boolean; port: number; host: string; tag?: string; checkpointEvery?: string; logLevel: string }) => {
+    const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+    const level = levels.find((l) => l === opts.logLevel);
+    if (level === undefined) throw new InvalidArgumentError(`--log-level must be one of ${levels.join(", ")}`);
+    const log = (line: string): void => void process.stderr.write(`${line}\n`);
+    const running = await startJob(
+      {
+        module,
+        serve: opts.serve,
+        port: opts.port,
+        host: opts.host,
+        logLevel: level === "silent" ? false : level,
+        ...(opts.dir === undefined ? {} : { dir: opts.dir }),
+        ...(opts.tag === undefined ? {} : { tag: opts.tag }),
+        ...(opts.checkpointEvery === undefined ? {} : { checkpointEveryMs: parseDuration(opts.checkpointEvery) }),
+      },
+      log,
+    );
+    let exiting = false;
+    const exit = (code: number, message?: string): void => {
+      if (exiting) return;
+      exiting = true;
+      if (message !== undefined) log(message);
+      running.close().then(
+        () => process.exit(code),
+        (e: unknown) => {
+          // A failed job's error was reported already; anything else is news.
+          if (code === 0) log(`freshet: closing failed: ${(e as Error).message}`);
+          process.exit(1);
+        },
+      );
+    };
+    running.job.done.catch((e: unknown) => exit(1, `freshet: the job failed: ${(e as Error).message}`));
+    process.once("SIGINT", () => exit(0, "freshet: stopping (SIGINT): finishing the batch in flight, checkpointing"));
+    process.once("SIGTERM", () => exit(0, "freshet: stopping (SIGTERM): finishing the batch in flight, checkpointing"));
+  });
 
 program
   .command("backfill")

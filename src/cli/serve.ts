@@ -18,13 +18,9 @@ import { ReadLog } from "../serving/readLog.js";
 const HTTP_OPTIONS = ["tokens", "corsOrigins", "bodyLimit", "logLevel", "logRequests"] as const;
 type HttpOptions = Pick<ServerOptions, (typeof HTTP_OPTIONS)[number]>;
 
-export interface ServeOptions extends HttpOptions {
-  /** Definitions module (.ts or .js); none: only features registered over HTTP are served. */
-  readonly module?: string;
+export interface ServeOptions extends HttpOptions, StoreOptions {
   readonly port: number;
   readonly host: string;
-  /** Data directory: engine state, history, online store (LMDB) and registry file. */
-  readonly dir?: string;
   /** Overrides the module's `serve.online`. */
   readonly online?: string;
   /** Overrides the module's `serve.registry`. */
@@ -39,6 +35,8 @@ export interface RunningServer {
   readonly url: string;
   readonly server: FreshetServer;
   readonly store: FeatureStore;
+  /** The module's `serve` export. */
+  readonly config: ServeConfig;
   /** Stops serving and closes the store, online store and registry (flushing what they hold). */
   close(): Promise<void>;
 }
@@ -59,17 +57,25 @@ async function openRegistry(spec: string, dir: string | undefined): Promise<Regi
   throw new DefinitionError(`registry ${JSON.stringify(spec)}: use "file" or a postgres:// URL`, { field: "registry" });
 }
 
+/** What opening a module's store takes: the module, the data directory and how it keeps state. */
+export interface StoreOptions {
+  /** Definitions module (.ts or .js); none: no datasets or tables. */
+  readonly module?: string;
+  /** Data directory: engine state, history (and the online store and registry of a server). */
+  readonly dir?: string;
+  /** How the data directory keeps online state (see OpenOptions.state); `freshet run` uses "checkpoints". */
+  readonly state?: "lmdb" | "checkpoints";
+}
+
 /**
- * `freshet serve`: loads the definitions, opens the stores (embedded in the
- * data directory, in memory without one, or those the module or flags name),
- * replays the module's `materialize` inputs into datasets without history,
- * and serves.
+ * Loads the definitions, opens the store (in the data directory, or in
+ * memory) and replays the module's `materialize` inputs into datasets that
+ * have no history yet.
  */
-export async function startServer(o: ServeOptions, log: (line: string) => void = () => {}): Promise<RunningServer> {
+export async function openConfiguredStore(o: StoreOptions, log: (line: string) => void = () => {}): Promise<{ store: FeatureStore; config: ServeConfig }> {
   const loaded = o.module === undefined ? { definitions: [], config: {} as ServeConfig } : await loadDefinitions(o.module);
   const config = loaded.config;
-  const store = await FeatureStore.open({ ...(o.dir === undefined ? {} : { dir: o.dir }), clock: config.clock ?? "wall" });
-  const opened: Array<{ close(): Promise<void> }> = [store];
+  const store = await FeatureStore.open({ ...(o.dir === undefined ? {} : { dir: o.dir }), ...(o.state === undefined ? {} : { state: o.state }), clock: config.clock ?? "wall" });
   try {
     await store.apply(loaded.definitions);
     const stats = store.stats().datasets;
@@ -79,6 +85,23 @@ export async function startServer(o: ServeOptions, log: (line: string) => void =
       const reports = await store.materializeOffline(fresh);
       for (const [name, r] of Object.entries(reports)) log(`  ${name}: ${r.accepted} rows accepted, ${r.late} late, ${r.invalid} invalid`);
     }
+    return { store, config };
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * `freshet serve`: loads the definitions, opens the stores (embedded in the
+ * data directory, in memory without one, or those the module or flags name),
+ * replays the module's `materialize` inputs into datasets without history,
+ * and serves.
+ */
+export async function startServer(o: ServeOptions, log: (line: string) => void = () => {}): Promise<RunningServer> {
+  const { store, config } = await openConfiguredStore(o, log);
+  const opened: Array<{ close(): Promise<void> }> = [store];
+  try {
     const online = await openOnline(o.online ?? config.online ?? (o.dir === undefined ? "memory" : "lmdb"), o.dir, config);
     opened.push(online);
     const registry = await openRegistry(o.registry ?? config.registry ?? "file", o.dir);
@@ -99,6 +122,7 @@ export async function startServer(o: ServeOptions, log: (line: string) => void =
       url,
       server,
       store,
+      config,
       close() {
         closing ??= (async () => {
           await server.close();

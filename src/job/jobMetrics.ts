@@ -1,0 +1,56 @@
+import { Gauge, type Registry } from "prom-client";
+import type { JobStats, OnlineJob } from "./onlineJob.js";
+
+/**
+ * The online job's Prometheus metrics, in the server's registry: per source
+ * its lag, rows read and acknowledged and its read rate; checkpoints and
+ * how long the last took. One stats snapshot per scrape.
+ */
+export function registerJobMetrics(registry: Registry, job: OnlineJob): void {
+  let snapshot: JobStats | undefined;
+  let taken = -1;
+  // Gauges of one scrape are collected one after another in the same tick: they share a snapshot.
+  const stats = (): JobStats => {
+    const now = performance.now();
+    if (snapshot === undefined || now - taken > 50) {
+      snapshot = job.stats();
+      taken = now;
+    }
+    return snapshot;
+  };
+  const perSource = (name: string, help: string, value: (s: JobStats["sources"][number]) => number | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ["source", "dataset", "kind"],
+      registers: [registry],
+      collect() {
+        for (const s of stats().sources) {
+          const v = value(s);
+          if (v !== undefined) this.set({ source: s.name, dataset: s.dataset, kind: s.kind }, v);
+        }
+      },
+    });
+  };
+  perSource("freshet_source_lag_messages", "Messages in each stream source not yet read by the job (at the last checkpoint)", (s) => s.lag);
+  perSource("freshet_source_read_total", "Rows the job read from each stream source since it started", (s) => s.read);
+  perSource("freshet_source_committed_total", "Rows acknowledged to each stream source after checkpoints", (s) => s.committed);
+  perSource("freshet_source_events_per_second", "Rows per second read from each stream source over the last checkpoint interval", (s) => s.eventsPerSecond);
+  new Gauge({
+    name: "freshet_checkpoints_total",
+    help: "Checkpoints the job has written since it started",
+    registers: [registry],
+    collect() {
+      this.set(stats().checkpoints);
+    },
+  });
+  new Gauge({
+    name: "freshet_checkpoint_duration_seconds",
+    help: "How long the last checkpoint took",
+    registers: [registry],
+    collect() {
+      const ms = stats().lastCheckpointMs;
+      if (ms !== null) this.set(ms / 1_000);
+    },
+  });
+}
