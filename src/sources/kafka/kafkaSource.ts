@@ -1,8 +1,9 @@
 import { Consumer, ListOffsetTimestamps, MessagesStreamFallbackModes, MessagesStreamModes, type Message, type MessagesStream } from "@platformatic/kafka";
 import { SourceError } from "../../errors.js";
-import { checkNextArgs, decodeJson, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+import { checkNextArgs, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
 import { kafkaErrorMessage } from "./kafkaErrorMessage.js";
-import { connectBudgetMs, formatBroker, kafkaSettings, type KafkaMessageMeta, type KafkaSettings, type KafkaSourceOptions } from "./kafkaOptions.js";
+import { decodeKafkaJson, kafkaRow, type KafkaDecode } from "./kafkaMessage.js";
+import { connectBudgetMs, formatBroker, kafkaSettings, type KafkaSettings, type KafkaSourceOptions } from "./kafkaOptions.js";
 import { acknowledgedCount, formatPosition, lagOf, offsetsToCommit, parsePosition, startingOffsets } from "./kafkaPositions.js";
 
 /**
@@ -29,7 +30,7 @@ class KafkaSource implements StreamSource {
   readonly text = false;
   readonly description: string;
   private readonly settings: KafkaSettings;
-  private readonly decode: (value: Buffer, meta: KafkaMessageMeta) => unknown;
+  private readonly decode: KafkaDecode;
   private readonly where: string;
   private consumer: Consumer | undefined;
   private stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
@@ -46,8 +47,7 @@ class KafkaSource implements StreamSource {
 
   constructor(private readonly options: KafkaSourceOptions) {
     this.settings = kafkaSettings(options);
-    const { decode } = options;
-    this.decode = decode ?? ((value, meta) => decodeJson(value, `${meta.partition}/${meta.offset}`));
+    this.decode = options.decode ?? decodeKafkaJson;
     this.where = `Kafka at ${this.settings.brokers.map(formatBroker).join(",")}`;
     this.description = `Kafka topic "${this.settings.topic}" (group ${this.settings.groupId}) at ${this.settings.brokers.map(formatBroker).join(",")}`;
   }
@@ -135,7 +135,7 @@ class KafkaSource implements StreamSource {
         continue;
       }
       if (message.topic !== this.settings.topic) continue;
-      rows.push(this.decodeMessage(message));
+      rows.push(kafkaRow(message, this.decode));
       this.positions.set(message.partition, message.offset + 1n);
     }
     this.throwIfFailed();
@@ -186,20 +186,6 @@ class KafkaSource implements StreamSource {
       // force: also ends any stream still open, without waiting for in-flight fetches.
       const closing = new Promise<void>((resolve, reject) => consumer.close(true, (e) => (e ? reject(e) : resolve())));
       await bounded(closing, budget).catch(() => undefined);
-    }
-  }
-
-  private decodeMessage(m: Bytes): unknown {
-    const at = `${m.partition}/${m.offset}`;
-    const value: Buffer | undefined = m.value;
-    if (value === undefined || value === null) return new StreamDecodeFailure("message has no value (a tombstone)", "", at);
-    const headers = new Map<string, string>();
-    for (const [k, v] of m.headers) headers.set(String(k), String(v));
-    const meta: KafkaMessageMeta = { topic: m.topic, partition: m.partition, offset: String(m.offset), key: m.key ?? undefined, timestamp: Number(m.timestamp), headers };
-    try {
-      return this.decode(value, meta);
-    } catch (e) {
-      return new StreamDecodeFailure(`decode failed: ${kafkaErrorMessage(e)}`, value.toString("utf8").slice(0, 1_000), at);
     }
   }
 
