@@ -31,7 +31,7 @@ export class GroupedDataset<R extends Row, K extends keyof R & string> {
   }
 
   /** Runs a custom operator on each record of each key, in order; name the result with `.as(name)`. */
-  apply<S extends Schema>(op: OperatorLike<R, RowOf<S>>, options: ApplyOptions<S>): NamedOperator<Simplify<Pick<R, K>>, OutputRow<S>> {
+  apply<S extends Schema>(op: OperatorLike<R, RowOf<S>>, options: ApplyOptions<S>): NamedOperator<Simplify<Pick<R, K>>, OutputRow<S>, R, RowOf<S>> {
     return new OperatorStage<R, Simplify<Pick<R, K>>>(this.input, this.keys, undefined).apply(op, options);
   }
 

@@ -3,6 +3,7 @@ import { isFieldType } from "../core/schema.js";
 import { DefinitionError } from "../errors.js";
 import type { OperatorNode, OperatorResult, PlanNode, Row } from "../plan/nodes.js";
 import { checkTableMeta, OperatorTable, type TableMeta } from "./table.js";
+import { policyDef, type PolicyOptions } from "./policy.js";
 
 /** What an operator may return for one input: a row, several, or nothing; possibly later (a Promise). */
 export type OperatorOutput<O> = O | readonly O[] | null | undefined;
@@ -73,18 +74,32 @@ export class OperatorStage<In, Keys extends Row> {
   ) {}
 
   /** Runs `op` on each input of each key; its output rows become the table's values. */
-  apply<S extends Schema>(op: OperatorLike<In, RowOf<S>>, options: ApplyOptions<S>): NamedOperator<Keys, OutputRow<S>> {
+  apply<S extends Schema>(op: OperatorLike<In, RowOf<S>>, options: ApplyOptions<S>): NamedOperator<Keys, OutputRow<S>, In, RowOf<S>> {
     return new NamedOperator(operatorNode(this.input, this.keys, this.countWindow, op as OperatorLike<never, Row>, options));
   }
 }
 
-export class NamedOperator<Keys extends Row, Out extends Row> {
+/** An operator table's definition before its name: name it with `.as(name)`, after `.policy({...})` if it needs one. */
+export class PolicedOperator<Keys extends Row, Out extends Row> {
   constructor(readonly node: OperatorNode) {}
 
   /** Names the table; the latest output of each key is its current value. */
   as<Name extends string>(name: Name, meta: TableMeta = {}): OperatorTable<Name, Keys, Out> {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new DefinitionError(`table name "${name}" must be an identifier (letters, digits, _)`);
     return new OperatorTable(name, this.node, checkTableMeta(name, meta));
+  }
+}
+
+/** `In`: the operator's input (a record or a count window); `Current`: one output row, as the operator returns it. */
+export class NamedOperator<Keys extends Row, Out extends Row, In = unknown, Current extends Row = Row> extends PolicedOperator<Keys, Out> {
+  /**
+   * ralf's processing policy for online pushes: a bounded queue of pending
+   * inputs, the order they are computed in, which are shed, and the budget.
+   * Replays still compute every input. Returns a new definition (this one is
+   * unchanged); a table has one policy, so the result only has `.as(name)`.
+   */
+  policy(options: PolicyOptions<In, Current>): PolicedOperator<Keys, Out> {
+    return new PolicedOperator({ ...this.node, policy: policyDef(options) });
   }
 }
 

@@ -212,7 +212,7 @@ export class Runtime {
 
   addOperatorTable(def: OperatorTableDef): OperatorTableRuntime {
     const source = this.addSource(sourceOf(def.root));
-    const t = new OperatorTableRuntime(def, source);
+    const t = new OperatorTableRuntime(def, source, this.now);
     source.operatorTables.push(t);
     this.operatorTables.set(def.name, t);
     return t;
@@ -249,12 +249,16 @@ export class Runtime {
     const p = this.prepare(sourceName, rows, ts);
     const staged: StagedOutputs[] = [];
     try {
-      for (let i = 0; i < p.src.operatorTables.length; i++) staged.push(await (p.src.operatorTables[i] as OperatorTableRuntime).compute(p.opInputs[i] as Batch));
+      // Online, policy tables queue their inputs; a replay computes every input (offline history stays exact).
+      const mode = this.replaying ? "exact" : "online";
+      for (let i = 0; i < p.src.operatorTables.length; i++) staged.push(await (p.src.operatorTables[i] as OperatorTableRuntime).compute(p.opInputs[i] as Batch, mode));
     } catch (e) {
       this.rollback(p.src);
       throw e;
     }
-    return this.commit(p, staged, emit);
+    const n = this.commit(p, staged, emit);
+    if (!this.replaying) for (const t of p.src.operatorTables) await t.drain();
+    return n;
   }
 
   /**

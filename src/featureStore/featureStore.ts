@@ -26,6 +26,7 @@ import { OnDemandFeature, type AnyOnDemand, type InputsOf, type OnDemandInput, t
 import { computeOnDemand } from "./onDemand.js";
 import { Subscriptions } from "./subscriptions.js";
 import type { OperatorTableRuntime } from "../engine/operatorTable.js";
+import type { PolicyStats } from "../engine/policies/policyStats.js";
 import { replayOperatorHistory, sourcesOf } from "./historical.js";
 import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { SourceDataset } from "../dsl/dataset.js";
@@ -156,6 +157,7 @@ export class FeatureStore {
   private readonly runtime: Runtime;
   private readonly deadLetterSink: DeadLetterSink;
   private readonly historical = new Map<string, { version: string; op: AggregateOperator }>();
+  private readonly exactOperators = new Map<string, { version: number; table: OperatorTableRuntime }>();
   private readonly onDemand = new Map<string, AnyOnDemand>();
   private readonly tableMeta = new Map<string, TableMeta>();
   private readonly subscriptions = new Subscriptions();
@@ -573,7 +575,7 @@ export class FeatureStore {
     const rows = given === undefined ? entityRows : rowsWith(entityRows, [{ name: field, values: given }]);
     let computed: Row[];
     if (f !== undefined) computed = await computeOnDemand(f, rows, (i) => times[i] as number, (input, r) => this.getHistorical(input.name, r, { timestampField: field }));
-    else computed = (this.runtime.operatorTables.get(name) as OperatorTableRuntime).read(rows, (i) => times[i] as number);
+    else computed = (await this.exactOperatorTable(this.runtime.operatorTables.get(name) as OperatorTableRuntime)).read(rows, (i) => times[i] as number);
     if (!columns) return computed.map((r, i) => ({ ...entityRows[i], ...r }));
     // Operator tables and on-demand features read row by row; their rows are turned into columns.
     const features = this.describe(name).features.map((c): [string, unknown[]] => [c.name, computed.map((r) => r[c.name] ?? null)]);
@@ -677,6 +679,28 @@ export class FeatureStore {
     const f = this.onDemand.get(name);
     if (f === undefined) throw new UnknownTableError(name, [...this.runtime.tables.keys(), ...this.onDemand.keys()]);
     return f;
+  }
+
+  /** A policy table's exact history (its online state skips inputs): every recorded input computed, cached per history version. */
+  private async exactOperatorTable(t: OperatorTableRuntime): Promise<OperatorTableRuntime> {
+    const src = t.source.def;
+    if (t.policy === undefined) return t;
+    if (src.record === false) throw new DefinitionError(`table "${t.def.name}" has a processing policy and reads dataset "${src.name}", which is not recorded (record: false): point-in-time reads need its history`, { dataset: src.name });
+    const version = this.history.version(src.name);
+    const cached = this.exactOperators.get(t.def.name);
+    if (cached?.version === version) return cached.table;
+    const table = t.exactReplica();
+    await replayOperatorHistory(table, await this.history.scan(src.name, src.schema, src.timestamp));
+    this.exactOperators.set(t.def.name, { version, table });
+    return table;
+  }
+
+  /** What an operator table's processing policy did (`.policy({...})`): queue, staleness, shed, dropped and merged updates. */
+  policyStats(table: string | AnyTable): PolicyStats {
+    const name = typeof table === "string" ? table : table.name;
+    const stats = this.runtime.operatorTables.get(name)?.policyStats();
+    if (stats === undefined) throw new DefinitionError(`table "${this.describe(name).name}" has no processing policy; define one with .apply(op, { output }).policy({ ... })`);
+    return stats;
   }
 
   private async historicalOperator(t: TableRuntime): Promise<AggregateOperator> {

@@ -205,6 +205,45 @@ export interface OperatorNode {
   readonly output: Schema;
   /** Keys processed at the same time, at most (each key's inputs always in order). */
   readonly concurrency: number;
+  /** ralf's processing policy (`.policy({...})`): applies to online pushes only; replays compute every input. */
+  readonly policy?: PolicyDef;
+}
+
+/** How a policy table picks the next pending update to compute (see docs/policies.md). */
+export type ScheduleKind =
+  | "fifo"
+  | "lifo"
+  | "key-lifo"
+  | "round-robin"
+  | "least-recently-updated"
+  | "max-staleness"
+  | "query-weighted"
+  | "cumulative-error";
+
+/** Whether an arriving update is worth queueing at all. */
+export type ShedDef =
+  | { readonly kind: "never" }
+  /** Keeps each update with probability p, drawing from `random` (a seeded PRNG when none is given). */
+  | { readonly kind: "sample"; readonly p: number; readonly seed: number; readonly random: (() => number) | undefined }
+  /** Keeps an update when |value(update) − value(the key's last kept update)| > threshold. */
+  | { readonly kind: "moved"; readonly threshold: number; readonly value: (pending: unknown) => number }
+  /** Keeps an update when its key was read since its last computed update (or was never computed). */
+  | { readonly kind: "queried" };
+
+/** A custom operator table's processing policy, as plain data plus the user's functions. */
+export interface PolicyDef {
+  readonly schedule: ScheduleKind;
+  /** Pending updates kept at most; arrivals beyond it are dropped (or the oldest, for LIFO). */
+  readonly queue: number;
+  /** cumulative-error: how wrong the key's current output is given one pending input. */
+  readonly error: ((current: Row | null, pending: unknown) => number) | undefined;
+  readonly shed: ShedDef;
+  /**
+   * perSecond: updates computed per second of the store's clock, up to
+   * `burst` at once. concurrency: operator calls at once, in the background.
+   * Neither: everything queued is computed at each push.
+   */
+  readonly budget: { readonly perSecond: number | undefined; readonly burst: number; readonly concurrency: number | undefined };
 }
 
 /** Row-to-row steps between a source and an aggregate (dedup keeps state; the others are stateless). */

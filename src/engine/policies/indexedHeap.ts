@@ -1,0 +1,77 @@
+/**
+ * A binary heap whose items can be found by id, so a changed priority is
+ * restored in O(log n). `before(a, b)`: a is taken before b.
+ */
+export class IndexedHeap<T extends { readonly id: string }> {
+  private readonly items: T[] = [];
+  private readonly at = new Map<string, number>();
+
+  constructor(private readonly before: (a: T, b: T) => boolean) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  has(id: string): boolean {
+    return this.at.has(id);
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+    this.at.set(item.id, this.items.length - 1);
+    this.up(this.items.length - 1);
+  }
+
+  /** Restores the order after `item`'s priority changed (either way). */
+  update(item: T): void {
+    const i = this.at.get(item.id);
+    if (i === undefined) return;
+    this.down(this.up(i));
+  }
+
+  pop(): T | undefined {
+    const top = this.items[0];
+    if (top === undefined) return undefined;
+    const last = this.items.pop() as T;
+    this.at.delete(top.id);
+    if (this.items.length > 0) {
+      this.items[0] = last;
+      this.at.set(last.id, 0);
+      this.down(0);
+    }
+    return top;
+  }
+
+  private up(i: number): number {
+    const item = this.items[i] as T;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = this.items[parent] as T;
+      if (!this.before(item, p)) break;
+      this.items[i] = p;
+      this.at.set(p.id, i);
+      i = parent;
+    }
+    this.items[i] = item;
+    this.at.set(item.id, i);
+    return i;
+  }
+
+  private down(i: number): void {
+    const n = this.items.length;
+    const item = this.items[i] as T;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && this.before(this.items[r] as T, this.items[l] as T) ? r : l;
+      const child = this.items[c] as T;
+      if (!this.before(child, item)) break;
+      this.items[i] = child;
+      this.at.set(child.id, i);
+      i = c;
+    }
+    this.items[i] = item;
+    this.at.set(item.id, i);
+  }
+}
