@@ -82,3 +82,12 @@ export type { TableHistoryStore, TableColumns, TableHistoryBatch, TableHistoryQu
 export { MemoryTableHistory } from "./stores/offline/memoryTableHistory.js";
 export { ParquetTableHistory } from "./stores/offline/parquetTableHistory.js";
 export { PostgresTableHistory } from "./stores/offline/postgresTableHistory.js";
+export { isStreamSource, StreamDecodeFailure, type StreamSource, type StreamBatch, type SourcePosition, type StreamSourceStats } from "./sources/stream/streamSource.js";
+export { MemoryStream } from "./sources/memory/memoryStream.js";
+export { natsSource, type NatsSourceOptions } from "./sources/nats/natsSource.js";
+export { OnlineJob, type JobInput, type OnlineJobOptions, type JobStats, type JobSourceStats, type CheckpointReport } from "./job/onlineJob.js";
+export { CheckpointStateStore } from "./stores/online/checkpointStateStore.js";
+export { startJob, type RunOptions, type RunningJob } from "./cli/run.js";
+export type { JobConfig } from "./serving/serveConfig.js";
+export { kafkaSource } from "./sources/kafka/kafkaSource.js";
+export type { KafkaSourceOptions, KafkaMessageMeta, KafkaSasl } from "./sources/kafka/kafkaOptions.js";
