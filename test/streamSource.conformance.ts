@@ -113,6 +113,28 @@ export function streamSourceConformance(name: string, harness: StreamSourceHarne
       expect((await again.next(10, 200)).rows).toEqual([]);
     });
 
+    it("after a crash past a partial commit, a reopen from the saved position yields the rest exactly once, and so does a second reopen", async () => {
+      fx = await harness.fixture();
+      await fx.produce(testRows(24));
+      const first = await start();
+      const saved = await readN(first, 8, 3);
+      await first.commit(saved.position!);
+      await readN(first, 10, 4); // read on, never committed or checkpointed
+      await first.close(); // the process dies
+      const replays: number[][] = [];
+      for (let i = 0; i < 2; i++) {
+        const again = await start(JSON.parse(JSON.stringify(saved.position)) as SourcePosition);
+        const { rows, position } = await readN(again, 16, 5);
+        expect((await again.next(10, 100)).rows).toEqual([]);
+        replays.push(ids(rows));
+        expect(again.stats().read).toBe(16);
+        await again.close();
+        if (i === 1) expect(position).not.toEqual(saved.position);
+      }
+      expect(replays[0]).toEqual(Array.from({ length: 16 }, (_, i) => 8 + i));
+      expect(replays[1]).toEqual(replays[0]);
+    });
+
     it("delivers messages produced while it waits (live tail)", async () => {
       fx = await harness.fixture();
       const s = await start();
