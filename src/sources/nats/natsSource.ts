@@ -13,7 +13,7 @@ export interface NatsSourceOptions {
   readonly subject?: string;
   /** Name of the durable pull consumer this source owns (one reader per durable). */
   readonly durable: string;
-  /** Messages per pull request (default 1,000). At most twice this many sit fetched but not handed out. */
+  /** Messages per pull request (default 5,000). At most twice this many sit fetched but not handed out. */
   readonly batch?: number;
   /** Where to start when `open` gets no position: the stream's first message (default) or only messages published after `open`. */
   readonly start?: "first" | "new";
@@ -77,7 +77,7 @@ function checkOptions(o: NatsSourceOptions): Checked {
   if (typeof o.stream !== "string" || !NAME.test(o.stream)) fail("stream", `must be a JetStream stream name (no spaces, ".", "*", ">"), got ${JSON.stringify(o.stream)}`);
   if (typeof o.durable !== "string" || !NAME.test(o.durable)) fail("durable", `must be a consumer name (no spaces, ".", "*", ">"), got ${JSON.stringify(o.durable)}`);
   if (o.subject !== undefined && (typeof o.subject !== "string" || o.subject.trim() === "" || /\s/.test(o.subject))) fail("subject", `must be a subject without spaces, got ${JSON.stringify(o.subject)}`);
-  const batch = o.batch ?? 1_000;
+  const batch = o.batch ?? 5_000;
   if (!Number.isSafeInteger(batch) || batch < 1 || batch > 100_000) fail("batch", `must be a whole number from 1 to 100,000, got ${String(o.batch)}`);
   const start = o.start ?? "first";
   if (start !== "first" && start !== "new") fail("start", `must be "first" or "new", got ${JSON.stringify(o.start)}`);
