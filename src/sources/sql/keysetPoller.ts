@@ -149,6 +149,15 @@ export function cursorList(cursor: string | readonly string[]): readonly string[
   return typeof cursor === "string" ? [cursor] : cursor;
 }
 
+type FetchResult = { readonly ok: true; readonly rows: ReadonlyArray<readonly unknown[]> } | { readonly ok: false; readonly error: unknown };
+
+interface FetchAhead {
+  /** JSON of the position the query reads after. */
+  readonly key: string;
+  readonly limit: number;
+  readonly result: Promise<FetchResult>;
+}
+
 /** A StreamSource over a table, reading by keyset: the polling loop both databases share. */
 export class KeysetTableSource implements StreamSource {
   readonly kind: string;
@@ -160,10 +169,14 @@ export class KeysetTableSource implements StreamSource {
   private position: CursorValues | null = null;
   private opened = false;
   private names: readonly string[] = [];
+  /** Which cursor columns are timestamps, whose text the position writes as ISO-8601. */
+  private cursorTimestamps: readonly boolean[] = [];
   /** Indexes of the columns whose Date values the `timestamps` option converts. */
   private temporal: readonly number[] = [];
   private read = 0;
   private committed = 0;
+  /** The query for the batch after the last one handed out, started before it was asked for. */
+  private ahead: FetchAhead | undefined;
   /** (position key, rows read up to it) for each batch handed out and not yet committed. */
   private pending: Array<{ key: string; read: number }> = [];
 
@@ -185,8 +198,10 @@ export class KeysetTableSource implements StreamSource {
     const plan = this.plan(catalog);
     this.dialect.prepare(plan);
     this.names = plan.columns.map((c) => c.name);
+    this.cursorTimestamps = plan.cursor.map((c) => c.cursorKind === "timestamp");
     this.temporal = this.o.timestamps === undefined || this.o.timestamps === "date" ? [] : plan.columns.flatMap((c, i) => (c.cursorKind === "timestamp" || c.cursorKind === "date" ? [i] : []));
     this.position = start;
+    this.ahead = undefined;
     this.pending = [];
     this.opened = true;
   }
@@ -197,13 +212,38 @@ export class KeysetTableSource implements StreamSource {
     const limit = Math.min(maxRows, this.batch);
     const deadline = Date.now() + maxWaitMs;
     for (;;) {
-      const after = this.position;
-      const raw = await this.call("reading rows", () => this.dialect.fetch(after, limit));
-      if (raw.length > 0) return this.handOut(raw);
+      const raw = await this.fetch(limit);
+      if (raw.length > 0) {
+        const batch = this.handOut(raw);
+        // A full batch means the snapshot goes on: ask for the next one now, so
+        // the database works while the job processes this one.
+        if (raw.length === limit) this.ahead = this.startFetch(batch.position as CursorValues, limit);
+        return batch;
+      }
       const left = deadline - Date.now();
       if (left <= 0) return { rows: [], position: this.position };
       await sleep(Math.min(this.pollMs, left));
     }
+  }
+
+  /** The rows after the current position: the batch fetched ahead when it is for this position and size, else a new query. */
+  private async fetch(limit: number): Promise<ReadonlyArray<readonly unknown[]>> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    const key = JSON.stringify(this.position);
+    const pending = ahead !== undefined && ahead.key === key && ahead.limit === limit ? ahead : this.startFetch(this.position, limit);
+    const result = await pending.result;
+    if (result.ok) return result.rows;
+    throw result.error;
+  }
+
+  /** Starts a query whose failure is kept (not thrown) until someone reads it. */
+  private startFetch(after: CursorValues | null, limit: number): FetchAhead {
+    const result = this.call("reading rows", () => this.dialect.fetch(after, limit)).then(
+      (rows): FetchResult => ({ ok: true, rows }),
+      (error: unknown): FetchResult => ({ ok: false, error }),
+    );
+    return { key: JSON.stringify(after), limit, result };
   }
 
   async commit(position: SourcePosition): Promise<void> {
@@ -230,6 +270,9 @@ export class KeysetTableSource implements StreamSource {
 
   async close(): Promise<void> {
     this.opened = false;
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead !== undefined) await ahead.result;
     await this.dialect.close();
   }
 
@@ -245,7 +288,7 @@ export class KeysetTableSource implements StreamSource {
     }
     if (this.temporal.length > 0) convertTimestamps(rows, this.temporal.map((i) => names[i] as string), this.o.timestamps === "ms");
     const last = raw[raw.length - 1] as readonly unknown[];
-    const position = last.slice(width).map((v) => String(v));
+    const position = last.slice(width).map((v, i) => (this.cursorTimestamps[i] === true ? isoCursorText(String(v)) : String(v)));
     this.position = position;
     this.read += rows.length;
     this.pending.push({ key: JSON.stringify(position), read: this.read });
@@ -319,6 +362,18 @@ function convertTimestamps(rows: Array<Record<string, unknown>>, names: readonly
       if (v instanceof Date && !Number.isNaN(v.getTime())) row[name] = ms ? v.getTime() : v.toISOString();
     }
   }
+}
+
+/**
+ * A timestamp's text as both databases write it in a UTC session
+ * ("2024-01-01 00:00:05.0001+00", "2024-01-01 00:00:05.000100") as
+ * ISO-8601 UTC with all six fraction digits, which both read back exactly.
+ * Text of another shape (BC years, infinity) is kept as the database wrote it.
+ */
+export function isoCursorText(text: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(?:\+00|Z)?$/.exec(text);
+  if (m === null) return text;
+  return `${m[1]}T${m[2]}.${(m[3] ?? "").padEnd(6, "0")}Z`;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -208,10 +208,8 @@ function quote(name: string): string {
   return `\`${name.replace(/`/g, "``")}\``;
 }
 
-/** The exact text of a cursor value: ISO-8601 UTC with microseconds for DATETIME/TIMESTAMP. */
+/** The exact text of a cursor value (DATETIME/TIMESTAMP in the session's UTC; the poller rewrites the last one as ISO-8601). */
 function textOf(c: MyColumn): string {
-  if (c.cursorKind === "timestamp") return `DATE_FORMAT(${quote(c.name)}, '%Y-%m-%dT%H:%i:%s.%fZ')`;
-  if (c.cursorKind === "date") return `DATE_FORMAT(${quote(c.name)}, '%Y-%m-%d')`;
   return `CAST(${quote(c.name)} AS CHAR)`;
 }
 

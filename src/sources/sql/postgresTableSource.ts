@@ -170,10 +170,13 @@ function quote(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** The exact text of a cursor value, which a cast to the column's type (format_type's name, quoted where needed) reads back. */
+/**
+ * The exact text of a cursor value, which a cast to the column's type
+ * (format_type's name, quoted where needed) reads back. Timestamps come out in
+ * the session's UTC (the poller rewrites the last one as ISO-8601); the plain
+ * output function costs a fraction of to_char on every row.
+ */
 function textOf(c: PgColumn): string {
-  if (c.base === "timestamptz") return `to_char(${quote(c.name)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-  if (c.base === "timestamp") return `to_char(${quote(c.name)}, 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
   return `${quote(c.name)}::text`;
 }
 
