@@ -1,12 +1,16 @@
 /**
  * Table sources bench: N rows in a PostgreSQL table and in a MariaDB table,
- * read through postgresTableSource / mysqlTableSource (keyset queries of
+ * read through postgresTableSource / mysqlTableSource by (updated_at, id) (keyset queries of
  * `--batch` rows, as a job reads them: next(batch, 0) until drained), beside
  * a plain streaming `SELECT ... ORDER BY updated_at, id` with the same driver
  * in the same run (porsager's cursor; mysql2's row stream).
  *
  *   npx tsx bench/tableSources.ts                    # 200k rows, batch 10k, 3 runs
  *   npx tsx bench/tableSources.ts --rows=50000 --batch=5000 --runs=5
+ *
+ * A third column reads by the primary key alone, for comparison: InnoDB keeps
+ * rows in primary-key order, so a keyset over a secondary index costs a
+ * primary-key lookup per row there, which a scan-and-sort does not.
  *
  * Rows: id (bigint primary key), updated_at (three rows per millisecond, so
  * the tie-breaker matters), user (text), amount (decimal), with an index on
@@ -70,7 +74,10 @@ function median(xs: readonly number[]): number {
 interface Side {
   readonly name: string;
   readonly baseline: () => Promise<Read>;
+  /** The source by (updated_at, id), the case it is for. */
   readonly source: () => Promise<Read>;
+  /** The source by the primary key alone, for comparison (InnoDB reads it without a secondary-index lookup per row). */
+  readonly byId: () => Promise<Read>;
 }
 
 async function postgresSide(): Promise<{ side: Side; drop: () => Promise<void> }> {
@@ -95,6 +102,7 @@ async function postgresSide(): Promise<{ side: Side; drop: () => Promise<void> }
       return { rows, idSum };
     },
     source: () => drain(postgresTableSource({ url: PG_URL, table: TABLE, cursor: ["updated_at", "id"], batch: BATCH })),
+    byId: () => drain(postgresTableSource({ url: PG_URL, table: TABLE, cursor: "id", batch: BATCH })),
   };
   return {
     side,
@@ -136,6 +144,7 @@ async function mysqlSide(): Promise<{ side: Side; drop: () => Promise<void> }> {
       });
     },
     source: () => drain(mysqlTableSource({ url: MY_URL, table: TABLE, cursor: ["updated_at", "id"], batch: BATCH })),
+    byId: () => drain(mysqlTableSource({ url: MY_URL, table: TABLE, cursor: "id", batch: BATCH })),
   };
   return {
     side,
@@ -153,24 +162,29 @@ async function main(): Promise<void> {
   const made = [await postgresSide(), await mysqlSide()];
   try {
     console.log("");
-    console.log("database     plain SELECT ORDER BY    table source (keyset)    source / plain");
+    console.log("database     plain SELECT ORDER BY    source by (updated_at, id)         source by id (primary key)");
     for (const { side } of made) {
-      const base: number[] = [];
-      const src: number[] = [];
-      // One untimed read of each, so caches and the planner are warm for both.
-      await side.baseline();
-      await side.source();
+      const times = { base: [] as number[], src: [] as number[], id: [] as number[] };
+      const steps = [
+        [side.baseline, times.base],
+        [side.source, times.src],
+        [side.byId, times.id],
+      ] as const;
+      // One untimed read of each, so caches and the planner are warm for all.
+      for (const [f] of steps) await f();
       for (let run = 0; run < RUNS; run++) {
-        for (const [f, into] of run % 2 === 0 ? ([[side.baseline, base], [side.source, src]] as const) : ([[side.source, src], [side.baseline, base]] as const)) {
+        // Rotate the order, so noise on a shared machine spreads over every side.
+        for (let k = 0; k < steps.length; k++) {
+          const [f, into] = steps[(k + run) % steps.length] as (typeof steps)[number];
           const { ms, read } = await timed(f);
           if (read.rows !== ROWS || read.idSum !== expected) throw new Error(`${side.name}: read ${read.rows} rows (id sum ${read.idSum}), expected ${ROWS} (${expected})`);
           into.push(ms);
         }
       }
-      const b = ROWS / (median(base) / 1000);
-      const s = ROWS / (median(src) / 1000);
-      const fmt = (eps: number): string => `${Math.round(eps).toLocaleString("en")} events/s`.padEnd(25);
-      console.log(`${side.name.padEnd(13)}${fmt(b)}${fmt(s)}${(s / b).toFixed(2)}x`);
+      const eps = (ms: readonly number[]): number => ROWS / (median(ms) / 1000);
+      const b = eps(times.base);
+      const cell = (e: number, ratio: boolean): string => `${Math.round(e).toLocaleString("en")} events/s${ratio ? ` (${(e / b).toFixed(2)}x)` : ""}`.padEnd(35);
+      console.log(`${side.name.padEnd(13)}${cell(b, false).slice(0, 25)}${cell(eps(times.src), true)}${cell(eps(times.id), true)}`.trimEnd());
     }
   } finally {
     for (const m of made) await m.drop();
