@@ -193,10 +193,18 @@ export class KeysetTableSource implements StreamSource {
 
   async open(from: SourcePosition | undefined): Promise<void> {
     const start = from === undefined || from === null ? null : this.parsePosition(from);
-    await this.call("connecting", () => this.dialect.connect());
-    const catalog = await this.call("reading the table's columns", () => this.dialect.describe());
-    const plan = this.plan(catalog);
-    this.dialect.prepare(plan);
+    await this.close();
+    let plan: TablePlan;
+    try {
+      await this.call("connecting", () => this.dialect.connect());
+      const catalog = await this.call("reading the table's columns", () => this.dialect.describe());
+      plan = this.plan(catalog);
+      this.dialect.prepare(plan);
+    } catch (err) {
+      // Nothing stays connected after a failed open; close() stays safe to call.
+      await this.dialect.close().catch(() => undefined);
+      throw err;
+    }
     this.names = plan.columns.map((c) => c.name);
     this.cursorTimestamps = plan.cursor.map((c) => c.cursorKind === "timestamp");
     this.temporal = this.o.timestamps === undefined || this.o.timestamps === "date" ? [] : plan.columns.flatMap((c, i) => (c.cursorKind === "timestamp" || c.cursorKind === "date" ? [i] : []));

@@ -74,6 +74,7 @@ class MysqlDialect implements KeysetDialect {
   readonly address: string;
   readonly tableName: string;
   private conn: Connection | undefined;
+  private lost: unknown;
   private relation = "";
   private selectList = "";
   private order = "";
@@ -97,6 +98,12 @@ class MysqlDialect implements KeysetDialect {
       decimalNumbers: this.o.decimalsAsText !== true,
     });
     this.conn = conn;
+    this.lost = undefined;
+    // A connection the server drops emits "error" between queries; unheard, it would end the process.
+    // The next query fails with it instead, and the job reopens the source from its checkpoint.
+    conn.on("error", (err: unknown) => {
+      this.lost = err;
+    });
     await conn.query("SET time_zone = '+00:00'");
   }
 
@@ -198,6 +205,7 @@ class MysqlDialect implements KeysetDialect {
   }
 
   private db(): Connection {
+    if (this.lost !== undefined) throw this.lost;
     if (this.conn === undefined) throw new Error("not connected");
     return this.conn;
   }
