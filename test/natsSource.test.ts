@@ -142,6 +142,27 @@ describe.skipIf(!natsUp)("NATS JetStream source", () => {
     expect(s.stats().read).toBe(30);
   }, 20_000);
 
+  it("notices a delivery that never reached it (a gap in the consumer's delivery numbers) and reads it again", async () => {
+    const name = await newStream();
+    await publish(`${name}.e`, testRows(20).map((r) => JSON.stringify(r)));
+    const s = source(name, { batch: 5 });
+    await s.open(undefined);
+    const a = await s.next(5, 1_000);
+    expect(ids(a.rows)).toEqual([0, 1, 2, 3, 4]);
+    // Deliveries sent into a connection that then dropped look, to this reader, like deliveries to someone else.
+    const thief = await js.consumers.get(name, "job");
+    const stolen: number[] = [];
+    for await (const m of await thief.fetch({ max_messages: 3, expires: 1_000 })) stolen.push(m.seq);
+    expect(stolen).toHaveLength(3);
+    const rest = await readN(s, 15, 4);
+    expect(ids([...a.rows, ...rest.rows])).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(rest.position).toBe(20);
+    expect((await s.next(10, 300)).rows).toEqual([]);
+    await s.commit(20);
+    expect((await jsm.consumers.info(name, "job")).ack_floor.stream_seq).toBe(20);
+    expect(s.stats()).toEqual({ read: 20, committed: 20 });
+  });
+
   it("reads only the configured subject; positions are stream sequences", async () => {
     const name = await newStream();
     for (let i = 0; i < 6; i++) await publish(`${name}.${i % 2 === 0 ? "a" : "b"}`, [JSON.stringify({ id: i })]);

@@ -108,7 +108,8 @@ function withoutCredentials(server: string): string {
 /** The last message of a batch handed out: acking it (AckPolicy.All) acknowledges the batch and all before it. */
 interface HandedOut {
   readonly seq: number;
-  readonly msg: JsMsg;
+  /** Undefined once the consumer was recreated past it: its ack floor already covers it. */
+  readonly msg: JsMsg | undefined;
   readonly count: number;
 }
 
@@ -127,6 +128,10 @@ class NatsStreamSource implements StreamSource {
   private fetching: Promise<void> | undefined;
   private fetchError: unknown;
   private wake: (() => void) | undefined;
+  /** Consumer sequence of the last delivery taken from the buffer: deliveries are numbered 1, 2, 3... per consumer. */
+  private lastDelivery = 0;
+  /** A delivery never arrived (lost with a connection): the consumer must be placed again after `position`. */
+  private reseek = false;
   /** Batches handed out and not yet committed, oldest first. */
   private uncommitted: HandedOut[] = [];
   private read = 0;
@@ -150,9 +155,10 @@ class NatsStreamSource implements StreamSource {
       this.jsm = await jetstreamManager(this.nc);
       const last = await this.streamLastSeq(from);
       const after = from ?? (this.o.start === "new" ? last : 0);
-      await this.placeConsumer(after);
+      this.lastDelivery = await this.placeConsumer(after);
       this.consumer = await jetstream(this.nc).consumers.get(this.o.stream, this.o.durable);
       this.position = after;
+      this.reseek = false;
       this.read = 0;
       this.committed = 0;
     } catch (cause) {
@@ -184,8 +190,12 @@ class NatsStreamSource implements StreamSource {
     return state.last_seq;
   }
 
-  /** Makes the durable deliver from sequence `after + 1`, reusing it only when it is exactly there with nothing outstanding. */
-  private async placeConsumer(after: number): Promise<void> {
+  /**
+   * Makes the durable deliver from sequence `after + 1`, reusing it only when
+   * it is exactly there with nothing outstanding. Returns the consumer
+   * sequence of its last delivery (0 when created).
+   */
+  private async placeConsumer(after: number): Promise<number> {
     const jsm = this.jsm as JetStreamManager;
     let info: ConsumerInfo | undefined;
     try {
@@ -193,9 +203,9 @@ class NatsStreamSource implements StreamSource {
     } catch (cause) {
       if (!/consumer not found/i.test(messageOf(cause))) throw cause;
     }
-    if (info !== undefined && this.reusable(info, after)) return;
+    if (info !== undefined && this.reusable(info, after)) return info.delivered.consumer_seq;
     if (info !== undefined) await jsm.consumers.delete(this.o.stream, this.o.durable);
-    await jsm.consumers.add(this.o.stream, {
+    const created = await jsm.consumers.add(this.o.stream, {
       durable_name: this.o.durable,
       ack_policy: AckPolicy.All,
       ack_wait: nanos(this.o.ackWaitMs),
@@ -204,6 +214,30 @@ class NatsStreamSource implements StreamSource {
       opt_start_seq: after + 1,
       ...(this.o.subject === undefined ? {} : { filter_subject: this.o.subject }),
     });
+    return created.delivered.consumer_seq;
+  }
+
+  /**
+   * After a lost delivery: stops the pull request, drops what was fetched,
+   * and recreates the durable just after the last message handed out.
+   */
+  private async placeAgain(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = undefined; // the pump drains and ends
+    void this.fetch?.close();
+    await this.fetching;
+    this.buffer = [];
+    this.fetchError = undefined;
+    try {
+      this.lastDelivery = await this.placeConsumer(this.position);
+      this.consumer = await jetstream(this.nc as NatsConnection).consumers.get(this.o.stream, this.o.durable);
+    } catch (cause) {
+      this.consumer = consumer;
+      throw new SourceError(`NATS JetStream at ${this.o.address}: cannot recreate consumer ${this.o.durable} after a lost delivery: ${messageOf(cause)}`, {}, { cause });
+    }
+    // The new consumer starts with its ack floor at `position`: nothing handed out before needs an ack any more.
+    this.uncommitted = this.uncommitted.map((h) => ({ ...h, msg: undefined }));
+    this.reseek = false;
   }
 
   private reusable(info: ConsumerInfo, after: number): boolean {
@@ -224,6 +258,7 @@ class NatsStreamSource implements StreamSource {
   async next(maxRows: number, maxWaitMs: number): Promise<StreamBatch> {
     checkNextArgs(this.kind, maxRows, maxWaitMs);
     if (this.consumer === undefined) throw new SourceError("NATS source: next() before open()");
+    if (this.reseek) await this.placeAgain();
     if (this.buffer.length === 0) {
       this.throwFetchError();
       this.startFetch();
@@ -234,7 +269,15 @@ class NatsStreamSource implements StreamSource {
     let taken = 0;
     let last: JsMsg | undefined;
     while (taken < this.buffer.length && rows.length < maxRows) {
-      const msg = this.buffer[taken++] as JsMsg;
+      const msg = this.buffer[taken] as JsMsg;
+      // Deliveries are numbered without gaps: a gap is a delivery that never reached this client
+      // (sent into a connection that dropped). Handing out what follows would lose it.
+      if (msg.info.deliverySequence !== this.lastDelivery + 1) {
+        this.reseek = true;
+        break;
+      }
+      taken++;
+      this.lastDelivery = msg.info.deliverySequence;
       // A redelivery (ack wait elapsed before a commit) of a sequence already handed out.
       if (msg.seq <= this.position) continue;
       this.position = msg.seq;
@@ -242,10 +285,12 @@ class NatsStreamSource implements StreamSource {
       rows.push(this.decode(msg));
     }
     this.buffer.splice(0, taken);
+    // A gap before anything was handed out: place the consumer again and read in this same call.
+    if (rows.length === 0 && this.reseek) return this.next(maxRows, maxWaitMs);
     if (last !== undefined) this.uncommitted.push({ seq: last.seq, msg: last, count: rows.length });
     this.read += rows.length;
     // Prefetch: the next pull request goes out while the job works on this batch.
-    if (this.buffer.length < this.o.batch) this.startFetch();
+    if (this.buffer.length < this.o.batch && !this.reseek) this.startFetch();
     return { rows, position: this.position };
   }
 
@@ -326,14 +371,19 @@ class NatsStreamSource implements StreamSource {
     for (let i = 0; i < this.uncommitted.length && (this.uncommitted[i] as HandedOut).seq <= position; i++) upTo = i;
     const last = this.uncommitted[upTo];
     if (last === undefined) return;
+    if (last.msg !== undefined) await this.ackUpTo(last.seq, last.msg);
+    for (const h of this.uncommitted.splice(0, upTo + 1)) this.committed += h.count;
+  }
+
+  /** AckPolicy.All: acking the message at `seq` acknowledges every delivery up to it; waits for the server's confirmation. */
+  private async ackUpTo(seq: number, msg: JsMsg): Promise<void> {
     let confirmed: boolean;
     try {
-      confirmed = await last.msg.ackAck();
+      confirmed = await msg.ackAck();
     } catch (cause) {
-      throw new SourceError(`NATS JetStream at ${this.o.address}: acknowledging up to sequence ${last.seq} on stream ${this.o.stream} failed: ${messageOf(cause)}`, {}, { cause });
+      throw new SourceError(`NATS JetStream at ${this.o.address}: acknowledging up to sequence ${seq} on stream ${this.o.stream} failed: ${messageOf(cause)}`, {}, { cause });
     }
-    if (!confirmed) throw new SourceError(`NATS JetStream at ${this.o.address} did not confirm the acknowledgement up to sequence ${last.seq} on stream ${this.o.stream}; commit again.`);
-    for (const h of this.uncommitted.splice(0, upTo + 1)) this.committed += h.count;
+    if (!confirmed) throw new SourceError(`NATS JetStream at ${this.o.address} did not confirm the acknowledgement up to sequence ${seq} on stream ${this.o.stream}; commit again.`);
   }
 
   async lag(): Promise<number | undefined> {
