@@ -22,6 +22,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError("must be a port number from 0 to 65535 (0 picks a free port)");
+  return n;
+}
+
 const program = new Command();
 program.name("freshet").description("Real-time ML features in TypeScript: one definition, offline backfill and online serving.").version("0.1.0");
 
@@ -43,7 +49,7 @@ program
   .command("serve")
   .description("Serve features over HTTP: Freshet's /v1 API, Feast's routes and the Realtime Feature Store's routes")
   .argument("[module]", "definitions module (.ts or .js) exporting datasets, tables and on-demand features, and optionally `serve` (stores)")
-  .option("--port <n>", "port to listen on", positiveInt, 8080)
+  .option("--port <n>", "port to listen on (0 picks a free one)", portNumber, 8080)
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--dir <path>", "data directory (engine state, history, LMDB online store, registry file); in memory when omitted")
   .option("--online <store>", 'online store of registered features: "memory", "lmdb" or a redis:// URL')
@@ -104,7 +110,7 @@ program
   .argument("<module>", "definitions module (.ts or .js) whose serve.sources has a tag of stream sources (natsSource, kafkaSource, ...)")
   .option("--dir <path>", "data directory: checkpoints (state + source positions), history; without it nothing survives a restart")
   .option("--no-serve", "do not serve over HTTP from this process")
-  .option("--port <n>", "port to listen on", positiveInt, 8080)
+  .option("--port <n>", "port to listen on (0 picks a free one)", portNumber, 8080)
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--tag <tag>", 'the tag of serve.sources to consume (default: serve.job.tag, else "online")')
   .option("--checkpoint-every <duration>", 'time between checkpoints, e.g. "1s", "500ms" (default 1s)')
