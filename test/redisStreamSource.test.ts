@@ -201,6 +201,7 @@ describe.skipIf(!redisUp)("Redis Streams source", () => {
     await produce(key, testRows(3).map((r) => JSON.stringify(r)));
     const fresh = source(key, { start: "new" });
     await fresh.open(undefined);
+    expect(await fresh.lag()).toBe(0);
     expect((await fresh.next(10, 100)).rows).toEqual([]);
     const [added] = await produce(key, [JSON.stringify({ id: 3 })]);
     const b = await readN(fresh, 1);

@@ -206,7 +206,8 @@ class RedisStreamSource implements StreamSource {
    * Makes ">" deliver the entries after `at`. Redis 7 keeps a group's lag only
    * while it knows how many entries the group has read; after a rewind over a
    * short crash window that count is the old one minus the entries in the
-   * window (exact when none after `at` was deleted), so it is passed along.
+   * window (exact when none after `at` was deleted), and at the stream's end
+   * it is every entry ever added, so it is passed along.
    */
   private async moveGroup(cmd: Redis, at: string): Promise<void> {
     const info = await this.groupInfo(cmd);
@@ -214,9 +215,11 @@ class RedisStreamSource implements StreamSource {
     if (delivered === at) return;
     const args: Array<string | number> = ["SETID", this.o.stream, this.o.group, at];
     const entriesRead = info.get("entries-read");
+    const stream = pairs(await cmd.call("XINFO", "STREAM", this.o.stream));
+    const added = stream.get("entries-added");
     if (at === "0-0") args.push("ENTRIESREAD", 0);
+    else if (at === stream.get("last-generated-id") && typeof added === "number") args.push("ENTRIESREAD", added);
     else if (typeof entriesRead === "number" && isStreamId(delivered) && compareStreamIds(at, delivered) < 0) {
-      const stream = pairs(await cmd.call("XINFO", "STREAM", this.o.stream));
       const maxDeleted = stream.get("max-deleted-entry-id");
       if (isStreamId(maxDeleted) && compareStreamIds(maxDeleted, at) <= 0) {
         const window = await cmd.call("XRANGE", this.o.stream, `(${at}`, delivered, "COUNT", MAX_COUNTED_REWIND + 1);
