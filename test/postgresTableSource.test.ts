@@ -135,6 +135,17 @@ describe.skipIf(!available)("PostgreSQL table source", () => {
       expect(b.position).toEqual(["20"]);
     });
 
+    it("orders by a text cursor with an integer tie-breaker, positions taken from the values themselves", async () => {
+      const t = await table("id int PRIMARY KEY, code text NOT NULL");
+      await admin.unsafe(`INSERT INTO ${t} VALUES (1, 'b'), (2, 'a'), (3, 'b'), (4, 'a b'), (5, 'a')`);
+      const s = await open({ table: t, cursor: ["code", "id"] });
+      const a = await s.next(2, 0);
+      expect(a.rows).toEqual([{ id: 2, code: "a" }, { id: 5, code: "a" }]);
+      expect(a.position).toEqual(["a", "5"]);
+      const again = await open({ table: t, cursor: ["code", "id"] }, a.position);
+      expect((await again.next(10, 0)).rows.map((r) => (r as { code: string }).code)).toEqual(["a b", "b", "b"]);
+    });
+
     it("hands numbers to the dataset as numbers: bigint, numeric, and timestamps without a zone as UTC", async () => {
       const t = await table("id bigint PRIMARY KEY, price numeric(12, 4) NOT NULL, at timestamp NOT NULL, day date NOT NULL");
       await admin.unsafe(`INSERT INTO ${t} VALUES (9007199254740993, 12.5, '2024-03-01 10:20:30.123456', '2024-03-01'), (42, 0.0001, '2024-03-01 10:20:31', '2024-03-02')`);

@@ -83,7 +83,19 @@ export interface TableCatalog {
 export interface TablePlan {
   readonly columns: readonly CatalogColumn[];
   readonly cursor: readonly CatalogColumn[];
+  /**
+   * Per cursor column: the index of a selected column whose value, as the
+   * driver hands it out, gives the exact text (integers, text); or -1 when the
+   * query must add the column's text (timestamps, dates, decimals, or a column
+   * not selected).
+   */
+  readonly cursorFrom: readonly number[];
   readonly settleMs: number;
+}
+
+/** The cursor columns (the plan's, as the dialect typed them) a query must add as text, in cursor order. */
+export function addedCursorColumns<C extends CatalogColumn>(plan: TablePlan, cursor: readonly C[]): C[] {
+  return cursor.filter((_, i) => plan.cursorFrom[i] === -1);
 }
 
 /** A cursor position as the database writes it: one exact text per cursor column. */
@@ -106,7 +118,8 @@ export interface KeysetDialect {
   prepare(plan: TablePlan): void;
   /**
    * Up to `limit` rows after `after` (from the start when null) in cursor
-   * order, each as an array: the plan's columns, then the text of each cursor column.
+   * order, each as an array: the plan's columns, then the text of each of
+   * `addedCursorColumns(plan)`.
    */
   fetch(after: CursorValues | null, limit: number): Promise<ReadonlyArray<readonly unknown[]>>;
   /** Rows after `after`, settled or not. */
@@ -169,6 +182,8 @@ export class KeysetTableSource implements StreamSource {
   private position: CursorValues | null = null;
   private opened = false;
   private names: readonly string[] = [];
+  /** Where each cursor value sits in a fetched row (a selected column, or a text the query added). */
+  private cursorAt: readonly number[] = [];
   /** Which cursor columns are timestamps, whose text the position writes as ISO-8601. */
   private cursorTimestamps: readonly boolean[] = [];
   /** Indexes of the columns whose Date values the `timestamps` option converts. */
@@ -207,6 +222,8 @@ export class KeysetTableSource implements StreamSource {
     }
     this.names = plan.columns.map((c) => c.name);
     this.cursorTimestamps = plan.cursor.map((c) => c.cursorKind === "timestamp");
+    let added = plan.columns.length;
+    this.cursorAt = plan.cursorFrom.map((i) => (i >= 0 ? i : added++));
     this.temporal = this.o.timestamps === undefined || this.o.timestamps === "date" ? [] : plan.columns.flatMap((c, i) => (c.cursorKind === "timestamp" || c.cursorKind === "date" ? [i] : []));
     this.position = start;
     this.ahead = undefined;
@@ -296,7 +313,10 @@ export class KeysetTableSource implements StreamSource {
     }
     if (this.temporal.length > 0) convertTimestamps(rows, this.temporal.map((i) => names[i] as string), this.o.timestamps === "ms");
     const last = raw[raw.length - 1] as readonly unknown[];
-    const position = last.slice(width).map((v, i) => (this.cursorTimestamps[i] === true ? isoCursorText(String(v)) : String(v)));
+    const position = this.cursorAt.map((at, i) => {
+      const v = String(last[at]);
+      return this.cursorTimestamps[i] === true ? isoCursorText(v) : v;
+    });
     this.position = position;
     this.read += rows.length;
     this.pending.push({ key: JSON.stringify(position), read: this.read });
@@ -340,7 +360,10 @@ export class KeysetTableSource implements StreamSource {
       throw new SourceError(`${where}: settleMs needs a timestamp as the first cursor column; "${first?.name}" of ${tableName} is ${first?.type}`);
     }
     const columns = this.o.columns === undefined ? catalog.columns : this.o.columns.map((n) => column(n, "selected"));
-    return { columns, cursor, settleMs };
+    // Integers and text arrive exact (int8 beyond 2^53 as a BigInt or text),
+    // so their own value gives the position and the query adds nothing per row.
+    const cursorFrom = cursor.map((c) => (c.cursorKind === "integer" || c.cursorKind === "text" ? columns.indexOf(c) : -1));
+    return { columns, cursor, cursorFrom, settleMs };
   }
 
   private parsePosition(p: SourcePosition): CursorValues {

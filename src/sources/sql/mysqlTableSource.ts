@@ -2,6 +2,7 @@ import { createConnection, type Connection, type RowDataPacket } from "mysql2/pr
 import { RequestError } from "../../errors.js";
 import type { StreamSource } from "../stream/streamSource.js";
 import {
+  addedCursorColumns,
   checkTableOptions,
   KeysetTableSource,
   type CatalogColumn,
@@ -153,7 +154,7 @@ class MysqlDialect implements KeysetDialect {
 
   prepare(plan: TablePlan): void {
     this.cursor = plan.cursor as readonly MyColumn[];
-    const cursorText = this.cursor.map((c) => `${textOf(c)} AS ${quote(`__freshet_cursor_${c.name}`)}`);
+    const cursorText = addedCursorColumns(plan, this.cursor).map((c) => `${textOf(c)} AS ${quote(`__freshet_cursor_${c.name}`)}`);
     this.selectList = [...plan.columns.map((c) => quote(c.name)), ...cursorText].join(", ");
     this.order = this.cursor.map((c) => quote(c.name)).join(", ");
     const first = this.cursor[0];

@@ -2,6 +2,7 @@ import postgres from "postgres";
 import { postgresAddress } from "../../core/postgresUrl.js";
 import type { StreamSource } from "../stream/streamSource.js";
 import {
+  addedCursorColumns,
   checkTableOptions,
   KeysetTableSource,
   type CatalogColumn,
@@ -124,7 +125,7 @@ class PostgresDialect implements KeysetDialect {
 
   prepare(plan: TablePlan): void {
     const cursor = plan.cursor as readonly PgColumn[];
-    const cursorText = cursor.map((c) => `${textOf(c)} AS ${quote(`__freshet_cursor_${c.name}`)}`);
+    const cursorText = addedCursorColumns(plan, cursor).map((c) => `${textOf(c)} AS ${quote(`__freshet_cursor_${c.name}`)}`);
     this.selectList = [...plan.columns.map((c) => quote(c.name)), ...cursorText].join(", ");
     this.order = cursor.map((c) => quote(c.name)).join(", ");
     // A row comparison, which an index on the cursor columns serves as one range.
