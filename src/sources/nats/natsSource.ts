@@ -113,7 +113,7 @@ class NatsStreamSource implements StreamSource {
     // With a subject filter the removed ones may belong to other subjects, so the check needs the whole stream.
     if (from !== undefined && this.o.subject === undefined && state.first_seq > from + 1) {
       throw new SourceError(
-        `NATS JetStream stream "${this.o.stream}" at ${this.o.address} no longer holds the messages after position ${from}: its first sequence is ${state.first_seq} (removed by its limits). Restore from an older checkpoint is impossible; raise the stream's retention or reset the job.`,
+        `NATS JetStream stream "${this.o.stream}" at ${this.o.address} no longer holds the messages after position ${from}: its first sequence is ${state.first_seq} (removed by its limits). The job cannot resume there without losing them: raise the stream's limits, or start the job afresh.`,
       );
     }
     return state.last_seq;
