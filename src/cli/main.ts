@@ -1,14 +1,11 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
 import { FreshetError } from "../errors.js";
-import { defaultDemoOptions, runDemo } from "./demo.js";
-import { startServer } from "./serve.js";
-import { startJob } from "./run.js";
 import { parseDuration } from "../core/duration.js";
-import { runTrainingSet } from "./trainingSetCommand.js";
-import { runBackfill } from "./backfill.js";
-import { formatSkewReport, runSkewCheck } from "./skewCommand.js";
-import { loadTokenFile, parseTokenEnv, type TokenConfig } from "../serving/auth.js";
+import type { TokenConfig } from "../serving/auth.js";
+
+// Each command loads its own modules when it runs: `freshet run` restarting
+// after a crash does not wait for DuckDB, the demo or the training-set code.
 
 function parseFraction(value: string): number {
   const n = Number(value);
@@ -40,6 +37,7 @@ program
   .option("--limit <n>", "read only the first N rows", positiveInt)
   .option("--dir <path>", "persist to this data directory (LMDB + Parquet); in memory when omitted")
   .action(async (opts: { days: number; batch: number; airports: number; limit?: number; dir?: string }) => {
+    const { defaultDemoOptions, runDemo } = await import("./demo.js");
     const base = defaultDemoOptions();
     const result = await runDemo({ ...base, streamDays: opts.days, pushBatch: opts.batch, airports: opts.airports, limit: opts.limit, dir: opts.dir });
     if (!result.consistent) process.exitCode = 1;
@@ -69,6 +67,8 @@ program
       const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
       const level = levels.find((l) => l === opts.logLevel);
       if (level === undefined) throw new InvalidArgumentError(`--log-level must be one of ${levels.join(", ")}`);
+      const { loadTokenFile, parseTokenEnv } = await import("../serving/auth.js");
+      const { startServer } = await import("./serve.js");
       let tokens: TokenConfig[] | undefined;
       if (opts.tokensFile !== undefined) tokens = await loadTokenFile(opts.tokensFile);
       else if (process.env.FRESHET_TOKENS !== undefined && process.env.FRESHET_TOKENS !== "") tokens = parseTokenEnv(process.env.FRESHET_TOKENS);
@@ -120,6 +120,7 @@ program
     const level = levels.find((l) => l === opts.logLevel);
     if (level === undefined) throw new InvalidArgumentError(`--log-level must be one of ${levels.join(", ")}`);
     const log = (line: string): void => void process.stderr.write(`${line}\n`);
+    const { startJob } = await import("./run.js");
     const running = await startJob(
       {
         module,
@@ -160,6 +161,7 @@ program
   .option("--tag <tag>", "a tag of the module's serve.sources (default: serve.materialize)")
   .option("--checkpoint-every <rows>", "commit every this many rows; a killed backfill run again resumes from the last commit", positiveInt, 250_000)
   .action(async (module: string, opts: { dir: string; tag?: string; checkpointEvery: number }) => {
+    const { runBackfill } = await import("./backfill.js");
     const r = await runBackfill({ module, dir: opts.dir, checkpointEvery: opts.checkpointEvery, ...(opts.tag === undefined ? {} : { tag: opts.tag }), log: (line) => process.stderr.write(`${line}\n`) });
     process.stderr.write(`backfill done in ${r.seconds.toFixed(2)} s\n`);
   });
@@ -172,6 +174,7 @@ program
   .option("--log <file>", "the read log (default: read-log.jsonl in --dir)")
   .option("--json", "print the report as JSON")
   .action(async (module: string, opts: { dir: string; log?: string; json?: boolean }) => {
+    const { formatSkewReport, runSkewCheck } = await import("./skewCommand.js");
     const report = await runSkewCheck({ module, dir: opts.dir, ...(opts.log === undefined ? {} : { log: opts.log }) });
     process.stdout.write(opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatSkewReport(report));
   });
@@ -183,6 +186,7 @@ program
   .requiredOption("--out <file>", "where to write the set: .parquet or .csv")
   .option("--dir <path>", "a data directory whose history to use (and keep); the module's serve.materialize inputs are replayed when it has none")
   .action(async (opts: { config: string; out: string; dir?: string }) => {
+    const { runTrainingSet } = await import("./trainingSetCommand.js");
     await runTrainingSet({ config: opts.config, out: opts.out, ...(opts.dir === undefined ? {} : { dir: opts.dir }), log: (line) => process.stderr.write(`${line}\n`) });
   });
 
