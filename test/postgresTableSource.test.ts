@@ -188,6 +188,17 @@ describe.skipIf(!available)("PostgreSQL table source", () => {
       const s = postgresTableSource({ url, table: t, cursor: "id" });
       sources.push(s);
       await expect(s.open(7)).rejects.toThrow(/a position is 1 text value\(s\), one per cursor column \(id\), got 7/);
+      // null is the position of an empty table before anything was read: it opens at the start and commits as nothing.
+      await s.open(null);
+      const empty = await s.next(5, 0);
+      expect(empty).toEqual({ rows: [], position: null });
+      await s.commit(empty.position);
+      expect(s.stats()).toEqual({ read: 0, committed: 0 });
+      await admin.unsafe(`INSERT INTO ${t} VALUES (3), (1)`);
+      const b = await s.next(5, 0);
+      expect(b).toEqual({ rows: [{ id: 1 }, { id: 3 }], position: ["3"] });
+      await s.commit(b.position);
+      expect(s.stats()).toEqual({ read: 2, committed: 2 });
     });
   });
 });

@@ -228,6 +228,8 @@ export class KeysetTableSource implements StreamSource {
     this.position = start;
     this.ahead = undefined;
     this.pending = [];
+    this.read = 0;
+    this.committed = 0;
     this.opened = true;
   }
 
@@ -242,7 +244,7 @@ export class KeysetTableSource implements StreamSource {
         const batch = this.handOut(raw);
         // A full batch means the snapshot goes on: ask for the next one now, so
         // the database works while the job processes this one.
-        if (raw.length === limit) this.ahead = this.startFetch(batch.position as CursorValues, limit);
+        if (raw.length === limit) this.ahead = this.startFetch(this.position, limit);
         return batch;
       }
       const left = deadline - Date.now();
@@ -272,6 +274,8 @@ export class KeysetTableSource implements StreamSource {
   }
 
   async commit(position: SourcePosition): Promise<void> {
+    // null is the position before the first row: nothing to count.
+    if (position === null) return;
     const values = this.parsePosition(position);
     // Nothing to acknowledge in a table: the position lives in the job's
     // checkpoint. Counting needs the batch it ended; older ones are done.
