@@ -354,6 +354,237 @@ export function onlineStoreConformance(name: string, open: () => Promise<OnlineS
       });
     });
 
+    describe('order "event-time"', () => {
+      const ordered = { now: T, order: "event-time" } as const;
+
+      it("ignores an older write and applies a newer one", async () => {
+        const ns = fresh("et-newer");
+        await store.write(ns, [{ key: "u1", features: { a: "first" }, eventTime: T - 10 }], ordered);
+        await store.write(ns, [{ key: "u1", features: { a: "older" }, eventTime: T - 20 }], { ...ordered, now: T + 1 });
+        expect(await store.read(ns, ["u1"], ["a"], { now: T + 2 })).toEqual([[present("first", T - 10)]]);
+        await store.write(ns, [{ key: "u1", features: { a: "newer" }, eventTime: T - 5 }], { ...ordered, now: T + 3 });
+        expect(await store.read(ns, ["u1"], ["a"], { now: T + 4 })).toEqual([[present("newer", T - 5)]]);
+      });
+
+      it("breaks an event-time tie by epoch: a lower one is ignored, a higher one applied", async () => {
+        const ns = fresh("et-epoch");
+        await store.write(ns, [{ key: "u1", features: { a: 1 }, eventTime: T - 10, epoch: 3 }], ordered);
+        await store.write(ns, [{ key: "u1", features: { a: 2 }, eventTime: T - 10, epoch: 2 }], ordered);
+        expect(await store.read(ns, ["u1"], ["a"], { now: T })).toEqual([[present(1, T - 10)]]);
+        await store.write(ns, [{ key: "u1", features: { a: 3 }, eventTime: T - 10, epoch: 4 }], ordered);
+        expect(await store.read(ns, ["u1"], ["a"], { now: T })).toEqual([[present(3, T - 10)]]);
+        // The event time decides first: a higher epoch does not bring back an older event.
+        await store.write(ns, [{ key: "u1", features: { a: 4 }, eventTime: T - 11, epoch: 99 }], ordered);
+        expect(await store.read(ns, ["u1"], ["a"], { now: T })).toEqual([[present(3, T - 10)]]);
+      });
+
+      it("counts a cell stored without an epoch (plain write order) as epoch 0", async () => {
+        const ns = fresh("et-legacy");
+        await store.write(ns, [{ key: "u1", features: { a: "plain", b: "plain" }, eventTime: T - 10 }], { now: T });
+        await store.write(
+          ns,
+          [
+            { key: "u1", features: { a: "epoch 0" }, eventTime: T - 10 },
+            { key: "u1", features: { b: "epoch 1" }, eventTime: T - 10, epoch: 1 },
+          ],
+          { ...ordered, now: T + 1 },
+        );
+        expect(await store.read(ns, ["u1"], ["a", "b"], { now: T + 1 })).toEqual([[present("epoch 0", T - 10), present("epoch 1", T - 10)]]);
+        // The plain order stores epochs too, and ignores them itself.
+        await store.write(ns, [{ key: "u1", features: { b: "plain again" }, eventTime: T - 50 }], { now: T + 2 });
+        expect(await store.read(ns, ["u1"], ["b"], { now: T + 2 })).toEqual([[present("plain again", T - 50)]]);
+      });
+
+      it("is idempotent: the same write again leaves the same values (and refreshes their TTL)", async () => {
+        const ns = fresh("et-idempotent");
+        const rows: OnlineWrite[] = [
+          { key: "u1", features: { a: { n: 1 }, b: null }, eventTime: T - 10, epoch: 2 },
+          { key: "u2", features: { a: [1, 2] }, eventTime: T - 20 },
+        ];
+        await store.write(ns, rows, ordered);
+        const first = await store.read(ns, ["u1", "u2"], ["a", "b"], { now: T + 400 });
+        await store.write(ns, rows, { ...ordered, now: T + 400 });
+        expect(await store.read(ns, ["u1", "u2"], ["a", "b"], { now: T + 400 })).toEqual(first);
+        expect(first).toEqual([
+          [present({ n: 1 }, T - 10), nullValue(T - 10)],
+          [present([1, 2], T - 20), notFound],
+        ]);
+        // Equal (eventTime, epoch) replaces, so the rewrite counts as the latest write.
+        expect(await store.read(ns, ["u1"], ["a"], { now: T + 900, ttlMs: { a: 500 } })).toEqual([[present({ n: 1 }, T - 10)]]);
+      });
+
+      it("decides each feature of a row on its own", async () => {
+        const ns = fresh("et-per-feature");
+        await store.write(ns, [{ key: "u1", features: { a: "a@-10", b: "b@-30" }, eventTime: T - 30 }], ordered);
+        await store.write(ns, [{ key: "u1", features: { a: "a@-10" }, eventTime: T - 10 }], ordered);
+        await store.write(ns, [{ key: "u1", features: { a: "a@-20", b: "b@-20", c: "c@-20" }, eventTime: T - 20 }], ordered);
+        expect(await store.read(ns, ["u1"], ["a", "b", "c"], { now: T })).toEqual([[present("a@-10", T - 10), present("b@-20", T - 20), present("c@-20", T - 20)]]);
+      });
+
+      it("compares rows of one write with each other, in order", async () => {
+        const ns = fresh("et-rows");
+        await store.write(
+          ns,
+          [
+            { key: "u1", features: { a: "newest", b: "b1" }, eventTime: T - 5 },
+            { key: "u1", features: { a: "stale", b: "b2" }, eventTime: T - 9, epoch: 7 },
+            { key: "u1", features: { b: "b3" }, eventTime: T - 5, epoch: 1 },
+          ],
+          ordered,
+        );
+        expect(await store.read(ns, ["u1"], ["a", "b"], { now: T })).toEqual([[present("newest", T - 5), present("b3", T - 5)]]);
+      });
+
+      it("does not refresh the TTL of a feature whose write it ignores", async () => {
+        const ns = fresh("et-ttl");
+        await store.write(ns, [{ key: "u1", features: { a: 1, b: 1 }, eventTime: T - 10 }], { ...ordered, expireAfterMs: 60_000 });
+        // At T + 400: a's write is older (ignored), b's is newer (applied, so its TTL restarts).
+        await store.write(
+          ns,
+          [
+            { key: "u1", features: { a: 2 }, eventTime: T - 20 },
+            { key: "u1", features: { b: 2 }, eventTime: T },
+          ],
+          { ...ordered, now: T + 400, expireAfterMs: 60_000 },
+        );
+        const ttlMs = { a: 500, b: 500 };
+        expect(await store.read(ns, ["u1"], ["a", "b"], { now: T + 500, ttlMs })).toEqual([[present(1, T - 10), present(2, T)]]);
+        expect(await store.read(ns, ["u1"], ["a", "b"], { now: T + 501, ttlMs })).toEqual([[expired(T - 10), present(2, T)]]);
+        // A write ignored in full leaves the key as it was.
+        await store.write(ns, [{ key: "u1", features: { a: 3, b: 3 }, eventTime: T - 30 }], { ...ordered, now: T + 600, expireAfterMs: 60_000 });
+        expect(await store.read(ns, ["u1"], ["a", "b"], { now: T + 900, ttlMs })).toEqual([[expired(T - 10), present(2, T)]]);
+        expect(await store.read(ns, ["u1"], ["a", "b"], { now: T + 901, ttlMs })).toEqual([[expired(T - 10), expired(T)]]);
+      });
+
+      it("ends with the newest values when two writers' batches interleave, the older issued last", async () => {
+        const ns = fresh("et-concurrent");
+        const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+        // Writer "live" has the newer event for even keys, writer "replay" (a higher epoch) for odd ones and ties at multiples of 3.
+        const live: OnlineWrite[] = keys.map((key, i) => ({ key, features: { v: `live-${i}`, w: i }, eventTime: T + (i % 2 === 0 ? 10 : 0), epoch: 1 }));
+        const replay: OnlineWrite[] = keys.map((key, i) => ({
+          key,
+          features: { v: `replay-${i}`, w: -1 - i },
+          eventTime: T + (i % 3 === 0 ? 10 : i % 2 === 0 ? 5 : 10),
+          epoch: 2,
+        }));
+        const newest = (i: number): OnlineWrite | undefined => {
+          const a = live[i];
+          const b = replay[i];
+          if (a === undefined || b === undefined) return undefined;
+          const aFirst = (a.eventTime ?? 0) > (b.eventTime ?? 0) || ((a.eventTime ?? 0) === (b.eventTime ?? 0) && (a.epoch ?? 0) >= (b.epoch ?? 0));
+          return aFirst ? a : b;
+        };
+        const batches = (rows: OnlineWrite[]): OnlineWrite[][] => Array.from({ length: 6 }, (_, b) => rows.slice(b * 10, b * 10 + 10));
+        const liveBatches = batches(live);
+        const replayBatches = batches(replay);
+        // Interleaved, alternating which writer goes first; each batch mixes winners of both, so in every pair some keys get their older value last.
+        const issued: Promise<void>[] = [];
+        for (let b = 0; b < 6; b++) {
+          const pair = [liveBatches[b] ?? [], replayBatches[b] ?? []];
+          if (b % 2 === 1) pair.reverse();
+          for (const rows of pair) issued.push(store.write(ns, rows, { ...ordered, now: T + 20 + b }));
+        }
+        // Then both again, whole and in reverse: nothing may move backwards.
+        issued.push(store.write(ns, [...replay].reverse(), { ...ordered, now: T + 30 }), store.write(ns, [...live].reverse(), { ...ordered, now: T + 31 }));
+        await Promise.all(issued);
+        const reads = await store.read(ns, keys, ["v", "w"], { now: T + 40 });
+        expect(reads).toEqual(
+          keys.map((_, i) => {
+            const row = newest(i);
+            return [present(row?.features.v ?? null, row?.eventTime ?? 0), present(row?.features.w ?? null, row?.eventTime ?? 0)];
+          }),
+        );
+        // Some of each writer won, so the check covers both directions.
+        const winners = new Set(reads.map((row) => String(row[0]?.value).split("-")[0]));
+        expect(winners).toEqual(new Set(["live", "replay"]));
+      });
+
+      it("rejects an epoch that is not a whole number >= 0, and an unknown order, storing nothing", async () => {
+        const ns = fresh("et-invalid");
+        for (const epoch of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, notJson("3")]) {
+          const error: unknown = await store
+            .write(
+              ns,
+              [
+                { key: "u1", features: { a: 1 } },
+                { key: "u2", features: { a: 2 }, epoch: epoch as number },
+              ],
+              ordered,
+            )
+            .then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+          expect(error).toBeInstanceOf(RequestError);
+          expect(error).toMatchObject({ code: "INVALID_REQUEST", details: { field: "rows[1].epoch" } });
+          expect(error instanceof Error ? error.message : "").toContain("whole number >= 0");
+        }
+        const badOrder = { now: T, order: notJson("latest") as "write" };
+        await expect(store.write(ns, [{ key: "u1", features: { a: 1 } }], badOrder)).rejects.toMatchObject({ code: "INVALID_REQUEST", details: { field: "order" } });
+        expect(await store.read(ns, ["u1", "u2"], ["a"], { now: T })).toEqual([[notFound], [notFound]]);
+      });
+
+      it("matches a model of the rule over random ordered and plain writes (property)", async () => {
+        const keyArb = fc.constantFrom("k0", "k1", "x:k2");
+        const featureArb = fc.constantFrom("f0", "f1", "__proto__");
+        const rowArb = fc.record(
+          {
+            key: keyArb,
+            features: fc.uniqueArray(fc.tuple(featureArb, fc.integer()), { selector: ([feature]) => feature, maxLength: 3 }),
+            // Narrow ranges, so that ties on event time and epoch are common.
+            eventTime: fc.integer({ min: T - 3, max: T + 3 }),
+            epoch: fc.nat(3),
+          },
+          { requiredKeys: ["key", "features"] },
+        );
+        const writeArb = fc.record({ rows: fc.array(rowArb, { maxLength: 4 }), ordered: fc.boolean(), advance: fc.nat(3) });
+        await fc.assert(
+          fc.asyncProperty(fc.array(writeArb, { maxLength: 10 }), fc.nat(10), async (writes, ttl) => {
+            const ns = fresh("et-prop");
+            const model = new Map<string, Map<string, { value: number; writtenAt: number; eventTime: number; epoch: number }>>();
+            let now = T;
+            for (const write of writes) {
+              now += write.advance;
+              const rows: OnlineWrite[] = write.rows.map((row) => ({
+                key: row.key,
+                features: Object.fromEntries(row.features),
+                ...(row.eventTime === undefined ? {} : { eventTime: row.eventTime }),
+                ...(row.epoch === undefined ? {} : { epoch: row.epoch }),
+              }));
+              await store.write(ns, rows, write.ordered ? { now, order: "event-time" } : { now });
+              for (const row of write.rows) {
+                const eventTime = row.eventTime ?? now;
+                const epoch = row.epoch ?? 0;
+                const cells = model.get(row.key) ?? new Map();
+                model.set(row.key, cells);
+                for (const [feature, value] of row.features) {
+                  const stored = cells.get(feature);
+                  const older = stored !== undefined && (eventTime < stored.eventTime || (eventTime === stored.eventTime && epoch < stored.epoch));
+                  if (write.ordered && older) continue;
+                  cells.set(feature, { value: value === 0 ? 0 : value, writtenAt: now, eventTime, epoch });
+                }
+              }
+            }
+            const keys = ["k0", "k1", "x:k2"];
+            const features = ["f0", "f1", "__proto__"];
+            const ttlMs = { f0: ttl };
+            const readAt = now + 5;
+            expect(await store.read(ns, keys, features, { now: readAt, ttlMs })).toEqual(
+              keys.map((key) =>
+                features.map((feature): FeatureRead => {
+                  const cell = model.get(key)?.get(feature);
+                  if (cell === undefined) return notFound;
+                  if (feature === "f0" && readAt - cell.writtenAt > ttl) return expired(cell.eventTime);
+                  return present(cell.value, cell.eventTime);
+                }),
+              ),
+            );
+          }),
+          { numRuns: 40 },
+        );
+      });
+    });
+
     it("matches a map model over random writes, deletes and TTL reads (property)", async () => {
       const keyArb = fc.constantFrom("k0", "k1", "x:k2", "k 3", "ключ");
       const featureArb = fc.constantFrom("f0", "f1", "constructor", "__proto__");

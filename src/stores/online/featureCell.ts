@@ -6,7 +6,10 @@ import type { FeatureRead, FeatureValue, OnlineWrite, ReadOptions, WriteOptions 
  * served read. Every online store (memory, LMDB, Redis) goes through this file
  * so that validation, encoding and the status rule are written once.
  *
- * Persistent stores encode a cell as the JSON text `[writtenAt, eventTime, value]`.
+ * Persistent stores encode a cell as the JSON text `[writtenAt, eventTime, value]`,
+ * or `[writtenAt, eventTime, value, epoch]` when the write carried a checkpoint
+ * epoch > 0 (so cells written without epochs, and what redis-cli shows of
+ * them, stay as they were). A cell without an epoch has epoch 0.
  * JSON, rather than msgpack, because it round-trips every JSON value exactly
  * (msgpackr renames "__proto__" keys and loses lone surrogates) and reads the
  * same in LMDB and in redis-cli.
@@ -25,12 +28,24 @@ export class FeatureCell implements FeatureRead {
   readonly status: "PRESENT" | "NULL_VALUE";
   readonly eventTime: number;
   readonly #writtenAt: number;
+  readonly #epoch: number;
 
-  constructor(value: FeatureValue, writtenAt: number, eventTime: number) {
+  constructor(value: FeatureValue, writtenAt: number, eventTime: number, epoch = 0) {
     this.value = value;
     this.status = value === null ? "NULL_VALUE" : "PRESENT";
     this.eventTime = eventTime;
     this.#writtenAt = writtenAt;
+    this.#epoch = epoch;
+  }
+
+  /** Checkpoint epoch of the write that stored it (0 when it had none). A getter: not part of the served read. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** Whether a write at (eventTime, epoch) replaces this cell under "event-time" order. */
+  yieldsTo(eventTime: number, epoch: number): boolean {
+    return replaces(eventTime, epoch, this.eventTime, this.#epoch);
   }
 
   /**
@@ -51,21 +66,46 @@ export function readCell(cell: FeatureCell | undefined, now: number, ttlMs: numb
   return cell === undefined ? NOT_FOUND : cell.readAt(now, ttlMs);
 }
 
-/** JSON text `[writtenAt, eventTime, value]` of a value already checked by `validateWrite`. */
-export function encodeCell(value: FeatureValue, writtenAt: number, eventTime: number): string {
-  return JSON.stringify([writtenAt, eventTime, value]);
+/**
+ * The "event-time" order rule: a write at (eventTime, epoch) replaces a cell
+ * stored at (storedEventTime, storedEpoch) when it is not older in
+ * lexicographic order. Equal replaces, so writing the same thing twice leaves
+ * the same cell (with the later write time). The Redis script states the same
+ * rule in Lua (redisOnlineStore.ts).
+ */
+export function replaces(eventTime: number, epoch: number, storedEventTime: number, storedEpoch: number): boolean {
+  return eventTime > storedEventTime || (eventTime === storedEventTime && epoch >= storedEpoch);
+}
+
+/** What `encodeCell` and `cellFromTuple` say a cell is, for error messages. */
+export const CELL_SHAPE = "[writtenAt, eventTime, value] or [writtenAt, eventTime, value, epoch]";
+
+/**
+ * JSON text of a cell whose value was already checked by `validateWrite`:
+ * `[writtenAt, eventTime, value]`, with the epoch appended only when it is > 0.
+ */
+export function encodeCell(value: FeatureValue, writtenAt: number, eventTime: number, epoch = 0): string {
+  return JSON.stringify(epoch > 0 ? [writtenAt, eventTime, value, epoch] : [writtenAt, eventTime, value]);
 }
 
 /**
- * Decodes `[writtenAt, eventTime, value]` as parsed from stored JSON, or
- * undefined when it is not a cell. Hot path: the caller builds the error (and
- * its location string) only when that happens.
+ * Decodes `[writtenAt, eventTime, value]` or `[writtenAt, eventTime, value, epoch]`
+ * as parsed from stored JSON, or undefined when it is not a cell (an epoch must
+ * be a whole number >= 0). Hot path: the caller builds the error (and its
+ * location string) only when that happens.
  */
 export function cellFromTuple(tuple: FeatureValue): FeatureCell | undefined {
-  if (!isFeatureArray(tuple) || tuple.length !== 3) return undefined;
-  const [writtenAt, eventTime, value] = tuple;
+  if (!isFeatureArray(tuple) || (tuple.length !== 3 && tuple.length !== 4)) return undefined;
+  const [writtenAt, eventTime, value, epoch] = tuple;
   if (typeof writtenAt !== "number" || typeof eventTime !== "number" || value === undefined) return undefined;
-  return new FeatureCell(value, writtenAt, eventTime);
+  if (epoch === undefined) return new FeatureCell(value, writtenAt, eventTime);
+  if (!isEpoch(epoch)) return undefined;
+  return new FeatureCell(value, writtenAt, eventTime, epoch);
+}
+
+/** A checkpoint epoch: a whole number >= 0 that a double holds exactly. */
+export function isEpoch(epoch: unknown): epoch is number {
+  return typeof epoch === "number" && Number.isSafeInteger(epoch) && epoch >= 0;
 }
 
 /** Decodes the JSON text of one cell (see `encodeCell`), or undefined when it is not one. */
@@ -125,13 +165,18 @@ export function ttlsFor(features: readonly string[], options: ReadOptions): read
 
 /**
  * Checks a whole write before anything of it is stored, so a store can apply
- * all rows or none: times are finite numbers and every value is JSON.
+ * all rows or none: times are finite numbers, epochs whole numbers >= 0, the
+ * order one the stores know, and every value is JSON.
  */
 export function validateWrite(namespace: string, rows: readonly OnlineWrite[], options: WriteOptions): void {
   checkTime(options.now, "now", "write");
   const expire = options.expireAfterMs;
   if (expire !== undefined && !(typeof expire === "number" && expire > 0 && Number.isFinite(expire))) {
     throw new RequestError(`expireAfterMs must be a finite number of milliseconds > 0, got ${String(expire)}.`, { field: "expireAfterMs" });
+  }
+  const order: unknown = options.order;
+  if (order !== undefined && order !== "write" && order !== "event-time") {
+    throw new RequestError(`The write order must be "write" or "event-time", got ${typeof order === "string" ? JSON.stringify(order) : String(order)}.`, { field: "order" });
   }
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
@@ -140,6 +185,12 @@ export function validateWrite(namespace: string, rows: readonly OnlineWrite[], o
       throw new RequestError(`Online write to namespace "${namespace}": the key of row ${i} must be a string (see core/keys.ts).`, { field: `rows[${i}].key` });
     }
     if (row.eventTime !== undefined) checkTime(row.eventTime, `rows[${i}].eventTime`, "write");
+    if (row.epoch !== undefined && !isEpoch(row.epoch)) {
+      throw new RequestError(
+        `Online write to namespace "${namespace}": the epoch of row ${i} (key "${row.key}") must be a whole number >= 0 (a checkpoint epoch), got ${String(row.epoch)}; nothing of this write was stored.`,
+        { field: `rows[${i}].epoch` },
+      );
+    }
     for (const [feature, value] of Object.entries(row.features)) {
       const problem = jsonProblem(value, feature);
       if (problem !== undefined) {

@@ -1,6 +1,6 @@
 import { open, type RootDatabase } from "lmdb";
 import { FreshetError, RequestError, StorageError } from "../../errors.js";
-import { cellFromTuple, corruptEntryError, encodeCell, isFeatureObject, NOT_FOUND, parseStoredJson, ttlsFor, validateWrite } from "./featureCell.js";
+import { CELL_SHAPE, cellFromTuple, corruptEntryError, encodeCell, isFeatureObject, NOT_FOUND, parseStoredJson, ttlsFor, validateWrite } from "./featureCell.js";
 import type { FeatureRead, FeatureValue, OnlineStore, OnlineWrite, ReadOptions, WriteOptions } from "./onlineStore.js";
 import { messageOf } from "../../core/errorMessage.js";
 
@@ -14,7 +14,7 @@ type StoredEntry = { readonly [feature: string]: FeatureValue };
 
 /**
  * The online store in LMDB, one entry per (namespace, key): the JSON object
- * `{ feature: [writtenAt, eventTime, value], ... }` (see featureCell.ts), so a
+ * `{ feature: [writtenAt, eventTime, value(, epoch)], ... }` (see featureCell.ts), so a
  * read costs one lookup per key whatever the number of features.
  *
  * Keys are raw bytes `utf8(namespace) 0xFF utf8(key)` rather than lmdb's
@@ -64,11 +64,13 @@ export class LmdbOnlineStore implements OnlineStore {
   async write(namespace: string, rows: readonly OnlineWrite[], options: WriteOptions): Promise<void> {
     validateWrite(namespace, rows, options);
     const prefixLength = this.#writePrefix(namespace);
-    const updates: { key: string; keyBytes: Buffer; cells: Map<string, string> }[] = [];
+    const inEventTimeOrder = options.order === "event-time";
+    const updates: { key: string; keyBytes: Buffer; cells: Map<string, string>; eventTime: number; epoch: number }[] = [];
     for (const row of rows) {
       const eventTime = row.eventTime ?? options.now;
+      const epoch = row.epoch ?? 0;
       const cells = new Map<string, string>();
-      for (const [feature, value] of Object.entries(row.features)) cells.set(feature, encodeCell(value, options.now, eventTime));
+      for (const [feature, value] of Object.entries(row.features)) cells.set(feature, encodeCell(value, options.now, eventTime, epoch));
       if (cells.size === 0) continue;
       const length = this.#keyLength(prefixLength, row.key);
       if (length === undefined) {
@@ -78,16 +80,20 @@ export class LmdbOnlineStore implements OnlineStore {
           { field: "key" },
         );
       }
-      updates.push({ key: row.key, keyBytes: Buffer.from(this.#keyBytes.subarray(0, length)), cells });
+      updates.push({ key: row.key, keyBytes: Buffer.from(this.#keyBytes.subarray(0, length)), cells, eventTime, epoch });
     }
     if (updates.length === 0) return;
     for (const u of updates) this.#cache.delete(`${namespace}\u0000${u.key}`);
     this.#guard(`write to namespace "${namespace}"`, () => {
       this.#db.transactionSync(() => {
-        for (const { key, keyBytes, cells } of updates) {
-          // Inside the transaction a get sees earlier rows of this write, so rows for one key merge in order.
-          const existing = this.#db.get(keyBytes);
-          this.#db.putSync(keyBytes, mergeEntry(existing === undefined ? undefined : parseEntry(existing, this.#path, namespace, key), cells));
+        for (const { key, keyBytes, cells, eventTime, epoch } of updates) {
+          // Inside the transaction a get sees earlier rows of this write, so rows for one key merge in order;
+          // under "event-time" order the comparison reads the same snapshot the put replaces (one writer at a time).
+          const text = this.#db.get(keyBytes);
+          const existing = text === undefined ? undefined : parseEntry(text, this.#path, namespace, key);
+          const applied = inEventTimeOrder && existing !== undefined ? notOlderCells(existing, cells, eventTime, epoch, `${this.#path} ${namespace}/${key}`) : cells;
+          // Every feature ignored: the entry stays byte for byte, write times included.
+          if (applied.size > 0) this.#db.putSync(keyBytes, mergeEntry(existing, applied));
         }
       });
     });
@@ -113,7 +119,7 @@ export class LmdbOnlineStore implements OnlineStore {
               continue;
             }
             const cell = cellFromTuple(tuple);
-            if (cell === undefined) throw corruptEntryError(`${this.#path} ${namespace}/${key} ${feature}`, "[writtenAt, eventTime, value]");
+            if (cell === undefined) throw corruptEntryError(`${this.#path} ${namespace}/${key} ${feature}`, CELL_SHAPE);
             row.push(cell.readAt(now, ttls[i]));
           }
         }
@@ -226,6 +232,26 @@ function parseEntry(text: string, path: string, namespace: string, key: string):
   const entry = parseStoredJson(text);
   if (entry === undefined || !isFeatureObject(entry)) throw corruptEntryError(`${path} ${namespace}/${key}`, "a JSON object of features");
   return entry;
+}
+
+/**
+ * The cells of a write at (eventTime, epoch) that "event-time" order lets
+ * replace what `existing` holds: features it lacks, and those stored at an
+ * (eventTime, epoch) not newer than the write's. `where` names the entry for
+ * the error on a stored cell that does not decode.
+ */
+function notOlderCells(existing: StoredEntry, cells: ReadonlyMap<string, string>, eventTime: number, epoch: number, where: string): ReadonlyMap<string, string> {
+  const applied = new Map<string, string>();
+  for (const [feature, text] of cells) {
+    const tuple = Object.hasOwn(existing, feature) ? existing[feature] : undefined;
+    if (tuple !== undefined) {
+      const stored = cellFromTuple(tuple);
+      if (stored === undefined) throw corruptEntryError(`${where} ${feature}`, CELL_SHAPE);
+      if (!stored.yieldsTo(eventTime, epoch)) continue;
+    }
+    applied.set(feature, text);
+  }
+  return applied;
 }
 
 /**

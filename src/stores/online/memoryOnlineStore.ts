@@ -18,9 +18,12 @@ export class MemoryOnlineStore implements OnlineStore {
   async write(namespace: string, rows: readonly OnlineWrite[], options: WriteOptions): Promise<void> {
     // Validation throws before the first change, so a write applies all rows or none.
     validateWrite(namespace, rows, options);
+    // Comparing and setting run without an await between them: nothing else touches the maps meanwhile.
+    const inEventTimeOrder = options.order === "event-time";
     let entries = this.#namespaces.get(namespace);
     for (const row of rows) {
       const eventTime = row.eventTime ?? options.now;
+      const epoch = row.epoch ?? 0;
       for (const [feature, value] of Object.entries(row.features)) {
         if (entries === undefined) {
           entries = new Map();
@@ -31,7 +34,12 @@ export class MemoryOnlineStore implements OnlineStore {
           cells = new Map();
           entries.set(row.key, cells);
         }
-        cells.set(feature, new FeatureCell(jsonCopy(value), options.now, eventTime));
+        if (inEventTimeOrder) {
+          const stored = cells.get(feature);
+          // An older write leaves the cell as it is, write time (and so TTL) included.
+          if (stored !== undefined && !stored.yieldsTo(eventTime, epoch)) continue;
+        }
+        cells.set(feature, new FeatureCell(jsonCopy(value), options.now, eventTime, epoch));
       }
     }
   }

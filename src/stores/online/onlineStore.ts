@@ -22,7 +22,24 @@ export interface OnlineWrite {
   readonly features: Readonly<Record<string, FeatureValue>>;
   /** Event time of these values (ms since the epoch, UTC); defaults to the write time. */
   readonly eventTime?: number;
+  /**
+   * Checkpoint epoch of the job that computed these values: a whole number
+   * >= 0, default 0. Stored with the values; under `order: "event-time"` it
+   * breaks ties between writes of one event time (a replay after a restore
+   * writes with a higher epoch than the run that crashed).
+   */
+  readonly epoch?: number;
 }
+
+/**
+ * How a write meets the values already stored:
+ * - "write": every named feature is replaced (last write wins). The HTTP ingest routes use it.
+ * - "event-time": a feature is replaced only when the write's (eventTime, epoch)
+ *   is >= the stored one's, compared in that order; otherwise it keeps its
+ *   value and its write time (so its TTL is not refreshed). Replaying a job's
+ *   output after a crash then neither moves a value backwards nor changes it twice.
+ */
+export type WriteOrder = "write" | "event-time";
 
 export interface FeatureRead {
   /** The value when PRESENT, otherwise null (an expired value is never returned). */
@@ -51,12 +68,19 @@ export interface WriteOptions {
    * store drop the entry itself once nothing in it can be served (Redis PEXPIRE).
    */
   readonly expireAfterMs?: number;
+  /** Default "write"; see WriteOrder. Each feature of each row is decided on its own. */
+  readonly order?: WriteOrder;
 }
 
 export interface OnlineStore {
   /** "memory", "lmdb" or "redis": shown in stats and logs. */
   readonly kind: string;
-  /** Applies every row or none (one transaction / MULTI). */
+  /**
+   * Applies every row or none (one transaction / MULTI / script), rows in
+   * order: a later row for the same key sees the earlier one. Under
+   * `order: "event-time"` the comparison with the stored cell happens inside
+   * that same transaction, so concurrent writers cannot interleave with it.
+   */
   write(namespace: string, rows: readonly OnlineWrite[], options: WriteOptions): Promise<void>;
   /**
    * For each key (in order), for each feature (in order), its value and

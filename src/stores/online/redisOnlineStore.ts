@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import { FreshetError, StorageError } from "../../errors.js";
-import { cellFromText, corruptEntryError, encodeCell, NOT_FOUND, ttlsFor, validateWrite } from "./featureCell.js";
+import { CELL_SHAPE, cellFromText, corruptEntryError, encodeCell, NOT_FOUND, ttlsFor, validateWrite } from "./featureCell.js";
 import type { FeatureRead, OnlineStore, OnlineWrite, ReadOptions, WriteOptions } from "./onlineStore.js";
 import { messageOf } from "../../core/errorMessage.js";
 
@@ -19,10 +19,13 @@ const SCAN_COUNT = 1000;
  *   key   `${prefix}:${namespace}:${key}`   (":" and "%" in the namespace are
  *         written %3A and %25, so one namespace is exactly one key prefix)
  *   field feature name
- *   value JSON text `[writtenAt, eventTime, value]` (see featureCell.ts)
+ *   value JSON text `[writtenAt, eventTime, value]`, or
+ *         `[writtenAt, eventTime, value, epoch]` when the write's epoch is > 0
+ *         (see featureCell.ts)
  *
- * A write is one MULTI/EXEC; a read is one pipeline of HMGETs, so one round
- * trip whatever the number of keys. Served statuses come from the stored write
+ * A write is one MULTI/EXEC ("write" order) or one script call ("event-time"
+ * order, see ORDERED_WRITE_SCRIPT); a read is one script call doing the HMGETs,
+ * so one round trip whatever the number of keys. Served statuses come from the stored write
  * time and the read's `now`, never from Redis's clock: PEXPIRE (relative, on
  * Redis's clock, because `now` may be a replay clock) only frees memory.
  * deleteFeature and dropNamespace SCAN the namespace's key prefix; they are not
@@ -32,17 +35,110 @@ const SCAN_COUNT = 1000;
 const READ_SCRIPT = "local out = {} for i, k in ipairs(KEYS) do out[i] = redis.call('HMGET', k, unpack(ARGV)) end return out";
 const READ_SHA = createHash("sha1").update(READ_SCRIPT).digest("hex");
 
+/**
+ * A write in "event-time" order, compare-and-set on the server. One call per
+ * batch rather than a MULTI of one call per row: a script runs atomically
+ * anyway, and one command is one to build and parse (as for reads); the cost
+ * is that every key of a batch must live on one node (no Redis Cluster).
+ *
+ * KEYS: the hash of each row that names a feature (a key may repeat).
+ * ARGV[1]: the PEXPIRE in ms, or "" to PERSIST (the "write" order's rule).
+ * Then per row: eventTime, epoch, n, and n pairs (feature, encoded cell).
+ *
+ * First pass: decide every feature, reading stored cells with HMGET and
+ * cjson, and what earlier rows of the batch decided from `decided` (their
+ * HSETs have not run yet). Second pass: the HSETs and expiries. Nothing is
+ * written until every stored cell decoded, because Redis keeps a script's
+ * writes made before an error: the error leaves the hashes untouched.
+ *
+ * The rule is featureCell.ts's `replaces`: (eventTime, epoch) >= stored, in
+ * that order; a cell without an epoch has epoch 0. Numbers cross as decimal
+ * text that both sides parse to the same double. cjson refuses escaped lone
+ * surrogates (JSON.stringify writes "\ud800" for one), which only the value
+ * can hold: they are blanked to \u00xx before decoding, which leaves the
+ * numbers, the only part read, as they are. Lua's unpack() takes at most a few
+ * thousand values, so HMGET and HSET go in chunks.
+ */
+const ORDERED_WRITE_SCRIPT = String.raw`
+local CHUNK = 1000
+local function hmget(key, names)
+  if #names <= CHUNK then return redis.call('HMGET', key, unpack(names)) end
+  local out = {}
+  for s = 1, #names, CHUNK do
+    local part = redis.call('HMGET', key, unpack(names, s, math.min(s + CHUNK - 1, #names)))
+    for j = 1, #part do out[s + j - 1] = part[j] end
+  end
+  return out
+end
+local function hset(key, fields)
+  for s = 1, #fields, 2 * CHUNK do
+    redis.call('HSET', key, unpack(fields, s, math.min(s + 2 * CHUNK - 1, #fields)))
+  end
+end
+local function order_of(text)
+  if string.find(text, '\\u', 1, true) then text = string.gsub(text, '\\u[dD][89a-fA-F]', '\\u00') end
+  local ok, cell = pcall(cjson.decode, text)
+  if not ok or type(cell) ~= 'table' or type(cell[1]) ~= 'number' or type(cell[2]) ~= 'number' or cell[3] == nil then return nil end
+  local epoch = cell[4]
+  if epoch == nil then return { cell[2], 0 } end
+  if type(epoch) ~= 'number' or epoch < 0 or epoch % 1 ~= 0 or cell[5] ~= nil then return nil end
+  return { cell[2], epoch }
+end
+local expire = ARGV[1]
+local decided = {}
+local writes = {}
+local a = 2
+for _, key in ipairs(KEYS) do
+  local event_time, epoch, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local first = a + 3
+  a = first + 2 * n
+  local known = decided[key]
+  if known == nil then known = {}; decided[key] = known end
+  local names = {}
+  for j = 1, n do names[j] = ARGV[first + 2 * j - 2] end
+  local stored = hmget(key, names)
+  local fields = {}
+  for j = 1, n do
+    local name = names[j]
+    local prev = known[name]
+    if prev == nil and stored[j] then
+      prev = order_of(stored[j])
+      if prev == nil then return redis.error_reply('FRESHET_CORRUPT ' .. key .. ' ' .. name) end
+    end
+    if prev == nil or event_time > prev[1] or (event_time == prev[1] and epoch >= prev[2]) then
+      fields[#fields + 1] = name
+      fields[#fields + 1] = ARGV[first + 2 * j - 1]
+      known[name] = { event_time, epoch }
+    else
+      known[name] = prev
+    end
+  end
+  if #fields > 0 then writes[#writes + 1] = { key, fields } end
+end
+for _, w in ipairs(writes) do
+  hset(w[1], w[2])
+  if expire == '' then redis.call('PERSIST', w[1]) else redis.call('PEXPIRE', w[1], expire) end
+end
+return #writes
+`;
+
+/** The ioredis command name under which ORDERED_WRITE_SCRIPT is defined (EVALSHA, falling back to EVAL on NOSCRIPT). */
+const ORDERED_WRITE = "freshetWriteInEventTimeOrder";
+const CORRUPT_REPLY = "FRESHET_CORRUPT ";
+
 export class RedisOnlineStore implements OnlineStore {
   readonly kind = "redis";
   readonly #client: Redis;
   readonly #prefix: string;
   readonly #address: string;
+  readonly #orderedWrite: (numberOfKeys: number, ...keysAndArgs: string[]) => Promise<unknown>;
   #lastError: unknown;
 
   private constructor(client: Redis, options: RedisOnlineStoreOptions) {
     this.#client = client;
     this.#prefix = options.prefix ?? "freshet";
     this.#address = addressOf(client);
+    this.#orderedWrite = definedCommand(client, ORDERED_WRITE, ORDERED_WRITE_SCRIPT);
     // ioredis reports connection trouble as events; without a listener it logs them. Kept as the cause of the next failure.
     client.on("error", (error: unknown) => {
       this.#lastError = error;
@@ -73,13 +169,14 @@ export class RedisOnlineStore implements OnlineStore {
 
   async write(namespace: string, rows: readonly OnlineWrite[], options: WriteOptions): Promise<void> {
     validateWrite(namespace, rows, options);
+    if (options.order === "event-time") return this.#writeInEventTimeOrder(namespace, rows, options);
     const base = this.#keyBase(namespace);
     const multi = this.#client.multi();
     let queued = 0;
     for (const row of rows) {
       const eventTime = row.eventTime ?? options.now;
       const fields: string[] = [];
-      for (const [feature, value] of Object.entries(row.features)) fields.push(feature, encodeCell(value, options.now, eventTime));
+      for (const [feature, value] of Object.entries(row.features)) fields.push(feature, encodeCell(value, options.now, eventTime, row.epoch));
       // HSET needs a field; a row naming no feature writes nothing.
       if (fields.length === 0) continue;
       const key = base + row.key;
@@ -93,6 +190,32 @@ export class RedisOnlineStore implements OnlineStore {
     const results = await this.#run(`write to namespace "${namespace}"`, () => multi.exec());
     if (results === null) throw new StorageError(`Redis at ${this.#address} aborted the write to namespace "${namespace}" (EXEC returned null).`);
     this.#checkReplies(results, `write to namespace "${namespace}"`);
+  }
+
+  /** One ORDERED_WRITE_SCRIPT call for the whole batch: one round trip, compared and set atomically on the server. */
+  async #writeInEventTimeOrder(namespace: string, rows: readonly OnlineWrite[], options: WriteOptions): Promise<void> {
+    const base = this.#keyBase(namespace);
+    const keys: string[] = [];
+    const args: string[] = [options.expireAfterMs === undefined ? "" : String(Math.ceil(options.expireAfterMs))];
+    for (const row of rows) {
+      const features = Object.entries(row.features);
+      if (features.length === 0) continue;
+      const eventTime = row.eventTime ?? options.now;
+      const epoch = row.epoch ?? 0;
+      keys.push(base + row.key);
+      args.push(String(eventTime), String(epoch), String(features.length));
+      for (const [feature, value] of features) args.push(feature, encodeCell(value, options.now, eventTime, epoch));
+    }
+    if (keys.length === 0) return;
+    const what = `write to namespace "${namespace}"`;
+    const reply = await this.#run(what, () =>
+      this.#orderedWrite(keys.length, ...keys, ...args).catch((e: unknown) => {
+        const message = e instanceof Error ? e.message : "";
+        if (!message.startsWith(CORRUPT_REPLY)) throw e;
+        throw corruptEntryError(`Redis ${this.#address} ${message.slice(CORRUPT_REPLY.length)}`, CELL_SHAPE);
+      }),
+    );
+    if (typeof reply !== "number") throw new StorageError(`Redis at ${this.#address} answered a ${what} with an unexpected reply.`);
   }
 
   async read(namespace: string, keys: readonly string[], features: readonly string[], options: ReadOptions): Promise<FeatureRead[][]> {
@@ -127,7 +250,7 @@ export class RedisOnlineStore implements OnlineStore {
           continue;
         }
         const cell = cellFromText(text);
-        if (cell === undefined) throw corruptEntryError(`Redis ${this.#address} ${base}${keys[k] ?? ""} ${features[i] ?? ""}`, "[writtenAt, eventTime, value]");
+        if (cell === undefined) throw corruptEntryError(`Redis ${this.#address} ${base}${keys[k] ?? ""} ${features[i] ?? ""}`, CELL_SHAPE);
         row.push(cell.readAt(now, ttls[i]));
       }
       out.push(row);
@@ -202,6 +325,21 @@ export class RedisOnlineStore implements OnlineStore {
     }
     return replies;
   }
+}
+
+/**
+ * Defines a Lua command on the client (ioredis sends EVALSHA and falls back
+ * to EVAL on NOSCRIPT) and returns it typed. Defining it again on a shared
+ * client replaces it with the same script.
+ */
+function definedCommand(client: Redis, name: string, lua: string): (numberOfKeys: number, ...keysAndArgs: string[]) => Promise<unknown> {
+  client.defineCommand(name, { lua });
+  const command: unknown = Reflect.get(client, name);
+  if (typeof command !== "function") throw new StorageError(`ioredis did not define the command ${name} on the client.`);
+  return async (numberOfKeys, ...keysAndArgs) => {
+    const reply: unknown = await Reflect.apply(command, client, [numberOfKeys, ...keysAndArgs]);
+    return reply;
+  };
 }
 
 function addressOf(client: Redis): string {
