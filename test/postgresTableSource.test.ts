@@ -183,6 +183,21 @@ describe.skipIf(!available)("PostgreSQL table source", () => {
       expect((await s.next(5, 0)).rows).toEqual([{ 'odd "name': "x", score: 1.5 }]);
     });
 
+    it("reads a table in another schema by the schema option, whatever the search path holds", async () => {
+      const schema = freshName();
+      await admin.unsafe(`CREATE SCHEMA ${schema}`);
+      try {
+        await admin.unsafe(`CREATE TABLE ${schema}.events (id int PRIMARY KEY, what text NOT NULL)`);
+        await admin.unsafe(`INSERT INTO ${schema}.events VALUES (2, 'in schema'), (1, 'first')`);
+        const s = await open({ schema, table: "events", cursor: "id" });
+        expect((await s.next(10, 0)).rows).toEqual([{ id: 1, what: "first" }, { id: 2, what: "in schema" }]);
+        expect(s.description).toBe(`PostgreSQL 127.0.0.1:5432/test table "${schema}"."events" by (id)`);
+        await s.close();
+      } finally {
+        await admin.unsafe(`DROP SCHEMA ${schema} CASCADE`);
+      }
+    });
+
     it("rejects a position of the wrong shape with a message showing the expected one", async () => {
       const t = await table("id int PRIMARY KEY");
       const s = postgresTableSource({ url, table: t, cursor: "id" });
