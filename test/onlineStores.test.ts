@@ -215,6 +215,135 @@ describe.skipIf(!redisUp)("RedisOnlineStore", () => {
     }
   });
 
+  it("stores the epoch as a 4th element only when it is > 0, in either order", async () => {
+    const store = await RedisOnlineStore.connect(SERVICES.redis.url, { prefix });
+    const client = new Redis(SERVICES.redis.url);
+    try {
+      await store.write("layout-epoch", [{ key: "u1", features: { a: 1 }, eventTime: T - 5, epoch: 3 }, { key: "u2", features: { a: 2 }, eventTime: T - 5, epoch: 0 }], {
+        now: T,
+        order: "event-time",
+      });
+      await store.write("layout-epoch", [{ key: "u3", features: { a: [3] }, eventTime: T - 5, epoch: 12 }], { now: T });
+      expect(await client.hget(`${prefix}:layout-epoch:u1`, "a")).toBe(`[${T},${T - 5},1,3]`);
+      expect(await client.hget(`${prefix}:layout-epoch:u2`, "a")).toBe(`[${T},${T - 5},2]`);
+      expect(await client.hget(`${prefix}:layout-epoch:u3`, "a")).toBe(`[${T},${T - 5},[3],12]`);
+    } finally {
+      await client.quit();
+      await store.close();
+    }
+  });
+
+  it("compares against stored cells whose value cjson cannot decode (an escaped lone surrogate)", async () => {
+    const store = await RedisOnlineStore.connect(SERVICES.redis.url, { prefix });
+    try {
+      const ns = "surrogate";
+      await store.write(ns, [{ key: "u1", features: { a: "\ud800", b: { "\udc00": "x\\ud800" } }, eventTime: T - 10, epoch: 2 }], { now: T });
+      await store.write(ns, [{ key: "u1", features: { a: "older", b: "older" }, eventTime: T - 10, epoch: 1 }], { now: T + 1, order: "event-time" });
+      expect(await store.read(ns, ["u1"], ["a", "b"], { now: T + 2 })).toEqual([
+        [
+          { value: "\ud800", status: "PRESENT", eventTime: T - 10 },
+          { value: { "\udc00": "x\\ud800" }, status: "PRESENT", eventTime: T - 10 },
+        ],
+      ]);
+      await store.write(ns, [{ key: "u1", features: { a: "newer" } }], { now: T + 3, order: "event-time" });
+      expect(await store.read(ns, ["u1"], ["a"], { now: T + 3 })).toEqual([[{ value: "newer", status: "PRESENT", eventTime: T + 3 }]]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("fails an event-time write over a corrupt cell with a StorageError naming it, writing nothing of the batch", async () => {
+    const store = await RedisOnlineStore.connect(SERVICES.redis.url, { prefix });
+    const client = new Redis(SERVICES.redis.url);
+    try {
+      await store.write("corrupt", [{ key: "u1", features: { a: 1 } }], { now: T });
+      for (const bad of ["not json", "[1,2]", `[${T},"x",1]`, `[${T},${T},1,-1]`, `[${T},${T},1,1.5]`, `[${T},${T},1,2,3]`]) {
+        await client.hset(`${prefix}:corrupt:u2`, "b", bad);
+        const error: unknown = await store
+          .write(
+            "corrupt",
+            [
+              { key: "u1", features: { a: 2 } },
+              { key: "u2", features: { c: 3, b: 4 } },
+            ],
+            { now: T + 1, order: "event-time" },
+          )
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(error).toBeInstanceOf(StorageError);
+        expect(error instanceof Error ? error.message : "").toContain(`Corrupt online store entry at Redis 127.0.0.1:${SERVICES.redis.port} ${prefix}:corrupt:u2 b`);
+        // The script decides everything before it writes anything: u1 and u2's other feature are untouched.
+        expect(await client.hgetall(`${prefix}:corrupt:u1`)).toEqual({ a: `[${T},${T},1]` });
+        expect(await client.hkeys(`${prefix}:corrupt:u2`)).toEqual(["b"]);
+      }
+    } finally {
+      await client.quit();
+      await store.close();
+    }
+  });
+
+  it("in event-time order, PEXPIREs or PERSISTs a hash as plain writes do, and leaves a hash whose write it ignored in full", async () => {
+    const store = await RedisOnlineStore.connect(SERVICES.redis.url, { prefix });
+    const client = new Redis(SERVICES.redis.url);
+    const key = `${prefix}:ordered-expiry:u1`;
+    const ordered = { order: "event-time" } as const;
+    try {
+      await store.write("ordered-expiry", [{ key: "u1", features: { a: 1 }, eventTime: T }], { ...ordered, now: T, expireAfterMs: 60_000 });
+      expect(await client.pttl(key)).toBeGreaterThan(50_000);
+      // Ignored in full (older): neither PERSIST nor a new PEXPIRE.
+      await client.pexpire(key, 30_000);
+      await store.write("ordered-expiry", [{ key: "u1", features: { a: 0 }, eventTime: T - 1 }], { ...ordered, now: T + 1 });
+      const kept = await client.pttl(key);
+      expect(kept).toBeGreaterThan(20_000);
+      expect(kept).toBeLessThanOrEqual(30_000);
+      await store.write("ordered-expiry", [{ key: "u1", features: { a: 0 }, eventTime: T - 1 }], { ...ordered, now: T + 1, expireAfterMs: 90_000 });
+      expect(await client.pttl(key)).toBeLessThanOrEqual(30_000);
+      // Applied without expireAfterMs: PERSIST, as a plain write.
+      await store.write("ordered-expiry", [{ key: "u1", features: { b: 2 }, eventTime: T - 1 }], { ...ordered, now: T + 2 });
+      expect(await client.pttl(key)).toBe(-1);
+      expect(await store.read("ordered-expiry", ["u1"], ["a", "b"], { now: T + 2 })).toEqual([
+        [
+          { value: 1, status: "PRESENT", eventTime: T },
+          { value: 2, status: "PRESENT", eventTime: T - 1 },
+        ],
+      ]);
+    } finally {
+      await client.quit();
+      await store.close();
+    }
+  });
+
+  it("writes a batch in event-time order in one round trip (one socket write), and a row of 5,000 features", async () => {
+    const client = new Redis(SERVICES.redis.url);
+    const store = RedisOnlineStore.fromClient(client, { prefix });
+    try {
+      const rows = (eventTime: number): OnlineWrite[] => Array.from({ length: 500 }, (_, i) => ({ key: `u${i}`, features: { a: i, b: -i - 1 }, eventTime }));
+      // The first call may need EVAL after a NOSCRIPT; from then on EVALSHA finds the script.
+      await store.write("ordered-trips", rows(T), { now: T, order: "event-time" });
+      const socketWrite = vi.spyOn(client.stream, "write");
+      await store.write("ordered-trips", rows(T + 1), { now: T + 1, order: "event-time" });
+      expect(socketWrite).toHaveBeenCalledTimes(1);
+      socketWrite.mockRestore();
+      expect(await store.read("ordered-trips", ["u499"], ["a", "b"], { now: T + 1 })).toEqual([
+        [
+          { value: 499, status: "PRESENT", eventTime: T + 1 },
+          { value: -500, status: "PRESENT", eventTime: T + 1 },
+        ],
+      ]);
+      // More fields than Lua's unpack() takes at once: the script goes in chunks.
+      const wide = (eventTime: number, base: number): OnlineWrite => ({ key: "wide", features: Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`f${i}`, base + i])), eventTime });
+      await store.write("ordered-trips", [wide(T, 0)], { now: T, order: "event-time" });
+      await store.write("ordered-trips", [wide(T - 1, 100_000), { key: "wide", features: { f4999: -1, f0: -2 }, eventTime: T, epoch: 1 }], { now: T, order: "event-time" });
+      const [row] = await store.read("ordered-trips", ["wide"], ["f0", "f1", "f2500", "f4999"], { now: T });
+      expect(row?.map((read) => read.value)).toEqual([-2, 1, 2500, -1]);
+      expect(await store.featuresOf("ordered-trips", "wide")).toHaveLength(5_000);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("turns a failure after connecting into a StorageError naming Redis and the address", async () => {
     const store = await RedisOnlineStore.connect({ host: "127.0.0.1", port: SERVICES.redis.port, maxRetriesPerRequest: 0, enableOfflineQueue: false }, { prefix });
     await store.close();
