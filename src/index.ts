@@ -70,7 +70,7 @@ export type { Registry, FeatureSpec, FeatureRecord, EntitySpec, EntityRecord, Ta
 export { FileRegistry } from "./registry/fileRegistry.js";
 export { PostgresRegistry } from "./registry/postgresRegistry.js";
 export type { TableInfo, DatasetInfo, ColumnInfo } from "./featureStore/catalog.js";
-export type { TrainingSetSpec, FeatureSelection, LabelSpec } from "./featureStore/trainingSet.js";
+export type { TrainingSetSpec, FeatureSelection, LabelSpec, HistoricalColumns, HistoricalColumnsOptions } from "./featureStore/trainingSet.js";
 export { writeRows } from "./stores/offline/rowFiles.js";
 export type { ReplayOptions, ReplayReport, ReplayBatch, ReplayTarget } from "./featureStore/recordedStream.js";
 export type { ServedRead, SkewReport, FeatureSkew } from "./featureStore/skewCheck.js";

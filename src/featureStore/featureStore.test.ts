@@ -203,3 +203,29 @@ describe("materializeOffline", () => {
     ]);
   });
 });
+
+describe("getHistorical over several tables", () => {
+  it("joins each table's point-in-time features to the entity rows, each table reading its own keys", async () => {
+    const store = await open();
+    await store.materializeOffline({
+      orders: [
+        { user: "a", shop: 1, amount: 10, at: sec(0) },
+        { user: "a", shop: 2, amount: 5, at: sec(30) },
+        { user: "a", shop: 1, amount: 1, at: sec(90) },
+      ],
+    });
+    const entities = [
+      { user: "a", shop: 1, ts: sec(30) },
+      { user: "a", shop: 2, ts: sec(29) },
+      { user: "a", shop: 1, ts: sec(120) },
+    ];
+    const both = await store.getHistorical([perUser, perUserShop], entities);
+    const one = await store.getHistorical(perUser, entities);
+    const two = await store.getHistorical(perUserShop, entities);
+    expect(both).toEqual(entities.map((e, i) => ({ ...one[i], ...two[i], ...e })));
+    expect(both.map((r) => [r.n_1m, r.n])).toEqual([[2, 1], [1, 0], [1, 2]]);
+    await expect(store.getHistorical([perUser, perUser], entities)).rejects.toThrow(/both have a feature "n_1m"/);
+    await expect(store.getHistorical([], entities)).rejects.toThrow(/empty/);
+    await store.close();
+  });
+});

@@ -22,7 +22,7 @@ import { CheckpointStateStore } from "../stores/online/checkpointStateStore.js";
 import type { SourcePosition } from "../sources/stream/streamSource.js";
 import { MemoryStateStore, type StateStore } from "../stores/online/stateStore.js";
 import type { AnyTable, TableKeys, TableMeta, TableRow } from "../dsl/table.js";
-import { OnDemandFeature, type AnyOnDemand, type InputsOf, type OnDemandInput, type OnDemandRow } from "../dsl/onDemand.js";
+import { OnDemandFeature, type AnyOnDemand, type InputsOf, type KeysOf, type OnDemandInput, type OnDemandRow } from "../dsl/onDemand.js";
 import { computeOnDemand } from "./onDemand.js";
 import { Subscriptions } from "./subscriptions.js";
 import type { OperatorTableRuntime } from "../engine/operatorTable.js";
@@ -533,12 +533,15 @@ export class FeatureStore {
    * With `columns: true`, the features as columns instead of rows (what
    * training sets read: no row object per entity row and table).
    */
+  async getHistorical<const Ts extends readonly AnyTable[], E extends KeysOf<Ts>>(tables: Ts, entityRows: readonly E[], options?: HistoricalOptions): Promise<Array<E & InputsOf<Ts>>>;
+  async getHistorical(tables: readonly string[], entityRows: readonly Row[], options?: HistoricalOptions): Promise<Row[]>;
   async getHistorical(table: string | AnyTable | AnyOnDemand, entityRows: readonly Row[], options: HistoricalColumnsOptions): Promise<HistoricalColumns>;
   async getHistorical<F extends AnyOnDemand, E extends OnDemandInput<F>>(feature: F, entityRows: readonly E[], options?: HistoricalOptions): Promise<Array<E & OnDemandRow<F>>>;
   async getHistorical<T extends AnyTable, E extends TableKeys<T>>(table: T, entityRows: readonly E[], options?: HistoricalOptions): Promise<Array<E & TableRow<T>>>;
   async getHistorical(table: string, entityRows: readonly Row[], options?: HistoricalOptions): Promise<Row[]>;
-  async getHistorical(table: string | AnyTable | AnyOnDemand, entityRows: readonly Row[], options: HistoricalOptions | HistoricalColumnsOptions = {}): Promise<Row[] | HistoricalColumns> {
+  async getHistorical(table: string | AnyTable | AnyOnDemand | ReadonlyArray<string | AnyTable>, entityRows: readonly Row[], options: HistoricalOptions | HistoricalColumnsOptions = {}): Promise<Row[] | HistoricalColumns> {
     this.assertOpen();
+    if (isTableList(table)) return this.historicalOfTables(table, entityRows, options);
     await this.replaying;
     const name = typeof table === "string" ? table : table.name;
     const f = table instanceof OnDemandFeature ? this.onDemandFeature(table.name) : typeof table === "string" ? this.onDemand.get(table) : undefined;
@@ -580,6 +583,31 @@ export class FeatureStore {
     // Operator tables and on-demand features read row by row; their rows are turned into columns.
     const features = this.describe(name).features.map((c): [string, unknown[]] => [c.name, computed.map((r) => r[c.name] ?? null)]);
     return { features: new Map(features), eventTimes: "eventTimes" in options && options.eventTimes === true ? computed.map(() => Number.NaN) : undefined };
+  }
+
+  /**
+   * getHistorical over several tables (Feast's feature views of one entity
+   * row): each table reads its own key fields from the row; the result has
+   * the row's fields and every table's features. Feature names must not clash.
+   */
+  private async historicalOfTables(tables: ReadonlyArray<string | AnyTable>, entityRows: readonly Row[], options: HistoricalOptions): Promise<Row[]> {
+    if ("columns" in options) throw new DefinitionError("getHistorical: columns: true reads one table; pass one table", { field: "columns" });
+    if (tables.length === 0) throw new DefinitionError("getHistorical: the list of tables is empty", { field: "tables" });
+    const owner = new Map<string, string>();
+    for (const t of tables) {
+      const name = typeof t === "string" ? t : t.name;
+      for (const c of this.describe(name).features) {
+        const other = owner.get(c.name);
+        if (other !== undefined) throw new DefinitionError(`getHistorical: tables "${other}" and "${name}" both have a feature "${c.name}"; read them separately or use trainingSet, which names columns`, { field: "tables" });
+        owner.set(c.name, name);
+      }
+    }
+    const out = entityRows.map((r) => ({ ...r }));
+    for (const t of tables) {
+      const rows = await this.getHistorical(typeof t === "string" ? t : t.name, entityRows, options);
+      for (let i = 0; i < out.length; i++) Object.assign(out[i] as Row, rows[i]);
+    }
+    return out;
   }
 
   /**
@@ -875,4 +903,8 @@ export class FeatureStore {
     const now = this.counts(dataset);
     return { read, accepted: now.accepted - before.accepted, late: now.late - before.late, invalid: now.invalid - before.invalid };
   }
+}
+
+function isTableList(value: string | AnyTable | AnyOnDemand | ReadonlyArray<string | AnyTable>): value is ReadonlyArray<string | AnyTable> {
+  return Array.isArray(value);
 }

@@ -23,6 +23,8 @@ import {
   t,
   topK,
   variance,
+  type HistoricalColumns,
+  type HistoricalColumnsOptions,
   type InferRow,
   type TableRow,
   type ValueCount,
@@ -156,6 +158,23 @@ describe("types inferred from the schema", () => {
     const hist = await store.getHistorical(airportDelays, [{ origin: "SFO", ts: new Date(0) }]);
     expectTypeOf(hist[0]?.delay_avg_7d).toEqualTypeOf<number | null | undefined>();
     expect(online).toEqual([{ origin: "SFO", flights_1h: 0, delay_sum_1d: 0, delay_avg_7d: null, delay_max_1d: null, delay_min_1d: null }]);
+    await store.close();
+  });
+
+  it("getHistorical over several tables is typed by all of them, and training-set columns by HistoricalColumns", async () => {
+    const byDest = demoFlights.groupBy("destination").aggregate({ arrivals_1d: count({ window: "1d" }) }).as("arrivals");
+    const store = await FeatureStore.open();
+    await store.apply([demoFlights, airportDelays, byDest]);
+    const rows = await store.getHistorical([airportDelays, byDest], [{ origin: "SFO", destination: "LAX", ts: new Date(0) }]);
+    expectTypeOf(rows[0]?.arrivals_1d).toEqualTypeOf<number | undefined>();
+    expectTypeOf(rows[0]?.delay_avg_7d).toEqualTypeOf<number | null | undefined>();
+    expect(rows).toEqual([{ origin: "SFO", destination: "LAX", ts: new Date(0), flights_1h: 0, delay_sum_1d: 0, delay_avg_7d: null, delay_max_1d: null, delay_min_1d: null, arrivals_1d: 0 }]);
+    const missingKey = () =>
+      // @ts-expect-error: the rows need every table's key fields ("destination" is missing)
+      store.getHistorical([airportDelays, byDest], [{ origin: "SFO", ts: 0 }]);
+    await expect(missingKey()).rejects.toThrow(/key field "destination" of table "arrivals"/);
+    const cols: HistoricalColumns = await store.getHistorical(airportDelays, [{ origin: "SFO", ts: 0 }], { columns: true } satisfies HistoricalColumnsOptions);
+    expect([...cols.features.keys()]).toEqual(["flights_1h", "delay_sum_1d", "delay_avg_7d", "delay_max_1d", "delay_min_1d"]);
     await store.close();
   });
 
