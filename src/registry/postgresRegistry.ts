@@ -24,7 +24,7 @@
  * `$n::jsonb` the driver infers a json parameter and encodes the string again.
  */
 import postgres from "postgres";
-import { postgresAddress } from "../core/postgresUrl.js";
+import { postgresAddress } from "../core/databaseUrl.js";
 import { z } from "zod";
 import { wallClock, type Clock } from "../core/clock.js";
 import { FreshetError, RequestError, StorageError } from "../errors.js";

@@ -4,6 +4,7 @@
  * reads the clock or Math.random, so the same options give the same rows on
  * every run and every machine.
  */
+import { mulberry32 } from "../../core/random.js";
 import { toEpochMs } from "../../core/time.js";
 import { DefinitionError } from "../../errors.js";
 import type { RowSource } from "../rowSource.js";
@@ -97,20 +98,6 @@ export function generatorSource(options: GeneratorSourceOptions): RowSource {
   };
 }
 
-/**
- * mulberry32: a 32-bit state PRNG, uniform in [0, 1). Tiny, fast and good
- * enough for synthetic data; not for anything security related.
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Drawer = (random: () => number) => unknown;
 
@@ -149,3 +136,5 @@ function checkInteger(name: string, value: number, min: number): void {
     throw new DefinitionError(`generatorSource: ${name} must be an integer >= ${min}, got ${value}`);
   }
 }
+
+export { mulberry32 };

@@ -1,5 +1,5 @@
 import { createConnection, type Connection, type RowDataPacket } from "mysql2/promise";
-import { RequestError } from "../../errors.js";
+import { mysqlAddress } from "../../core/databaseUrl.js";
 import type { StreamSource } from "../stream/streamSource.js";
 import {
   addedCursorColumns,
@@ -36,17 +36,6 @@ export function mysqlTableSource(o: MysqlTableSourceOptions): StreamSource {
   return new KeysetTableSource(new MysqlDialect(o), o);
 }
 
-/** host:port/database of a MySQL URL, without credentials: what error messages name. */
-export function mysqlAddress(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new RequestError("The MySQL URL does not parse; use mysql://user:password@host:3306/database", { field: "url" });
-  }
-  const database = decodeURIComponent(u.pathname.replace(/^\//, "")) || "(no database)";
-  return `${u.hostname || "localhost"}:${u.port || "3306"}/${database}`;
-}
 
 const CURSOR_KINDS: Readonly<Record<string, CursorKind>> = {
   tinyint: "integer",

@@ -1,5 +1,5 @@
 import postgres from "postgres";
-import { postgresAddress } from "../../core/postgresUrl.js";
+import { postgresAddress } from "../../core/databaseUrl.js";
 import type { StreamSource } from "../stream/streamSource.js";
 import {
   addedCursorColumns,

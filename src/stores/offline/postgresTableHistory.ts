@@ -46,7 +46,7 @@ import {
   type TableHistoryStore,
 } from "./tableHistoryStore.js";
 import { messageOf } from "../../core/errorMessage.js";
-import { postgresAddress } from "../../core/postgresUrl.js";
+import { postgresAddress } from "../../core/databaseUrl.js";
 
 export interface PostgresTableHistoryOptions {
   /** Schema holding the manifest and the history tables; created if absent. Default "freshet_offline". */
