@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -74,6 +74,55 @@ describe("OnlineJob", () => {
     const online = await store.getOnline(perUser, ["u0", "u1", "u2", "u3", "u4"].map((user) => ({ user })), { at });
     expect(online).toEqual(await offline(all, at));
     expect(online[0]).toMatchObject({ user: "u0", n: 1_000 });
+    await store.close();
+  });
+
+  it.each(["truncated", "bit-flipped"] as const)("restarts from the checkpoint before a %s newest one and still ends with exact values", async (damage) => {
+    const dir = tempDir();
+    const stream = new MemoryStream();
+    const all = events(0, 4_000);
+    let store = await FeatureStore.open({ dir, clock: "event", state: "checkpoints" });
+    await store.apply([clicks, perUser]);
+    let job = await OnlineJob.start(store, [{ dataset: "clicks", source: stream.source("job") }], { batchSize: 1_000, checkpointEveryMs: 60_000 });
+    // A checkpoint per 1,000 rows: positions 1,000, 2,000, 3,000.
+    for (const n of [1_000, 2_000, 3_000]) {
+      stream.append(all.slice(n - 1_000, n));
+      await until(() => job.stats().sources[0]?.read === n);
+      await job.checkpoint();
+    }
+    await job.stop();
+    await store.close();
+    // The last two checkpoint files both hold position 3,000 (the last checkpoint, and close's commit): damage both.
+    const ckpts = join(dir, "checkpoints");
+    for (const name of readdirSync(ckpts).filter((f) => f.endsWith(".ckpt")).sort().slice(-2)) {
+      const path = join(ckpts, name);
+      if (damage === "truncated") truncateSync(path, readFileSync(path).length - 100);
+      else {
+        const buf = readFileSync(path);
+        buf[buf.length >> 1] = (buf[buf.length >> 1] as number) ^ 0x01;
+        writeFileSync(path, buf);
+      }
+    }
+    stream.append(all.slice(3_000));
+    store = await FeatureStore.open({ dir, clock: "event", state: "checkpoints" });
+    await store.apply([clicks, perUser]);
+    // The newest intact checkpoint is the one at 2,000: its state and position go together.
+    expect(store.savedPositions()).toEqual({ clicks: 2_000 });
+    expect(store.stats().datasets.clicks?.accepted).toBe(2_000);
+    expect(readdirSync(ckpts).filter((f) => f.endsWith(".corrupt"))).toHaveLength(2);
+    job = await OnlineJob.start(store, [{ dataset: "clicks", source: stream.source("job") }], { batchSize: 1_000 });
+    await until(() => job.stats().sources[0]?.read === 2_000);
+    await job.stop();
+    expect(store.stats().datasets.clicks?.accepted).toBe(4_000);
+    const at = T0 + 3_999_000;
+    expect(await store.getOnline(perUser, ["u0", "u1", "u2", "u3", "u4"].map((user) => ({ user })), { at })).toEqual(await offline(all, at));
+    // The history recorded after the checkpoint used was discarded: point-in-time reads count every event once.
+    const entities = Array.from({ length: 40 }, (_, i) => ({ user: `u${i % 5}`, ts: T0 + i * 100_000 }));
+    const fresh = await FeatureStore.open({ clock: "event" });
+    await fresh.apply([clicks, perUser]);
+    await fresh.materializeOffline({ clicks: all });
+    expect(await store.getHistorical(perUser, entities)).toEqual(await fresh.getHistorical(perUser, entities));
+    await fresh.close();
     await store.close();
   });
 
