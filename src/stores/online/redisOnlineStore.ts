@@ -45,19 +45,26 @@ const READ_SHA = createHash("sha1").update(READ_SCRIPT).digest("hex");
  * ARGV[1]: the PEXPIRE in ms, or "" to PERSIST (the "write" order's rule).
  * Then per row: eventTime, epoch, n, and n pairs (feature, encoded cell).
  *
- * First pass: decide every feature, reading stored cells with HMGET and
- * cjson, and what earlier rows of the batch decided from `decided` (their
- * HSETs have not run yet). Second pass: the HSETs and expiries. Nothing is
- * written until every stored cell decoded, because Redis keeps a script's
- * writes made before an error: the error leaves the hashes untouched.
+ * First pass: decide every feature, from the stored cells (one HMGET per
+ * row) or, for a feature an earlier row of the batch set, from `decided`
+ * (those HSETs have not run yet; kept only for keys with several rows). Second pass: the HSETs and expiries.
+ * Nothing is written until every stored cell was understood, because Redis
+ * keeps a script's writes made before an error: the error leaves the hashes
+ * untouched.
  *
  * The rule is featureCell.ts's `replaces`: (eventTime, epoch) >= stored, in
- * that order; a cell without an epoch has epoch 0. Numbers cross as decimal
- * text that both sides parse to the same double. cjson refuses escaped lone
- * surrogates (JSON.stringify writes "\ud800" for one), which only the value
- * can hold: they are blanked to \u00xx before decoding, which leaves the
- * numbers, the only part read, as they are. Lua's unpack() takes at most a few
- * thousand values, so HMGET and HSET go in chunks.
+ * that order; a cell without an epoch has epoch 0. The stored event time is
+ * read between the first two commas (a cell starts `[writtenAt,eventTime,`);
+ * only a tie on it decodes the cell with cjson, for the epoch, which comes
+ * after a value of any shape. (Decoding every cell with cjson ran at 0.64–0.73
+ * of the "write" order's rows/s in bench/onlineWrites.ts, this at 0.80–0.93:
+ * most of what is left is Redis's cost per redis.call from Lua, an HMGET, an
+ * HSET and a PERSIST per row.) Numbers cross as decimal text that both sides parse to the same
+ * double. cjson refuses escaped lone surrogates (JSON.stringify writes
+ * "\ud800" for one), which only the value can hold: they are blanked to
+ * \u00xx before decoding, which leaves the numbers, the only part read, as
+ * they are. Lua's unpack() takes at most a few thousand values, so HMGET and
+ * HSET go in chunks.
  */
 const ORDERED_WRITE_SCRIPT = String.raw`
 local CHUNK = 1000
@@ -75,16 +82,28 @@ local function hset(key, fields)
     redis.call('HSET', key, unpack(fields, s, math.min(s + 2 * CHUNK - 1, #fields)))
   end
 end
-local function order_of(text)
+local function epoch_of(text)
   if string.find(text, '\\u', 1, true) then text = string.gsub(text, '\\u[dD][89a-fA-F]', '\\u00') end
   local ok, cell = pcall(cjson.decode, text)
   if not ok or type(cell) ~= 'table' or type(cell[1]) ~= 'number' or type(cell[2]) ~= 'number' or cell[3] == nil then return nil end
   local epoch = cell[4]
-  if epoch == nil then return { cell[2], 0 } end
+  if epoch == nil then return 0 end
   if type(epoch) ~= 'number' or epoch < 0 or epoch % 1 ~= 0 or cell[5] ~= nil then return nil end
-  return { cell[2], epoch }
+  return epoch
+end
+local function replaces(event_time, epoch, text)
+  local first = string.byte(text, 1) == 91 and string.find(text, ',', 2, true)
+  local second = first and string.find(text, ',', first + 1, true)
+  local stored_time = second and tonumber(string.sub(text, first + 1, second - 1))
+  if not stored_time then return nil end
+  if event_time ~= stored_time then return event_time > stored_time end
+  local stored_epoch = epoch_of(text)
+  if stored_epoch == nil then return nil end
+  return epoch >= stored_epoch
 end
 local expire = ARGV[1]
+local rows_of = {}
+for _, key in ipairs(KEYS) do rows_of[key] = (rows_of[key] or 0) + 1 end
 local decided = {}
 local writes = {}
 local a = 2
@@ -92,25 +111,29 @@ for _, key in ipairs(KEYS) do
   local event_time, epoch, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local first = a + 3
   a = first + 2 * n
-  local known = decided[key]
-  if known == nil then known = {}; decided[key] = known end
+  local known = nil
+  if rows_of[key] > 1 then
+    known = decided[key]
+    if known == nil then known = {}; decided[key] = known end
+  end
   local names = {}
   for j = 1, n do names[j] = ARGV[first + 2 * j - 2] end
   local stored = hmget(key, names)
   local fields = {}
   for j = 1, n do
     local name = names[j]
-    local prev = known[name]
-    if prev == nil and stored[j] then
-      prev = order_of(stored[j])
-      if prev == nil then return redis.error_reply('FRESHET_CORRUPT ' .. key .. ' ' .. name) end
+    local prev = known and known[name]
+    local apply = true
+    if prev then
+      apply = event_time > prev[1] or (event_time == prev[1] and epoch >= prev[2])
+    elseif stored[j] then
+      apply = replaces(event_time, epoch, stored[j])
+      if apply == nil then return redis.error_reply('FRESHET_CORRUPT ' .. key .. ' ' .. name) end
     end
-    if prev == nil or event_time > prev[1] or (event_time == prev[1] and epoch >= prev[2]) then
+    if apply then
       fields[#fields + 1] = name
       fields[#fields + 1] = ARGV[first + 2 * j - 1]
-      known[name] = { event_time, epoch }
-    else
-      known[name] = prev
+      if known then known[name] = { event_time, epoch } end
     end
   end
   if #fields > 0 then writes[#writes + 1] = { key, fields } end
