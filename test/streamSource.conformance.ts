@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { SourceError } from "../src/errors.js";
 import { StreamDecodeFailure, type SourcePosition, type StreamSource } from "../src/sources/stream/streamSource.js";
@@ -10,6 +12,16 @@ export interface StreamFixture {
   produce(rows: readonly TestRow[]): Promise<void>;
   /** Appends a message whose payload is not JSON; absent for systems that only carry typed rows (tables). */
   produceRaw?: (payload: string) => Promise<void>;
+  /**
+   * How to build the same reader in a child process, for the crash case: `factory` exported by
+   * `module` (a path from this folder), called with `options` passed as JSON. Absent for in-process
+   * systems (memory), where a reader dies by being dropped, never committed or closed.
+   */
+  childSource?: { factory: string; module: string; options: object };
+  /** The position a reader reports once it has read the first `n` rows produced, where the system's positions can be told in advance. */
+  positionAfter?: (n: number) => SourcePosition;
+  /** Checks what the system itself holds after a reader died having read `read` rows it never committed (e.g. its unacknowledged deliveries). */
+  afterCrash?: (read: number) => Promise<void>;
   teardown(): Promise<void>;
 }
 
@@ -135,6 +147,27 @@ export function streamSourceConformance(name: string, harness: StreamSourceHarne
       expect(replays[1]).toEqual(replays[0]);
     });
 
+    it("after a reader dies mid-read past its checkpoint (SIGKILLed in a child process, for an out-of-process system), reopening from the checkpoint loses and duplicates nothing", async () => {
+      fx = await harness.fixture();
+      await fx.produce(testRows(40));
+      let checkpoint: SourcePosition;
+      if (fx.childSource === undefined) {
+        // In process: read 12 rows (the checkpoint), 9 more, and drop the reader.
+        const dying = await start();
+        checkpoint = (await readN(dying, 12, 12)).position!;
+        expect((await readN(dying, 9, 9)).rows).toHaveLength(9);
+      } else {
+        checkpoint = await crashAfterReading(fx.childSource);
+      }
+      if (fx.positionAfter !== undefined) expect(checkpoint).toEqual(fx.positionAfter(12));
+      await fx.afterCrash?.(21);
+      const again = await start(checkpoint);
+      const { rows, position } = await readN(again, 28, 10);
+      expect(rows.map((r) => (r as TestRow).id)).toEqual(Array.from({ length: 28 }, (_, i) => 12 + i));
+      if (fx.positionAfter !== undefined) expect(position).toEqual(fx.positionAfter(40));
+      expect((await again.next(10, 300)).rows).toEqual([]);
+    }, 30_000);
+
     it("delivers messages produced while it waits (live tail)", async () => {
       fx = await harness.fixture();
       const s = await start();
@@ -200,4 +233,39 @@ export function streamSourceConformance(name: string, harness: StreamSourceHarne
       await s.close();
     }, 20_000);
   });
+}
+
+/**
+ * Runs a source in a child process that reads 12 rows (its "checkpoint"), reads 9 more and
+ * is then killed with SIGKILL, never committing: a real crash, connections cut mid-read.
+ */
+async function crashAfterReading({ factory, module, options }: NonNullable<StreamFixture["childSource"]>): Promise<SourcePosition> {
+  const code = `
+    import { ${factory} } from ${JSON.stringify(fileURLToPath(new URL(module, import.meta.url)))};
+    const s = ${factory}(JSON.parse(process.env.FRESHET_CRASH_OPTIONS));
+    await s.open(undefined);
+    let n = 0, position;
+    while (n < 12) { const b = await s.next(12 - n, 1000); n += b.rows.length; position = b.position; }
+    console.log(JSON.stringify({ checkpoint: position }));
+    let more = 0;
+    while (more < 9) more += (await s.next(9 - more, 1000)).rows.length;
+    console.log("read on");
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+    env: { ...process.env, FRESHET_CRASH_OPTIONS: JSON.stringify(options) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("read on")) resolve();
+    });
+    child.on("exit", (code) => reject(new Error(`child exited (${code}) before crashing: ${out}`)));
+  });
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGKILL");
+  await exited;
+  return (JSON.parse(out.split("\n")[0] ?? "") as { checkpoint: SourcePosition }).checkpoint;
 }
