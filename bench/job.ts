@@ -93,7 +93,7 @@ try {
   const times: number[] = [];
   for (let k = 0; k <= RESTARTS; k++) {
     const spawned = performance.now();
-    const child = spawn(process.execPath, [...cli, "run", "bench/jobDefinitions.ts", "--dir", runDir, "--port", "0"], { env: { ...process.env, BENCH_STREAM: STREAM, BENCH_NATS: NATS }, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [...cli, "run", "bench/jobDefinitions.mjs", "--dir", runDir, "--port", "0"], { env: { ...process.env, BENCH_STREAM: STREAM, BENCH_NATS: NATS }, stdio: ["ignore", "ignore", "pipe"] });
     let out = "";
     const url = await new Promise<string>((resolve, reject) => {
       child.stderr.on("data", (d: Buffer) => {
