@@ -499,6 +499,21 @@ export function onlineStoreConformance(name: string, open: () => Promise<OnlineS
         expect(winners).toEqual(new Set(["live", "replay"]));
       });
 
+      it("takes a batch of 10,000 rows (a job's batch), older and newer ones mixed", async () => {
+        const ns = fresh("et-large");
+        const rows = (eventTime: (i: number) => number, tag: string): OnlineWrite[] =>
+          Array.from({ length: 10_000 }, (_, i) => ({ key: `user-${i}`, features: { a: `${tag}${i}`, b: i }, eventTime: eventTime(i) }));
+        await store.write(ns, rows(() => T, "first-"), ordered);
+        await store.write(ns, rows((i) => (i % 2 === 0 ? T + 1 : T - 1), "second-"), { ...ordered, now: T + 1 });
+        const reads = await store.read(ns, ["user-0", "user-1", "user-9998", "user-9999"], ["a", "b"], { now: T + 1 });
+        expect(reads).toEqual([
+          [present("second-0", T + 1), present(0, T + 1)],
+          [present("first-1", T), present(1, T)],
+          [present("second-9998", T + 1), present(9998, T + 1)],
+          [present("first-9999", T), present(9999, T)],
+        ]);
+      });
+
       it("rejects an epoch that is not a whole number >= 0, and an unknown order, storing nothing", async () => {
         const ns = fresh("et-invalid");
         for (const epoch of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, notJson("3")]) {
