@@ -345,6 +345,19 @@ describe.skipIf(!redisUp)("RedisOnlineStore", () => {
     }
   });
 
+  it("reads 150,000 keys in one call", async () => {
+    const store = await RedisOnlineStore.connect(SERVICES.redis.url, { prefix });
+    try {
+      await store.write("many-keys", [{ key: "k149999", features: { a: 1 } }], { now: T });
+      const reads = await store.read("many-keys", Array.from({ length: 150_000 }, (_, i) => `k${i}`), ["a"], { now: T });
+      expect(reads).toHaveLength(150_000);
+      expect(reads[0]).toEqual([{ value: null, status: "NOT_FOUND", eventTime: null }]);
+      expect(reads[149_999]).toEqual([{ value: 1, status: "PRESENT", eventTime: T }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("turns a failure after connecting into a StorageError naming Redis and the address", async () => {
     const store = await RedisOnlineStore.connect({ host: "127.0.0.1", port: SERVICES.redis.port, maxRetriesPerRequest: 0, enableOfflineQueue: false }, { prefix });
     await store.close();

@@ -252,10 +252,11 @@ export class RedisOnlineStore implements OnlineStore {
     // build and parse, where a pipeline of HMGETs costs one per key. (Like a
     // pipeline, it needs every key on one node: not for Redis Cluster batches.)
     const replies = await this.#run(`read from namespace "${namespace}"`, async () => {
-      const redisKeys = keys.map((k) => base + k);
-      const reply: unknown = await this.#client.evalsha(READ_SHA, redisKeys.length, ...redisKeys, ...features).catch(async (e: unknown) => {
+      // One array, which ioredis flattens: spread, 150,000 keys overflowed the call stack.
+      const keysAndArgs = keys.map((k) => base + k).concat(features);
+      const reply: unknown = await this.#client.evalsha(READ_SHA, keys.length, keysAndArgs).catch(async (e: unknown) => {
         if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
-        return this.#client.eval(READ_SCRIPT, redisKeys.length, ...redisKeys, ...features);
+        return this.#client.eval(READ_SCRIPT, keys.length, keysAndArgs);
       });
       if (!Array.isArray(reply) || reply.length !== keys.length) throw new StorageError(`Redis at ${this.#address} answered a read of namespace "${namespace}" with an unexpected reply.`);
       return reply as unknown[];
