@@ -13,6 +13,8 @@
  *   mysql     the same table in MySQL/MariaDB
  *   kafka     a Kafka topic "orders" (not tested here: no broker on this project's machines)
  * EXAMPLE_ORDERS renames the stream, table or topic; the FRESHET_* variables move the servers.
+ * EXAMPLE_EXPORT=redis://127.0.0.1:6379 also writes user_spend to that Redis online store after
+ * each checkpoint (EXAMPLE_REDIS_PREFIX: its key prefix), for other servers to read.
  */
 import { avg, count, dataset, defineServe, kafkaSource, mysqlTableSource, natsSource, postgresTableSource, redisStreamSource, sum, t } from "../src/index.js";
 
@@ -39,5 +41,6 @@ export const serve = defineServe({
     mysql: { orders: mysqlTableSource({ url: env("FRESHET_MYSQL", "mysql://root@127.0.0.1:3306/test"), table: name, cursor: ["ts", "id"], columns: ["id", "user", "amount", "ts"] }) },
     kafka: { orders: kafkaSource({ brokers: env("FRESHET_KAFKA_BROKERS", "127.0.0.1:9092").split(","), topic: name, groupId: "freshet" }) },
   },
-  job: { tag: "nats", checkpointEveryMs: 1_000 },
+  job: { tag: "nats", checkpointEveryMs: 1_000, ...(process.env.EXAMPLE_EXPORT === undefined ? {} : { exportTo: process.env.EXAMPLE_EXPORT }) },
+  ...(process.env.EXAMPLE_REDIS_PREFIX === undefined ? {} : { redisPrefix: process.env.EXAMPLE_REDIS_PREFIX }),
 });

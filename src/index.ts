@@ -62,7 +62,7 @@ export { createServer, type ServerOptions, type FreshetServer } from "./serving/
 export type { TokenConfig, TokenScope } from "./serving/auth.js";
 export { startServer, type ServeOptions, type RunningServer } from "./cli/serve.js";
 export { FreshetClient, ServerError, type ClientOptions, type FeatureColumn } from "./client/freshetClient.js";
-export type { OnlineStore, OnlineWrite, FeatureRead, FeatureValue, FeatureStatus, ReadOptions, WriteOptions } from "./stores/online/onlineStore.js";
+export type { OnlineStore, OnlineWrite, FeatureRead, FeatureValue, FeatureStatus, ReadOptions, WriteOptions, WriteOrder } from "./stores/online/onlineStore.js";
 export { MemoryOnlineStore } from "./stores/online/memoryOnlineStore.js";
 export { LmdbOnlineStore } from "./stores/online/lmdbOnlineStore.js";
 export { RedisOnlineStore } from "./stores/online/redisOnlineStore.js";
@@ -85,7 +85,7 @@ export { PostgresTableHistory } from "./stores/offline/postgresTableHistory.js";
 export { isStreamSource, StreamDecodeFailure, type StreamSource, type StreamBatch, type SourcePosition, type StreamSourceStats } from "./sources/stream/streamSource.js";
 export { MemoryStream } from "./sources/memory/memoryStream.js";
 export { natsSource, type NatsSourceOptions } from "./sources/nats/natsSource.js";
-export { OnlineJob, type JobInput, type OnlineJobOptions, type JobStats, type JobSourceStats, type CheckpointReport } from "./job/onlineJob.js";
+export { OnlineJob, type JobInput, type OnlineJobOptions, type JobStats, type JobSourceStats, type CheckpointReport, type JobExport } from "./job/onlineJob.js";
 export { CheckpointStateStore } from "./stores/online/checkpointStateStore.js";
 export { startJob, type RunOptions, type RunningJob } from "./cli/run.js";
 export type { JobConfig } from "./serving/serveConfig.js";

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FeatureStore } from "../src/featureStore/featureStore.js";
+import { RedisOnlineStore } from "../src/stores/online/redisOnlineStore.js";
 import { orders, userSpend } from "../examples/stream-job.js";
 import { SERVICES, serviceAvailable, type ServiceName } from "./helpers/services.js";
 
@@ -87,8 +88,11 @@ describe("examples/stream-job.ts under freshet run", () => {
       const cleanup = await fill[tag]!(name);
       const dir = mkdtempSync(join(tmpdir(), `freshet-example-${tag}-`));
       // Sessions in MySQL read DATETIME as local time: the job and the test both run in UTC.
+      // The NATS run also exports user_spend to Redis after each checkpoint.
+      const prefix = `freshet_example_${process.pid}`;
+      const exportEnv = tag === "nats" && available.redis === true ? { EXAMPLE_EXPORT: SERVICES.redis.url, EXAMPLE_REDIS_PREFIX: prefix } : {};
       const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", "examples/stream-job.ts", "--tag", tag, "--dir", dir, "--port", "0"], {
-        env: { ...process.env, EXAMPLE_ORDERS: name, TZ: "UTC" },
+        env: { ...process.env, EXAMPLE_ORDERS: name, TZ: "UTC", ...exportEnv },
         stdio: ["ignore", "ignore", "pipe"],
       });
       let log = "";
@@ -120,6 +124,17 @@ describe("examples/stream-job.ts under freshet run", () => {
         expect(reopened.stats().datasets.orders?.accepted).toBe(N);
         expect(Object.keys(reopened.savedPositions())).toEqual(["orders"]);
         await reopened.close();
+        if ("EXAMPLE_EXPORT" in exportEnv) {
+          // What the job exported equals what it served, with the watermark as event time.
+          const redis = await RedisOnlineStore.connect(SERVICES.redis.url, { prefix });
+          const features = ["orders_1h", "spend_1h", "avg_order_1d"];
+          const cells = await redis.read("user_spend", USERS.map((u) => u.user), features, { now: Date.now() });
+          expect(cells.map((row) => row.map((c) => c.value))).toEqual(want.map((r) => features.map((f) => (r as Record<string, unknown>)[f])));
+          expect(cells[0]?.[0]?.eventTime).toBe(ORDERS[N - 1]!.ts - 10_000);
+          await redis.dropNamespace("user_spend");
+          await redis.close();
+          expect(log).toContain("exporting user_spend to the redis online store");
+        }
       } finally {
         child.kill("SIGKILL");
         await cleanup();

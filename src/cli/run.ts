@@ -3,7 +3,8 @@ import type { FeatureStore } from "../featureStore/featureStore.js";
 import { registerJobMetrics } from "../job/jobMetrics.js";
 import { OnlineJob, type CheckpointReport } from "../job/onlineJob.js";
 import { streamSources, type ServeConfig } from "../serving/serveConfig.js";
-import { openConfiguredStore, startServer, type RunningServer, type ServeOptions } from "./serve.js";
+import { openConfiguredStore, openOnline, startServer, type RunningServer, type ServeOptions } from "./serve.js";
+import type { OnlineStore } from "../stores/online/onlineStore.js";
 
 export interface RunOptions extends Omit<ServeOptions, "state"> {
   /** Serve over HTTP from the same process (default true). */
@@ -40,9 +41,11 @@ export async function startJob(o: RunOptions, log: (line: string) => void = () =
     server = await startServer({ ...o, state: "checkpoints" }, log);
     ({ store, config } = server);
   } else ({ store, config } = await openConfiguredStore({ ...o, state: "checkpoints" }, log));
+  let exportStore: OnlineStore | undefined;
   const closeAll = async (): Promise<void> => {
     if (server !== undefined) await server.close();
     else await store.close();
+    await exportStore?.close();
   };
   try {
     if (o.dir === undefined) log("warning: no --dir: checkpoints are not kept, a restart starts every source from its beginning");
@@ -50,6 +53,11 @@ export async function startJob(o: RunOptions, log: (line: string) => void = () =
     const sources = streamSources(config, tag);
     if (Object.keys(sources).length === 0) throw new DefinitionError(`source tag "${tag}" has no stream sources to run`, { field: "tag" });
     const jc = config.job ?? {};
+    if (jc.exportTo !== undefined) {
+      if (jc.exportTo === "lmdb" && server !== undefined) throw new DefinitionError('job.exportTo "lmdb" is the served online store\'s directory: export to Redis, or run with --no-serve', { field: "exportTo" });
+      exportStore = await openOnline(jc.exportTo, o.dir, config);
+    }
+    const exportTables = jc.exportTables ?? store.list().tables;
     const job = await OnlineJob.start(
       store,
       Object.entries(sources).map(([dataset, source]) => ({ dataset, source, ...(jc.onError === undefined ? {} : { onError: jc.onError }) })),
@@ -57,6 +65,7 @@ export async function startJob(o: RunOptions, log: (line: string) => void = () =
         ...(o.checkpointEveryMs ?? jc.checkpointEveryMs) === undefined ? {} : { checkpointEveryMs: o.checkpointEveryMs ?? jc.checkpointEveryMs },
         ...(jc.batchSize === undefined ? {} : { batchSize: jc.batchSize }),
         ...(o.onCheckpoint === undefined ? {} : { onCheckpoint: o.onCheckpoint }),
+        ...(exportStore === undefined ? {} : { exportTo: { store: exportStore, tables: exportTables } }),
       },
     );
     if (server !== undefined) registerJobMetrics(server.server.metrics.registry, job);
@@ -66,6 +75,7 @@ export async function startJob(o: RunOptions, log: (line: string) => void = () =
       const at = positions[dataset];
       log(`reading ${dataset} from ${s.description}, ${at === undefined ? "from its start" : `after position ${JSON.stringify(at)}`}`);
     }
+    if (exportStore !== undefined) log(`exporting ${exportTables.join(", ")} to the ${exportStore.kind} online store after each checkpoint`);
     log(`freshet job running (ready in ${startMs.toFixed(0)} ms)${server === undefined ? "" : ` and serving on ${server.url}`}`);
     let closing: Promise<void> | undefined;
     return {

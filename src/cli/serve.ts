@@ -41,7 +41,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-async function openOnline(spec: string, dir: string | undefined, config: ServeConfig): Promise<OnlineStore> {
+/** Opens the online store a spec names: "memory", "lmdb" (in the data directory) or a redis:// URL. */
+export async function openOnline(spec: string, dir: string | undefined, config: ServeConfig): Promise<OnlineStore> {
   if (spec === "memory") return new MemoryOnlineStore();
   if (spec === "lmdb") {
     if (dir === undefined) throw new DefinitionError('the "lmdb" online store lives in the data directory: pass --dir', { field: "online" });

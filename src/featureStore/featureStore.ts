@@ -823,17 +823,30 @@ export class FeatureStore {
    * the same directory resumes each source from `savedPositions()`, so every
    * row is counted once. Call it between pushes, not during one.
    */
-  async checkpoint(positions: Readonly<Record<string, SourcePosition>>): Promise<void> {
+  async checkpoint(positions: Readonly<Record<string, SourcePosition>>): Promise<number> {
     this.assertOpen();
     await this.pushing;
+    await this.replaying;
     const before = this.positions;
     this.positions = { ...this.positions, ...positions };
     try {
-      await this.flush();
+      return await this.commitDurably(undefined);
     } catch (e) {
       this.positions = before;
       throw e;
     }
+  }
+
+  /** The epoch of the last commit (checkpoints, flushes): 0 before any. */
+  get epoch(): number {
+    return savedProgress(this.states).epoch ?? 0;
+  }
+
+  /** Event time up to which a table has its input (its sources' watermark), in ms; null before any event. */
+  watermark(table: string | AnyTable): number | null {
+    const name = typeof table === "string" ? table : table.name;
+    const w = this.runtime.operatorTables.get(name)?.watermark ?? this.table(name).watermark;
+    return Number.isFinite(w) ? w : null;
   }
 
   /** The source positions the newest checkpoint saved (empty before any). */
@@ -854,10 +867,10 @@ export class FeatureStore {
    * crash between the two leaves history the next open discards (see apply),
    * so history and state always agree. `backfill` records a backfill under way.
    */
-  private async commitDurably(backfill: BackfillMark | undefined, schemas = new Map([...this.runtime.sources].map(([n, s]) => [n, { schema: s.def.schema, timestamp: s.def.timestamp }]))): Promise<void> {
+  private async commitDurably(backfill: BackfillMark | undefined, schemas = new Map([...this.runtime.sources].map(([n, s]) => [n, { schema: s.def.schema, timestamp: s.def.timestamp }]))): Promise<number> {
     await this.history.flush(schemas);
     await this.deadLetterFile?.flush();
-    persist(this.runtime, this.states, this.deadLetterSink, {
+    return persist(this.runtime, this.states, this.deadLetterSink, {
       history: await this.history.marks(),
       positions: this.positions,
       ...(backfill === undefined ? {} : { backfill }),

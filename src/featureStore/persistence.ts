@@ -18,6 +18,8 @@ interface StoreMeta {
   readonly positions?: Record<string, SourcePosition>;
   /** Bytes of the dead-letter file that belong to this state (lines after them are from a crashed run). */
   readonly deadLetterBytes?: number;
+  /** Commits so far, this one included: a checkpoint's epoch. */
+  readonly epoch?: number;
 }
 
 /** What a commit records besides keyed state and counters. */
@@ -26,6 +28,8 @@ export interface CommitProgress {
   readonly backfill?: BackfillMark;
   readonly positions?: Record<string, SourcePosition>;
   readonly deadLetterBytes?: number;
+  /** The commit's epoch (read back by savedProgress; persist sets it). */
+  readonly epoch?: number;
 }
 
 /**
@@ -38,8 +42,9 @@ export type BackfillMark = Readonly<Record<string, { readonly input: string; rea
 export function savedProgress(store: StateStore): CommitProgress {
   const meta = store.meta();
   if (!isMeta(meta)) return {};
-  const { history, backfill, positions, deadLetterBytes } = meta;
+  const { history, backfill, positions, deadLetterBytes, epoch } = meta;
   return {
+    ...(epoch === undefined ? {} : { epoch }),
     ...(history === undefined ? {} : { history }),
     ...(backfill === undefined ? {} : { backfill }),
     ...(positions === undefined ? {} : { positions }),
@@ -92,8 +97,10 @@ export function restore(
   return unseen;
 }
 
-/** Writes every changed key and the metadata in one atomic commit. */
+/** Writes every changed key and the metadata in one atomic commit; returns the commit's epoch. */
 export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink, progress: CommitProgress = {}): number {
+  const previous = store.meta();
+  const epoch = (isMeta(previous) ? (previous.epoch ?? 0) : 0) + 1;
   const entries: Array<{ table: string; group: number; key: string; value: unknown }> = [];
   // Joined tables are rebuilt from the history of both sides on restart: their state is not written.
   const changed = [...runtime.tables.values()].filter((t) => t.join === undefined).map((t) => ({ table: t, states: t.operator.takeDirty() }));
@@ -113,6 +120,7 @@ export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLe
     ...(progress.backfill === undefined ? {} : { backfill: progress.backfill }),
     ...(progress.positions === undefined ? {} : { positions: progress.positions }),
     ...(progress.deadLetterBytes === undefined ? {} : { deadLetterBytes: progress.deadLetterBytes }),
+    epoch,
   };
   try {
     store.commit(entries, meta);
@@ -121,5 +129,5 @@ export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLe
     for (const { table, states } of changed) table.operator.markDirty(states);
     throw err;
   }
-  return entries.length;
+  return epoch;
 }

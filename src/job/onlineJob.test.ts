@@ -7,6 +7,7 @@ import { FeatureStore } from "../featureStore/featureStore.js";
 import { MemoryStream } from "../sources/memory/memoryStream.js";
 import { SchemaError } from "../errors.js";
 import { OnlineJob } from "./onlineJob.js";
+import { MemoryOnlineStore } from "../stores/online/memoryOnlineStore.js";
 
 const clicks = dataset("clicks", { user: t.string(), amount: t.float(), at: t.timestamp() }, { timestamp: "at" });
 const perUser = clicks.groupBy("user").aggregate({ n: count({ window: forever() }), total: sum("amount", { window: "1h" }), top: max("amount", { window: "10m" }) }).as("per_user");
@@ -124,6 +125,66 @@ describe("OnlineJob", () => {
     expect(await store.getHistorical(perUser, entities)).toEqual(await fresh.getHistorical(perUser, entities));
     await fresh.close();
     await store.close();
+  });
+
+  it("exports tables to an online store after each checkpoint; a replay after a fallback never moves a stored value back", async () => {
+    const dir = tempDir();
+    const stream = new MemoryStream();
+    const all = events(0, 4_000);
+    const online = new MemoryOnlineStore();
+    const users = ["u0", "u1", "u2", "u3", "u4"];
+    const features = ["n", "total", "top"];
+    const exported = async () => (await online.read("per_user", users, features, { now: 0 })).map((cells) => cells.map((c) => [c.value, c.eventTime]));
+    // Every event time written, to see that the replay did write older values (which the store ignored).
+    // After each write, no stored event time may be older than one stored before.
+    const written: number[] = [];
+    const newest = new Map<string, number>();
+    let backwards = 0;
+    const write = online.write.bind(online);
+    online.write = async (ns, rows, o) => {
+      for (const r of rows) written.push(r.eventTime ?? Number.NaN);
+      await write(ns, rows, o);
+      const cells = await online.read("per_user", users, features, { now: 0 });
+      cells.forEach((row, u) =>
+        row.forEach((c, f) => {
+          const id = `${u}/${f}`;
+          if (c.eventTime !== null && c.eventTime < (newest.get(id) ?? -Infinity)) backwards++;
+          newest.set(id, Math.max(newest.get(id) ?? -Infinity, c.eventTime ?? -Infinity));
+        }),
+      );
+    };
+    const run = async (upTo: readonly number[], batchSize = 1_000, checkpointEveryMs = 60_000) => {
+      const store = await FeatureStore.open({ dir, clock: "event", state: "checkpoints" });
+      await store.apply([clicks, perUser]);
+      const from = store.stats().datasets.clicks?.accepted ?? 0;
+      const job = await OnlineJob.start(store, [{ dataset: "clicks", source: stream.source("job") }], { batchSize, checkpointEveryMs, exportTo: { store: online, tables: ["per_user"] } });
+      const seen: unknown[] = [];
+      for (const n of upTo) {
+        if (stream.length < n) stream.append(all.slice(stream.length, n));
+        await until(() => from + (job.stats().sources[0]?.read ?? 0) === n);
+        await job.checkpoint();
+        seen.push(await exported());
+      }
+      await job.stop();
+      await store.close();
+      return seen;
+    };
+    const first = await run([1_000, 2_000, 3_000]);
+    // What was exported at 3,000: the values as of the watermark, with it as event time.
+    const at3 = T0 + 2_999_000;
+    expect(first[2]).toEqual((await offline(all.slice(0, 3_000), at3)).map((r) => features.map((f) => [(r as Record<string, unknown>)[f], at3])));
+    // Damage the checkpoints holding 3,000: the next run resumes at 2,000 and replays 2,000..3,000.
+    const ckpts = join(dir, "checkpoints");
+    for (const name of readdirSync(ckpts).filter((f) => f.endsWith(".ckpt")).sort().slice(-2)) truncateSync(join(ckpts, name), 10);
+    written.length = 0;
+    // Checkpoints (and exports) after every batch of 250: the replay exports values as of 2,250, 2,500...
+    const second = await run([3_000, 4_000], 250, 1);
+    expect(Math.min(...written)).toBeLessThan(at3);
+    // ...which the store ignored: no stored value went back, and after replaying up to 3,000 it holds exactly what it held.
+    expect(backwards).toBe(0);
+    expect(second[0]).toEqual(first[2]);
+    const at4 = T0 + 3_999_000;
+    expect(second[1]).toEqual((await offline(all, at4)).map((r) => features.map((f) => [(r as Record<string, unknown>)[f], at4])));
   });
 
   it("fails on a row that does not fit, naming the source, and checkpoints nothing of it", async () => {

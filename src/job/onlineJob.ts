@@ -5,6 +5,8 @@ import type { FeatureStore } from "../featureStore/featureStore.js";
 import type { OnError } from "../featureStore/inputs.js";
 import type { RowSource } from "../sources/rowSource.js";
 import type { SourcePosition, StreamSource } from "../sources/stream/streamSource.js";
+import { encodeKey } from "../core/keys.js";
+import type { FeatureValue, OnlineStore, OnlineWrite } from "../stores/online/onlineStore.js";
 
 /** One live input of a job: a stream feeding a dataset. */
 export interface JobInput {
@@ -28,6 +30,20 @@ export interface OnlineJobOptions {
   readonly clock?: Clock;
   /** Called after each checkpoint is durable and acknowledged. */
   readonly onCheckpoint?: (c: CheckpointReport) => void;
+  /**
+   * Writes the tables' values to an online store after each checkpoint, for
+   * servers that read it (namespace: the table's name, key: the encoded key).
+   * Writes are in event-time order, with the table's watermark as event time
+   * and the checkpoint's epoch: a job replaying after a crash rewrites what
+   * it wrote before and never moves a stored value back in event time.
+   */
+  readonly exportTo?: JobExport;
+}
+
+export interface JobExport {
+  readonly store: OnlineStore;
+  /** The tables to export (aggregate or operator tables of the store). */
+  readonly tables: readonly string[];
 }
 
 export interface CheckpointReport {
@@ -105,6 +121,9 @@ export class OnlineJob {
   private dirty = false;
   private loops: Promise<void> = Promise.resolve();
   private stopped: Promise<void> | undefined;
+  /** Per exported table: the newest values of each key changed since the last export, with their event time. */
+  private readonly exports = new Map<string, Map<string, OnlineWrite>>();
+  private readonly unsubscribe: Array<() => void> = [];
 
   private constructor(
     private readonly store: FeatureStore,
@@ -147,6 +166,7 @@ export class OnlineJob {
       for (const i of opened) await i.source.close().catch(() => {});
       throw e;
     }
+    if (options.exportTo !== undefined) job.subscribeExports(options.exportTo);
     job.lastCheckpointAt = job.clock.now();
     job.loops = Promise.all(job.inputs.map((i) => job.readLoop(i))).then(() => undefined);
     job.timer = setInterval(() => void job.tick(), Math.min(job.every, 1_000));
@@ -196,6 +216,7 @@ export class OnlineJob {
       try {
         if (this.failure === undefined) await this.serially(() => this.checkpointNow());
       } finally {
+        for (const u of this.unsubscribe) u();
         for (const i of this.inputs) await i.source.close().catch(() => {});
       }
       if (this.failure !== undefined) throw this.failure;
@@ -244,8 +265,9 @@ export class OnlineJob {
     if (this.dirty || this.checkpoints === 0) {
       const positions: Record<string, SourcePosition> = {};
       for (const i of this.inputs) if (i.position !== undefined) positions[i.name] = i.position;
-      await this.store.checkpoint(positions);
+      const epoch = await this.store.checkpoint(positions);
       this.dirty = false;
+      await this.export(epoch);
       // Acknowledged only now that the state holding these rows is durable.
       for (const i of this.inputs) if (i.position !== undefined) await i.source.commit(i.position);
       this.checkpoints++;
@@ -258,6 +280,37 @@ export class OnlineJob {
     }
     this.lastCheckpointAt = this.clock.now();
     this.lastCheckpointMs = this.lastCheckpointAt - started;
+  }
+
+  private subscribeExports(exp: JobExport): void {
+    for (const table of exp.tables) {
+      const keys = this.store.describe(table).keys.map((c) => c.name);
+      const pending = new Map<string, OnlineWrite>();
+      this.exports.set(table, pending);
+      this.unsubscribe.push(
+        this.store.subscribe([table], (vectors) => {
+          const eventTime = this.store.watermark(table) ?? undefined;
+          for (const v of vectors as Array<Record<string, unknown>>) {
+            const key = encodeKey(keys.map((k) => v[k]));
+            const features: Record<string, FeatureValue> = {};
+            for (const [f, value] of Object.entries(v)) if (!keys.includes(f)) features[f] = value as FeatureValue;
+            pending.set(key, { key, features, ...(eventTime === undefined ? {} : { eventTime }) });
+          }
+        }),
+      );
+    }
+  }
+
+  /** Writes what changed since the last export, once the checkpoint holding it is durable. */
+  private async export(epoch: number): Promise<void> {
+    const exp = this.options.exportTo;
+    if (exp === undefined) return;
+    for (const [table, pending] of this.exports) {
+      if (pending.size === 0) continue;
+      const rows = [...pending.values()].map((r) => ({ ...r, epoch }));
+      await exp.store.write(table, rows, { now: this.clock.now(), order: "event-time" });
+      pending.clear();
+    }
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {

@@ -42,6 +42,14 @@ export interface JobConfig {
   readonly batchSize?: number;
   /** Rows that do not fit their dataset: fail the job (default) or dead-letter them. */
   readonly onError?: OnError;
+  /**
+   * Also write the tables' values to this online store after each checkpoint
+   * ("lmdb" in the data directory, or a redis:// URL), in event-time order
+   * (see docs/online-writes.md), for servers that read it.
+   */
+  readonly exportTo?: string;
+  /** The tables to export (default: every table of the module). */
+  readonly exportTables?: readonly string[];
 }
 
 /** The inputs `materialize` names: its own mapping, or the `sources` of its tag (which must not be streams). */
