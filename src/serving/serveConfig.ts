@@ -72,7 +72,7 @@ export function materializeInputs(config: ServeConfig): Readonly<Record<string, 
 export function streamSources(config: ServeConfig, tag: string): Readonly<Record<string, StreamSource>> {
   const out: Record<string, StreamSource> = {};
   for (const [dataset, input] of Object.entries(taggedSources(config, tag, "tag"))) {
-    if (!isStreamSource(input)) throw new DefinitionError(`source tag "${tag}" gives dataset "${dataset}" a ${describeInput(input)}, not a stream source; freshet run consumes streams (natsSource, kafkaSource, ...)`, { field: "tag" });
+    if (!isStreamSource(input)) throw new DefinitionError(`source tag "${tag}" gives dataset "${dataset}" ${describeInput(input)}, not a stream source; freshet run consumes streams (natsSource, kafkaSource, ...)`, { field: "tag" });
     out[dataset] = input;
   }
   return out;
@@ -87,9 +87,9 @@ function taggedSources(config: ServeConfig, tag: string, field: string): Readonl
 }
 
 function describeInput(input: RowInput): string {
-  if (Array.isArray(input)) return "array";
+  if (Array.isArray(input)) return "an array";
   const kind = (input as { kind?: unknown }).kind;
-  return typeof kind === "string" ? `${kind} source` : "iterable";
+  return typeof kind === "string" ? `a ${kind} source` : "an iterable";
 }
 
 /** Types a module's `serve` export. */
