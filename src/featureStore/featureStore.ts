@@ -837,11 +837,6 @@ export class FeatureStore {
     }
   }
 
-  /** The epoch of the last commit (checkpoints, flushes): 0 before any. */
-  get epoch(): number {
-    return savedProgress(this.states).epoch ?? 0;
-  }
-
   /** Event time up to which a table has its input (its sources' watermark), in ms; null before any event. */
   watermark(table: string | AnyTable): number | null {
     const name = typeof table === "string" ? table : table.name;

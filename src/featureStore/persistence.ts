@@ -4,12 +4,8 @@ import { decodeKeyState, encodeKeyState, type EncodedKeyState } from "../engine/
 import type { StateStore } from "../stores/online/stateStore.js";
 import type { SourcePosition } from "../sources/stream/streamSource.js";
 
-/** Store-wide facts saved with the keyed state in one commit. */
-interface StoreMeta {
-  readonly v: 1;
-  readonly sources: Record<string, { maxTs: number; accepted: number }>;
-  readonly tables: Record<string, { horizon: number }>;
-  readonly deadLetters: Record<string, { late: number; invalid: number }>;
+/** What a commit records besides keyed state and counters. */
+export interface CommitProgress {
   /** Durable history per dataset when this state was committed (HistoryStore.marks). */
   readonly history?: Record<string, number>;
   /** A backfill under way: how many rows of which input the state holds. */
@@ -18,18 +14,16 @@ interface StoreMeta {
   readonly positions?: Record<string, SourcePosition>;
   /** Bytes of the dead-letter file that belong to this state (lines after them are from a crashed run). */
   readonly deadLetterBytes?: number;
-  /** Commits so far, this one included: a checkpoint's epoch. */
+  /** Commits so far, this one included (persist sets it): a checkpoint's epoch. */
   readonly epoch?: number;
 }
 
-/** What a commit records besides keyed state and counters. */
-export interface CommitProgress {
-  readonly history?: Record<string, number>;
-  readonly backfill?: BackfillMark;
-  readonly positions?: Record<string, SourcePosition>;
-  readonly deadLetterBytes?: number;
-  /** The commit's epoch (read back by savedProgress; persist sets it). */
-  readonly epoch?: number;
+/** Store-wide facts saved with the keyed state in one commit. */
+interface StoreMeta extends CommitProgress {
+  readonly v: 1;
+  readonly sources: Record<string, { maxTs: number; accepted: number }>;
+  readonly tables: Record<string, { horizon: number }>;
+  readonly deadLetters: Record<string, { late: number; invalid: number }>;
 }
 
 /**
@@ -42,14 +36,8 @@ export type BackfillMark = Readonly<Record<string, { readonly input: string; rea
 export function savedProgress(store: StateStore): CommitProgress {
   const meta = store.meta();
   if (!isMeta(meta)) return {};
-  const { history, backfill, positions, deadLetterBytes, epoch } = meta;
-  return {
-    ...(epoch === undefined ? {} : { epoch }),
-    ...(history === undefined ? {} : { history }),
-    ...(backfill === undefined ? {} : { backfill }),
-    ...(positions === undefined ? {} : { positions }),
-    ...(deadLetterBytes === undefined ? {} : { deadLetterBytes }),
-  };
+  const { v: _v, sources: _s, tables: _t, deadLetters: _d, ...progress } = meta;
+  return progress;
 }
 
 function isMeta(value: unknown): value is StoreMeta {
@@ -116,10 +104,7 @@ export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLe
     deadLetters: Object.fromEntries(
       [...runtime.sources.keys()].map((n) => [n, { late: deadLetters.count(n, "late"), invalid: deadLetters.count(n, "invalid") }]),
     ),
-    ...(progress.history === undefined ? {} : { history: progress.history }),
-    ...(progress.backfill === undefined ? {} : { backfill: progress.backfill }),
-    ...(progress.positions === undefined ? {} : { positions: progress.positions }),
-    ...(progress.deadLetterBytes === undefined ? {} : { deadLetterBytes: progress.deadLetterBytes }),
+    ...progress,
     epoch,
   };
   try {
