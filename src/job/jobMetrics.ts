@@ -4,20 +4,11 @@ import type { JobStats, OnlineJob } from "./onlineJob.js";
 /**
  * The online job's Prometheus metrics, in the server's registry: per source
  * its lag, rows read and acknowledged and its read rate; checkpoints and
- * how long the last took. One stats snapshot per scrape.
+ * how long the last took. `job.stats()` only copies counters (the lag is
+ * measured at checkpoints), so each gauge reads it afresh.
  */
 export function registerJobMetrics(registry: Registry, job: OnlineJob): void {
-  let snapshot: JobStats | undefined;
-  let taken = -1;
-  // Gauges of one scrape are collected one after another in the same tick: they share a snapshot.
-  const stats = (): JobStats => {
-    const now = performance.now();
-    if (snapshot === undefined || now - taken > 50) {
-      snapshot = job.stats();
-      taken = now;
-    }
-    return snapshot;
-  };
+  const stats = (): JobStats => job.stats();
   const perSource = (name: string, help: string, value: (s: JobStats["sources"][number]) => number | undefined): void => {
     new Gauge({
       name,

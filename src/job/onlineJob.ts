@@ -116,6 +116,8 @@ export class OnlineJob {
   private turn: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private checkpoints = 0;
+  /** When the last checkpoint was considered (written, or skipped for lack of news): the next is due `every` later. */
+  private lastTick = 0;
   private lastCheckpointAt: number | null = null;
   private lastCheckpointMs: number | null = null;
   private dirty = false;
@@ -167,7 +169,7 @@ export class OnlineJob {
       throw e;
     }
     if (options.exportTo !== undefined) job.subscribeExports(options.exportTo);
-    job.lastCheckpointAt = job.clock.now();
+    job.lastTick = job.clock.now();
     job.loops = Promise.all(job.inputs.map((i) => job.readLoop(i))).then(() => undefined);
     job.timer = setInterval(() => void job.tick(), Math.min(job.every, 1_000));
     job.timer.unref();
@@ -246,12 +248,13 @@ export class OnlineJob {
         this.fail(e);
         return;
       }
-      if (this.clock.now() - (this.lastCheckpointAt ?? 0) >= this.every) await this.tick();
+      await this.tick();
     }
   }
 
+  /** Checkpoints when one is due (from the read loops and a timer, for quiet sources). */
   private async tick(): Promise<void> {
-    if (this.stopping || this.clock.now() - (this.lastCheckpointAt ?? 0) < this.every) return;
+    if (this.stopping || this.clock.now() - this.lastTick < this.every) return;
     try {
       await this.serially(() => this.checkpointNow());
     } catch (e) {
@@ -261,8 +264,9 @@ export class OnlineJob {
 
   private async checkpointNow(): Promise<void> {
     const started = this.clock.now();
-    const elapsed = Math.max(1, started - (this.lastCheckpointAt ?? started));
-    if (this.dirty || this.checkpoints === 0) {
+    const elapsed = Math.max(1, started - this.lastTick);
+    const written = this.dirty || this.checkpoints === 0;
+    if (written) {
       const positions: Record<string, SourcePosition> = {};
       for (const i of this.inputs) if (i.position !== undefined) positions[i.name] = i.position;
       const epoch = await this.store.checkpoint(positions);
@@ -278,8 +282,11 @@ export class OnlineJob {
       i.readAtLastCheckpoint = i.read;
       i.lag = await i.source.lag().catch(() => undefined);
     }
-    this.lastCheckpointAt = this.clock.now();
-    this.lastCheckpointMs = this.lastCheckpointAt - started;
+    this.lastTick = this.clock.now();
+    if (written) {
+      this.lastCheckpointAt = this.lastTick;
+      this.lastCheckpointMs = this.lastTick - started;
+    }
   }
 
   private subscribeExports(exp: JobExport): void {
