@@ -25,6 +25,14 @@ function portNumber(value: string): number {
   return n;
 }
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+function logLevel(value: string): (typeof LOG_LEVELS)[number] {
+  const level = LOG_LEVELS.find((l) => l === value);
+  if (level === undefined) throw new InvalidArgumentError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  return level;
+}
+
 const program = new Command();
 program.name("freshet").description("Real-time ML features in TypeScript: one definition, offline backfill and online serving.").version("0.1.0");
 
@@ -64,9 +72,7 @@ program
       module: string | undefined,
       opts: { port: number; host: string; dir?: string; online?: string; registry?: string; tokensFile?: string; cors?: string; bodyLimit?: number; logLevel: string; logRequests?: boolean; logReads?: number; readLog?: string },
     ) => {
-      const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-      const level = levels.find((l) => l === opts.logLevel);
-      if (level === undefined) throw new InvalidArgumentError(`--log-level must be one of ${levels.join(", ")}`);
+      const level = logLevel(opts.logLevel);
       const { loadTokenFile, parseTokenEnv } = await import("../serving/auth.js");
       const { startServer } = await import("./serve.js");
       let tokens: TokenConfig[] | undefined;
@@ -116,9 +122,7 @@ program
   .option("--checkpoint-every <duration>", 'time between checkpoints, e.g. "1s", "500ms" (default 1s)')
   .option("--log-level <level>", "JSON log level of the server: fatal, error, warn, info, debug, trace or silent", "warn")
   .action(async (module: string, opts: { dir?: string; serve: boolean; port: number; host: string; tag?: string; checkpointEvery?: string; logLevel: string }) => {
-    const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-    const level = levels.find((l) => l === opts.logLevel);
-    if (level === undefined) throw new InvalidArgumentError(`--log-level must be one of ${levels.join(", ")}`);
+    const level = logLevel(opts.logLevel);
     const log = (line: string): void => void process.stderr.write(`${line}\n`);
     const { startJob } = await import("./run.js");
     const running = await startJob(
