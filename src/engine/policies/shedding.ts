@@ -1,6 +1,6 @@
 import type { ShedDef } from "../../plan/nodes.js";
 import type { KeyStatus } from "./keyStatus.js";
-import { seededRandom } from "./seededRandom.js";
+import { mulberry32 } from "../../core/random.js";
 
 /** Decides whether an arriving input of a key is worth queueing; `value` is the input's value for "moved". */
 export type ShedPredicate = (key: KeyStatus, value: number | undefined) => boolean;
@@ -17,7 +17,8 @@ export function shedPredicate(def: ShedDef): ShedPredicate {
     case "never":
       return () => true;
     case "sample": {
-      const random = def.random ?? seededRandom(def.seed);
+      // Seeded, never Math.random: the same seed sheds the same updates.
+      const random = def.random ?? mulberry32(def.seed);
       return () => random() < def.p;
     }
     case "moved":
