@@ -1,3 +1,4 @@
+import { messageOf } from "../../core/errorMessage.js";
 import type { PolicyDef, Row } from "../../plan/nodes.js";
 import { KeyQueue } from "./keyQueue.js";
 import { behindOf, newKeyStatus, stalenessOf, type KeyStatus } from "./keyStatus.js";
@@ -117,7 +118,7 @@ export class PolicyRuntime {
 
   failed(error: unknown): void {
     this.counts.failed++;
-    this.lastError = error instanceof Error ? error.message : String(error);
+    this.lastError = messageOf(error);
   }
 
   /**
