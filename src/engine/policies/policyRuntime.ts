@@ -106,14 +106,8 @@ export class PolicyRuntime {
 
   /** The operator computed `u`: the key is up to date as of it. */
   computed(u: PendingUpdate): void {
-    const k = u.key;
     this.counts.computed++;
-    k.servedT = u.t;
-    k.servedSeq = u.seq;
-    k.computedAt = this.now();
-    k.readsSince = 0;
-    k.error = 0;
-    k.servedOrdinal = u.ordinal;
+    this.serve(u.key, u.t, u.seq, u.ordinal);
   }
 
   failed(error: unknown): void {
@@ -128,13 +122,18 @@ export class PolicyRuntime {
   computedExactly(id: string, t: number): void {
     const k = this.status(id, t);
     if (t > k.newestT) k.newestT = t;
+    k.offered++;
+    this.serve(k, t, this.seq++, k.offered);
+  }
+
+  /** The key's output now reflects the input at (t, seq), its `ordinal`-th. */
+  private serve(k: KeyStatus, t: number, seq: number, ordinal: number): void {
     k.servedT = t;
-    k.servedSeq = this.seq++;
+    k.servedSeq = seq;
+    k.servedOrdinal = ordinal;
     k.computedAt = this.now();
     k.readsSince = 0;
     k.error = 0;
-    k.offered++;
-    k.servedOrdinal = k.offered;
   }
 
   /** A read of the key (online): query-weighted and the "queried" predicate count them. */
