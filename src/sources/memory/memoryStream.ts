@@ -8,16 +8,17 @@ import { checkNextArgs, type SourcePosition, type StreamBatch, type StreamSource
  */
 export class MemoryStream {
   private readonly log: unknown[] = [];
-  private waiters: Array<() => void> = [];
+  /** Readers waiting in `next`; each leaves the set when woken or when its wait times out. */
+  private readonly waiters = new Set<() => void>();
   /** Acknowledged position per consumer name. */
   readonly acked = new Map<string, number>();
 
   /** Appends messages; readers waiting in `next` wake up. */
   append(rows: readonly unknown[]): void {
     for (const r of rows) this.log.push(r);
-    const w = this.waiters;
-    this.waiters = [];
-    for (const wake of w) wake();
+    const woken = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of woken) wake();
   }
 
   get length(): number {
@@ -37,12 +38,15 @@ export class MemoryStream {
   /** @internal Resolves when a message is appended or after `ms`. */
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const wake = (): void => {
         clearTimeout(timer);
         resolve();
-      }
-      this.waiters.push(done);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(wake);
+        resolve();
+      }, ms);
+      this.waiters.add(wake);
     });
   }
 }
