@@ -1,4 +1,4 @@
-import { decodeJson, StreamDecodeFailure } from "../stream/streamSource.js";
+import { decodeJson, decoderThrew, StreamDecodeFailure } from "../stream/streamSource.js";
 import { kafkaErrorMessage } from "./kafkaErrorMessage.js";
 import type { KafkaMessageMeta } from "./kafkaOptions.js";
 
@@ -34,6 +34,6 @@ export function kafkaRow(m: KafkaRecordLike, decode: KafkaDecode): unknown {
   try {
     return decode(value, meta);
   } catch (e) {
-    return new StreamDecodeFailure(`decode failed: ${kafkaErrorMessage(e)}`, value.toString("utf8").slice(0, 1_000), at);
+    return decoderThrew(kafkaErrorMessage(e), value, at);
   }
 }

@@ -4,7 +4,7 @@ import { messageOf } from "../../core/errorMessage.js";
 import { FreshetError, SourceError } from "../../errors.js";
 export type { NatsSourceOptions } from "./natsOptions.js";
 import { checkNatsOptions, type CheckedNatsOptions, type NatsSourceOptions } from "./natsOptions.js";
-import { checkNextArgs, decodeJson, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+import { checkNextArgs, decodeJson, decoderThrew, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
 
 /** A pull request stays open at most this long; `next` never waits on it longer than its own maxWaitMs. */
 const FETCH_EXPIRES_MS = 5_000;
@@ -229,7 +229,7 @@ class NatsStreamSource implements StreamSource {
     try {
       return this.o.decode(msg.data);
     } catch (err) {
-      return new StreamDecodeFailure(`decode failed: ${messageOf(err)}`, Buffer.from(msg.data).toString("utf8").slice(0, 1_000), at);
+      return decoderThrew(messageOf(err), msg.data, at);
     }
   }
 

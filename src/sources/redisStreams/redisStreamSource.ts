@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { messageOf } from "../../core/errorMessage.js";
 import { DefinitionError, FreshetError, SourceError } from "../../errors.js";
-import { checkNextArgs, decodeJson, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+import { checkNextArgs, decodeJson, decoderThrew, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
 import { compareStreamIds, isStreamId } from "./streamId.js";
 
 export interface RedisStreamSourceOptions {
@@ -288,12 +288,12 @@ class RedisStreamSource implements StreamSource {
     }
     let payload: string | undefined;
     for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === this.o.field) payload = String(fields[i + 1]);
-    if (payload === undefined) return new StreamDecodeFailure(`entry has no field "${this.o.field}"`, JSON.stringify(fields).slice(0, 1_000), id);
+    if (payload === undefined) return new StreamDecodeFailure(`entry has no field "${this.o.field}"`, JSON.stringify(fields), id);
     if (this.o.decode === undefined) return decodeJson(payload, id);
     try {
       return this.o.decode(payload);
     } catch (err) {
-      return new StreamDecodeFailure(`decode failed: ${messageOf(err)}`, payload.slice(0, 1_000), id);
+      return decoderThrew(messageOf(err), payload, id);
     }
   }
 

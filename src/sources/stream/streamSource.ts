@@ -67,14 +67,18 @@ export interface StreamSource {
 
 /** A message the source could not decode (not JSON, say): the job fails or dead-letters it. */
 export class StreamDecodeFailure {
+  /** The raw payload, as text, truncated to 1,000 characters. */
+  readonly raw: string;
+
   constructor(
     /** Why, e.g. "payload is not JSON: Unexpected token". */
     readonly reason: string,
-    /** The raw payload, as text (truncated to 1,000 characters). */
-    readonly raw: string,
+    raw: string,
     /** Where the message sits in the source (a sequence number, an offset, an id). */
     readonly at: string,
-  ) {}
+  ) {
+    this.raw = raw.slice(0, 1_000);
+  }
 }
 
 /** True for values that look like a StreamSource (for inputs that accept several kinds). */
@@ -91,12 +95,22 @@ export function isStreamSource(value: unknown): value is StreamSource {
 
 /** Decodes a payload as JSON text, or explains why not. */
 export function decodeJson(payload: Uint8Array | string, at: string): unknown {
-  const text = typeof payload === "string" ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
+  const text = payloadText(payload);
   try {
     return JSON.parse(text);
   } catch (err) {
-    return new StreamDecodeFailure(`payload is not JSON: ${(err as Error).message}`, text.slice(0, 1_000), at);
+    return new StreamDecodeFailure(`payload is not JSON: ${(err as Error).message}`, text, at);
   }
+}
+
+/** The row that stands for a message a user's `decode` threw on, `reason` being the error's message. */
+export function decoderThrew(reason: string, payload: Uint8Array | string, at: string): StreamDecodeFailure {
+  return new StreamDecodeFailure(`decode failed: ${reason}`, payloadText(payload), at);
+}
+
+/** A payload as UTF-8 text, without copying its bytes. */
+function payloadText(payload: Uint8Array | string): string {
+  return typeof payload === "string" ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
 }
 
 /** Checks the `next` arguments every adapter takes. */
