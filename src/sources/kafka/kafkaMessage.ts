@@ -28,6 +28,8 @@ export function kafkaRow(m: KafkaRecordLike, decode: KafkaDecode): unknown {
   const at = `${m.partition}/${m.offset}`;
   const value = m.value;
   if (value === undefined || value === null) return new StreamDecodeFailure("message has no value (a tombstone)", "", at);
+  // The default needs only the value: no meta (a headers map per message) is built for it.
+  if (decode === decodeKafkaJson) return decodeJson(value, at);
   const headers = new Map<string, string>();
   for (const [k, v] of m.headers) headers.set(k.toString(), v === undefined || v === null ? "" : v.toString());
   const meta: KafkaMessageMeta = { topic: m.topic, partition: m.partition, offset: String(m.offset), key: m.key ?? undefined, timestamp: Number(m.timestamp), headers };
