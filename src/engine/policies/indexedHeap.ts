@@ -12,13 +12,8 @@ export class IndexedHeap<T extends { readonly id: string }> {
     return this.items.length;
   }
 
-  has(id: string): boolean {
-    return this.at.has(id);
-  }
-
-  push(item: T): void {
+  add(item: T): void {
     this.items.push(item);
-    this.at.set(item.id, this.items.length - 1);
     this.up(this.items.length - 1);
   }
 
@@ -36,27 +31,26 @@ export class IndexedHeap<T extends { readonly id: string }> {
     this.at.delete(top.id);
     if (this.items.length > 0) {
       this.items[0] = last;
-      this.at.set(last.id, 0);
       this.down(0);
     }
     return top;
   }
 
+  /** Moves the item at i towards the root while it goes before its parent; returns where it ends. */
   private up(i: number): number {
     const item = this.items[i] as T;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = this.items[parent] as T;
       if (!this.before(item, p)) break;
-      this.items[i] = p;
-      this.at.set(p.id, i);
+      this.place(p, i);
       i = parent;
     }
-    this.items[i] = item;
-    this.at.set(item.id, i);
+    this.place(item, i);
     return i;
   }
 
+  /** Moves the item at i towards the leaves while a child goes before it. */
   private down(i: number): void {
     const n = this.items.length;
     const item = this.items[i] as T;
@@ -67,10 +61,13 @@ export class IndexedHeap<T extends { readonly id: string }> {
       const c = r < n && this.before(this.items[r] as T, this.items[l] as T) ? r : l;
       const child = this.items[c] as T;
       if (!this.before(child, item)) break;
-      this.items[i] = child;
-      this.at.set(child.id, i);
+      this.place(child, i);
       i = c;
     }
+    this.place(item, i);
+  }
+
+  private place(item: T, i: number): void {
     this.items[i] = item;
     this.at.set(item.id, i);
   }

@@ -41,13 +41,5 @@ const PRIORITIES: Record<Exclude<ScheduleKind, "fifo" | "lifo" | "round-robin">,
 
 export function keyOrderFor(schedule: Exclude<ScheduleKind, "fifo" | "lifo">): KeyOrder {
   if (schedule === "round-robin") return new RoundRobin();
-  const heap = new IndexedHeap<KeyStatus>(PRIORITIES[schedule]);
-  return {
-    get size() {
-      return heap.size;
-    },
-    add: (k) => heap.push(k),
-    update: (k) => heap.update(k),
-    pop: () => heap.pop(),
-  };
+  return new IndexedHeap<KeyStatus>(PRIORITIES[schedule]);
 }
