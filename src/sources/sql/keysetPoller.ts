@@ -165,8 +165,8 @@ export function cursorList(cursor: string | readonly string[]): readonly string[
 type FetchResult = { readonly ok: true; readonly rows: ReadonlyArray<readonly unknown[]> } | { readonly ok: false; readonly error: unknown };
 
 interface FetchAhead {
-  /** JSON of the position the query reads after. */
-  readonly key: string;
+  /** The position the query reads after: the source's own position array when it was started, so a match is the same object. */
+  readonly after: CursorValues | null;
   readonly limit: number;
   readonly result: Promise<FetchResult>;
 }
@@ -186,8 +186,8 @@ export class KeysetTableSource implements StreamSource {
   private cursorAt: readonly number[] = [];
   /** Which cursor columns are timestamps, whose text the position writes as ISO-8601. */
   private cursorTimestamps: readonly boolean[] = [];
-  /** Indexes of the columns whose Date values the `timestamps` option converts. */
-  private temporal: readonly number[] = [];
+  /** Names of the columns whose Date values the `timestamps` option converts. */
+  private temporal: readonly string[] = [];
   private read = 0;
   private committed = 0;
   /** The query for the batch after the last one handed out, started before it was asked for. */
@@ -224,7 +224,7 @@ export class KeysetTableSource implements StreamSource {
     this.cursorTimestamps = plan.cursor.map((c) => c.cursorKind === "timestamp");
     let added = plan.columns.length;
     this.cursorAt = plan.cursorFrom.map((i) => (i >= 0 ? i : added++));
-    this.temporal = this.o.timestamps === undefined || this.o.timestamps === "date" ? [] : plan.columns.flatMap((c, i) => (c.cursorKind === "timestamp" || c.cursorKind === "date" ? [i] : []));
+    this.temporal = this.o.timestamps === undefined || this.o.timestamps === "date" ? [] : plan.columns.flatMap((c) => (c.cursorKind === "timestamp" || c.cursorKind === "date" ? [c.name] : []));
     this.position = start;
     this.ahead = undefined;
     this.pending = [];
@@ -257,8 +257,7 @@ export class KeysetTableSource implements StreamSource {
   private async fetch(limit: number): Promise<ReadonlyArray<readonly unknown[]>> {
     const ahead = this.ahead;
     this.ahead = undefined;
-    const key = JSON.stringify(this.position);
-    const pending = ahead !== undefined && ahead.key === key && ahead.limit === limit ? ahead : this.startFetch(this.position, limit);
+    const pending = ahead !== undefined && ahead.after === this.position && ahead.limit === limit ? ahead : this.startFetch(this.position, limit);
     const result = await pending.result;
     if (result.ok) return result.rows;
     throw result.error;
@@ -270,7 +269,7 @@ export class KeysetTableSource implements StreamSource {
       (rows): FetchResult => ({ ok: true, rows }),
       (error: unknown): FetchResult => ({ ok: false, error }),
     );
-    return { key: JSON.stringify(after), limit, result };
+    return { after, limit, result };
   }
 
   async commit(position: SourcePosition): Promise<void> {
@@ -315,7 +314,7 @@ export class KeysetTableSource implements StreamSource {
       for (let i = 0; i < width; i++) row[names[i] as string] = values[i];
       rows[r] = row;
     }
-    if (this.temporal.length > 0) convertTimestamps(rows, this.temporal.map((i) => names[i] as string), this.o.timestamps === "ms");
+    if (this.temporal.length > 0) convertTimestamps(rows, this.temporal, this.o.timestamps === "ms");
     const last = raw[raw.length - 1] as readonly unknown[];
     const position = this.cursorAt.map((at, i) => {
       const v = String(last[at]);
