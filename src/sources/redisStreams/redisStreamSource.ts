@@ -217,7 +217,8 @@ class RedisStreamSource implements StreamSource {
     const entriesRead = info.get("entries-read");
     const stream = pairs(await cmd.call("XINFO", "STREAM", this.o.stream));
     const added = stream.get("entries-added");
-    if (at === "0-0") args.push("ENTRIESREAD", 0);
+    // Redis 6 keeps no entries-read count, and its SETID takes no ENTRIESREAD.
+    if (at === "0-0" && info.has("entries-read")) args.push("ENTRIESREAD", 0);
     else if (at === stream.get("last-generated-id") && typeof added === "number") args.push("ENTRIESREAD", added);
     else if (typeof entriesRead === "number" && isStreamId(delivered) && compareStreamIds(at, delivered) < 0) {
       const maxDeleted = stream.get("max-deleted-entry-id");
