@@ -93,7 +93,7 @@ class NatsStreamSource implements StreamSource {
     } catch (cause) {
       await this.close();
       if (cause instanceof FreshetError) throw cause;
-      throw new SourceError(`NATS JetStream at ${this.o.address}: cannot open consumer ${this.o.durable} on stream ${this.o.stream}: ${messageOf(cause)}`, {}, { cause });
+      throw this.failure(`cannot open consumer ${this.o.durable} on stream ${this.o.stream}`, cause);
     }
   }
 
@@ -162,7 +162,7 @@ class NatsStreamSource implements StreamSource {
       this.consumer = await jetstream(this.nc as NatsConnection).consumers.get(this.o.stream, this.o.durable);
     } catch (cause) {
       this.consumer = consumer;
-      throw new SourceError(`NATS JetStream at ${this.o.address}: cannot recreate consumer ${this.o.durable} after a lost delivery: ${messageOf(cause)}`, {}, { cause });
+      throw this.failure(`cannot recreate consumer ${this.o.durable} after a lost delivery`, cause);
     }
     // The new consumer starts with its ack floor at `position`: nothing handed out before needs an ack any more.
     this.uncommitted = this.uncommitted.map((h) => ({ ...h, msg: undefined }));
@@ -289,7 +289,7 @@ class NatsStreamSource implements StreamSource {
     const err = this.fetchError;
     if (err === undefined) return;
     this.fetchError = undefined;
-    throw new SourceError(`NATS JetStream at ${this.o.address}: reading stream ${this.o.stream} (durable ${this.o.durable}) failed: ${messageOf(err)}`, {}, { cause: err });
+    throw this.failure(`reading stream ${this.o.stream} (durable ${this.o.durable}) failed`, err);
   }
 
   async commit(position: SourcePosition): Promise<void> {
@@ -310,7 +310,7 @@ class NatsStreamSource implements StreamSource {
     try {
       confirmed = await msg.ackAck();
     } catch (cause) {
-      throw new SourceError(`NATS JetStream at ${this.o.address}: acknowledging up to sequence ${seq} on stream ${this.o.stream} failed: ${messageOf(cause)}`, {}, { cause });
+      throw this.failure(`acknowledging up to sequence ${seq} on stream ${this.o.stream} failed`, cause);
     }
     if (!confirmed) throw new SourceError(`NATS JetStream at ${this.o.address} did not confirm the acknowledgement up to sequence ${seq} on stream ${this.o.stream}; commit again.`);
   }
@@ -322,12 +322,17 @@ class NatsStreamSource implements StreamSource {
       const buffered = this.buffer.reduce((n, m) => (m.seq > this.position ? n + 1 : n), 0);
       return info.num_pending + buffered;
     } catch (cause) {
-      throw new SourceError(`NATS JetStream at ${this.o.address}: consumer info for ${this.o.durable} failed: ${messageOf(cause)}`, {}, { cause });
+      throw this.failure(`consumer info for ${this.o.durable} failed`, cause);
     }
   }
 
   stats(): StreamSourceStats {
     return { read: this.read, committed: this.committed };
+  }
+
+  /** A driver error as a SourceError naming JetStream, the address and what failed. */
+  private failure(what: string, cause: unknown): SourceError {
+    return new SourceError(`NATS JetStream at ${this.o.address}: ${what}: ${messageOf(cause)}`, {}, { cause });
   }
 
   async close(): Promise<void> {
