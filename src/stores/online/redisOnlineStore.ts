@@ -31,9 +31,18 @@ const SCAN_COUNT = 1000;
  * deleteFeature and dropNamespace SCAN the namespace's key prefix; they are not
  * atomic with respect to concurrent writes.
  */
+/** A Lua script and its SHA-1, run by `evalScript`. */
+interface LuaScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+function luaScript(lua: string): LuaScript {
+  return { lua, sha: createHash("sha1").update(lua).digest("hex") };
+}
+
 /** HMGET of the features (ARGV) for each key (KEYS), as one array per key. */
-const READ_SCRIPT = "local out = {} for i, k in ipairs(KEYS) do out[i] = redis.call('HMGET', k, unpack(ARGV)) end return out";
-const READ_SHA = createHash("sha1").update(READ_SCRIPT).digest("hex");
+const READ_SCRIPT = luaScript("local out = {} for i, k in ipairs(KEYS) do out[i] = redis.call('HMGET', k, unpack(ARGV)) end return out");
 
 /**
  * A write in "event-time" order, compare-and-set on the server. One call per
@@ -66,7 +75,7 @@ const READ_SHA = createHash("sha1").update(READ_SCRIPT).digest("hex");
  * they are. Lua's unpack() takes at most a few thousand values, so HMGET and
  * HSET go in chunks.
  */
-const ORDERED_WRITE_SCRIPT = String.raw`
+const ORDERED_WRITE_SCRIPT = luaScript(String.raw`
 local CHUNK = 1000
 local function hmget(key, names)
   if #names <= CHUNK then return redis.call('HMGET', key, unpack(names)) end
@@ -143,10 +152,8 @@ for _, w in ipairs(writes) do
   if expire == '' then redis.call('PERSIST', w[1]) else redis.call('PEXPIRE', w[1], expire) end
 end
 return #writes
-`;
+`);
 
-/** The ioredis command name under which ORDERED_WRITE_SCRIPT is defined (EVALSHA, falling back to EVAL on NOSCRIPT). */
-const ORDERED_WRITE = "freshetWriteInEventTimeOrder";
 const CORRUPT_REPLY = "FRESHET_CORRUPT ";
 
 export class RedisOnlineStore implements OnlineStore {
@@ -154,14 +161,12 @@ export class RedisOnlineStore implements OnlineStore {
   readonly #client: Redis;
   readonly #prefix: string;
   readonly #address: string;
-  readonly #orderedWrite: (numberOfKeys: number, keysAndArgs: readonly string[]) => Promise<unknown>;
   #lastError: unknown;
 
   private constructor(client: Redis, options: RedisOnlineStoreOptions) {
     this.#client = client;
     this.#prefix = options.prefix ?? "freshet";
     this.#address = addressOf(client);
-    this.#orderedWrite = definedCommand(client, ORDERED_WRITE, ORDERED_WRITE_SCRIPT);
     // ioredis reports connection trouble as events; without a listener it logs them. Kept as the cause of the next failure.
     client.on("error", (error: unknown) => {
       this.#lastError = error;
@@ -232,8 +237,8 @@ export class RedisOnlineStore implements OnlineStore {
     if (keys.length === 0) return;
     const what = `write to namespace "${namespace}"`;
     const reply = await this.#run(what, () =>
-      // One array, not spread: a batch of 10,000 rows is 140,000 arguments, past what a call's stack takes.
-      this.#orderedWrite(keys.length, keys.concat(args)).catch((e: unknown) => {
+      // A batch of 10,000 rows is 140,000 arguments: one array (see evalScript).
+      evalScript(this.#client, ORDERED_WRITE_SCRIPT, keys.length, keys.concat(args)).catch((e: unknown) => {
         const message = e instanceof Error ? e.message : "";
         if (!message.startsWith(CORRUPT_REPLY)) throw e;
         throw corruptEntryError(`Redis ${this.#address} ${message.slice(CORRUPT_REPLY.length)}`, CELL_SHAPE);
@@ -252,12 +257,7 @@ export class RedisOnlineStore implements OnlineStore {
     // build and parse, where a pipeline of HMGETs costs one per key. (Like a
     // pipeline, it needs every key on one node: not for Redis Cluster batches.)
     const replies = await this.#run(`read from namespace "${namespace}"`, async () => {
-      // One array, which ioredis flattens: spread, 150,000 keys overflowed the call stack.
-      const keysAndArgs = keys.map((k) => base + k).concat(features);
-      const reply: unknown = await this.#client.evalsha(READ_SHA, keys.length, keysAndArgs).catch(async (e: unknown) => {
-        if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
-        return this.#client.eval(READ_SCRIPT, keys.length, keysAndArgs);
-      });
+      const reply = await evalScript(this.#client, READ_SCRIPT, keys.length, keys.map((k) => base + k).concat(features));
       if (!Array.isArray(reply) || reply.length !== keys.length) throw new StorageError(`Redis at ${this.#address} answered a read of namespace "${namespace}" with an unexpected reply.`);
       return reply as unknown[];
     });
@@ -353,19 +353,16 @@ export class RedisOnlineStore implements OnlineStore {
 }
 
 /**
- * Defines a Lua command on the client (ioredis sends EVALSHA and falls back
- * to EVAL on NOSCRIPT) and returns it typed. Defining it again on a shared
- * client replaces it with the same script. The keys and arguments go as one
- * array, which ioredis flattens into the command.
+ * Runs a script by EVALSHA, sending its text with EVAL when Redis does not
+ * hold it (NOSCRIPT: the first call, or after a restart or SCRIPT FLUSH).
+ * Keys and arguments go as one array, which ioredis flattens: spread, a read
+ * of 150,000 keys overflowed the call stack.
  */
-function definedCommand(client: Redis, name: string, lua: string): (numberOfKeys: number, keysAndArgs: readonly string[]) => Promise<unknown> {
-  client.defineCommand(name, { lua });
-  const command: unknown = Reflect.get(client, name);
-  if (typeof command !== "function") throw new StorageError(`ioredis did not define the command ${name} on the client.`);
-  return async (numberOfKeys, keysAndArgs) => {
-    const reply: unknown = await Reflect.apply(command, client, [numberOfKeys, keysAndArgs]);
-    return reply;
-  };
+function evalScript(client: Redis, script: LuaScript, numberOfKeys: number, keysAndArgs: string[]): Promise<unknown> {
+  return client.evalsha(script.sha, numberOfKeys, keysAndArgs).catch((e: unknown) => {
+    if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
+    return client.eval(script.lua, numberOfKeys, keysAndArgs);
+  });
 }
 
 function addressOf(client: Redis): string {
