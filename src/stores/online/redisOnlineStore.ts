@@ -54,9 +54,10 @@ const READ_SCRIPT = luaScript("local out = {} for i, k in ipairs(KEYS) do out[i]
  * ARGV[1]: the PEXPIRE in ms, or "" to PERSIST (the "write" order's rule).
  * Then per row: eventTime, epoch, n, and n pairs (feature, encoded cell).
  *
- * First pass: decide every feature, from the stored cells (one HMGET per
- * row) or, for a feature an earlier row of the batch set, from `decided`
- * (those HSETs have not run yet; kept only for keys with several rows). Second pass: the HSETs and expiries.
+ * First pass: decide every feature against the stored cell (one HMGET per
+ * row) or, for a feature an earlier row of the batch set, against the cell
+ * that row set, kept in `decided` (those HSETs have not run yet; kept only
+ * for keys with several rows). Second pass: the HSETs and expiries.
  * Nothing is written until every stored cell was understood, because Redis
  * keeps a script's writes made before an error: the error leaves the hashes
  * untouched.
@@ -130,19 +131,17 @@ for _, key in ipairs(KEYS) do
   local stored = hmget(key, names)
   local fields = {}
   for j = 1, n do
-    local name = names[j]
-    local prev = known and known[name]
+    local name, cell = names[j], ARGV[first + 2 * j - 1]
+    local current = known and known[name] or stored[j]
     local apply = true
-    if prev then
-      apply = event_time > prev[1] or (event_time == prev[1] and epoch >= prev[2])
-    elseif stored[j] then
-      apply = replaces(event_time, epoch, stored[j])
+    if current then
+      apply = replaces(event_time, epoch, current)
       if apply == nil then return redis.error_reply('FRESHET_CORRUPT ' .. key .. ' ' .. name) end
     end
     if apply then
       fields[#fields + 1] = name
-      fields[#fields + 1] = ARGV[first + 2 * j - 1]
-      if known then known[name] = { event_time, epoch } end
+      fields[#fields + 1] = cell
+      if known then known[name] = cell end
     end
   end
   if #fields > 0 then writes[#writes + 1] = { key, fields } end
