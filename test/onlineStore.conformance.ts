@@ -393,6 +393,12 @@ export function onlineStoreConformance(name: string, open: () => Promise<OnlineS
         // The plain order stores epochs too, and ignores them itself.
         await store.write(ns, [{ key: "u1", features: { b: "plain again" }, eventTime: T - 50 }], { now: T + 2 });
         expect(await store.read(ns, ["u1"], ["b"], { now: T + 2 })).toEqual([[present("plain again", T - 50)]]);
+        // What it stores is compared with: a tie needs at least the epoch the plain write stored.
+        await store.write(ns, [{ key: "u1", features: { b: "plain, epoch 5" }, eventTime: T - 50, epoch: 5 }], { now: T + 3 });
+        await store.write(ns, [{ key: "u1", features: { b: "epoch 4" }, eventTime: T - 50, epoch: 4 }], { ...ordered, now: T + 4 });
+        expect(await store.read(ns, ["u1"], ["b"], { now: T + 4 })).toEqual([[present("plain, epoch 5", T - 50)]]);
+        await store.write(ns, [{ key: "u1", features: { b: "epoch 5" }, eventTime: T - 50, epoch: 5 }], { ...ordered, now: T + 5 });
+        expect(await store.read(ns, ["u1"], ["b"], { now: T + 5 })).toEqual([[present("epoch 5", T - 50)]]);
       });
 
       it("is idempotent: the same write again leaves the same values (and refreshes their TTL)", async () => {
