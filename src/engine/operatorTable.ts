@@ -88,46 +88,20 @@ export class OperatorTableRuntime {
       if (g === undefined) groups.set(id, (g = []));
       g.push({ row, t: ts[i] as number });
     }
-    const staged: StagedOutputs["states"] = new Map();
-    const inputsOf = (id: string): { st: KeyOutputs; inputs: Array<{ input: unknown; t: number }> } => {
-      const items = groups.get(id) as Array<{ row: Row; t: number }>;
-      const first = items[0]?.row as Row;
-      const before = this.states.get(id);
-      // The window is copied; outputs are appended only at commit.
-      const st: KeyOutputs =
-        before === undefined
-          ? { keyValues: Object.fromEntries(node.keys.map((k) => [k, first[k]])), window: [], seen: 0, ts: [], rows: [] }
-          : { keyValues: before.keyValues, window: before.window.slice(), seen: before.seen, ts: before.ts, rows: before.rows };
-      const inputs: Array<{ input: unknown; t: number }> = [];
-      for (const { row, t } of items) {
-        if (node.countWindow === undefined) {
-          inputs.push({ input: row, t });
-          continue;
-        }
-        const { size, slide } = node.countWindow;
-        st.window.push(row);
-        if (st.window.length > size) st.window.shift();
-        st.seen++;
-        if (st.seen < size || (st.seen - size) % slide !== 0) continue;
-        inputs.push({ input: st.window.slice(), t });
-      }
-      return { st, inputs };
-    };
-    const policy = this.policy;
-    if (mode === "online" && policy !== undefined) return this.stageForPolicy(policy, [...groups.keys()], inputsOf);
     const ids = [...groups.keys()];
+    const policy = this.policy;
+    if (mode === "online" && policy !== undefined) return this.stageForPolicy(policy, ids, groups);
+    const staged: StagedOutputs["states"] = new Map();
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < ids.length) {
         const id = ids[next++] as string;
-        const { st, inputs } = inputsOf(id);
+        const { st, inputs, ts: inputTs } = this.inputsOf(id, groups.get(id) as Array<{ row: Row; t: number }>);
         const outTs: number[] = [];
         const outRows: Row[] = [];
-        for (const { input, t } of inputs) {
-          for (const r of await this.run(id, input, st.keyValues)) {
-            outRows.push(r);
-            outTs.push(t);
-          }
+        for (let j = 0; j < inputs.length; j++) {
+          await this.run(id, inputs[j], st.keyValues, outRows);
+          while (outTs.length < outRows.length) outTs.push(inputTs[j] as number);
         }
         staged.set(id, { st, ts: outTs, rows: outRows });
       }
@@ -139,17 +113,19 @@ export class OperatorTableRuntime {
   private stageForPolicy(
     policy: PolicyRuntime,
     ids: readonly string[],
-    inputsOf: (id: string) => { st: KeyOutputs; inputs: Array<{ input: unknown; t: number }> },
+    groups: ReadonlyMap<string, Array<{ row: Row; t: number }>>,
   ): StagedOutputs {
     const { error, shed } = policy.def;
     const value = shed.kind === "moved" ? shed.value : undefined;
     const states: StagedOutputs["states"] = new Map();
     const pending: Array<{ id: string; input: unknown; t: number; error: number; value: number | undefined }> = [];
     for (const id of ids) {
-      const { st, inputs } = inputsOf(id);
+      const { st, inputs, ts } = this.inputsOf(id, groups.get(id) as Array<{ row: Row; t: number }>);
       states.set(id, { st, ts: [], rows: [] });
       const current = st.rows[st.rows.length - 1] ?? null;
-      for (const { input, t } of inputs) {
+      for (let j = 0; j < inputs.length; j++) {
+        const input = inputs[j];
+        const t = ts[j] as number;
         const e = error === undefined ? 0 : error(current, input);
         const v = value === undefined ? undefined : value(input);
         if (!Number.isFinite(e) || e < 0) throw new SchemaError(`operator table "${this.def.name}": the policy's error function returned ${String(e)} for key ${id}; return a finite number >= 0`, { field: "error" });
@@ -160,18 +136,48 @@ export class OperatorTableRuntime {
     return { states, pending };
   }
 
-  /** Calls the operator on one input and checks its output rows. */
-  private async run(id: string, input: unknown, keyValues: Row): Promise<Row[]> {
+  /**
+   * A key's operator inputs in a batch, each with its event time (parallel
+   * arrays: no object per input), and its state advanced past them. The
+   * window is copied; outputs are appended only at commit.
+   */
+  private inputsOf(id: string, items: ReadonlyArray<{ row: Row; t: number }>): { st: KeyOutputs; inputs: unknown[]; ts: number[] } {
+    const node = this.def.root;
+    const first = items[0]?.row as Row;
+    const before = this.states.get(id);
+    const st: KeyOutputs =
+      before === undefined
+        ? { keyValues: Object.fromEntries(node.keys.map((k) => [k, first[k]])), window: [], seen: 0, ts: [], rows: [] }
+        : { keyValues: before.keyValues, window: before.window.slice(), seen: before.seen, ts: before.ts, rows: before.rows };
+    const inputs: unknown[] = [];
+    const ts: number[] = [];
+    for (const { row, t } of items) {
+      if (node.countWindow === undefined) {
+        inputs.push(row);
+        ts.push(t);
+        continue;
+      }
+      const { size, slide } = node.countWindow;
+      st.window.push(row);
+      if (st.window.length > size) st.window.shift();
+      st.seen++;
+      if (st.seen < size || (st.seen - size) % slide !== 0) continue;
+      inputs.push(st.window.slice());
+      ts.push(t);
+    }
+    return { st, inputs, ts };
+  }
+
+  /** Calls the operator on one input and appends its checked output rows to `rows`. */
+  private async run(id: string, input: unknown, keyValues: Row, rows: Row[]): Promise<void> {
     const node = this.def.root;
     const out = await node.fn(input, keyValues);
-    const rows: Row[] = [];
     for (const r of out === null || out === undefined ? [] : Array.isArray(out) ? out : [out]) {
       if (typeof r !== "object" || r === null) {
         throw new SchemaError(`operator table "${this.def.name}": the operator returned ${r === null ? "null" : typeof r} in a list for key ${id}; return rows (objects)`, { field: "output" });
       }
       rows.push(parseFields(node.output, r as Row, `operator table "${this.def.name}", output for key ${id}`, rows.length));
     }
-    return rows;
   }
 
   commit(staged: StagedOutputs): void {
@@ -182,8 +188,7 @@ export class OperatorTableRuntime {
       }
       this.states.set(id, st);
       // A replay computed these inputs outside the policy: the key is up to date with them.
-      const last = ts[ts.length - 1];
-      if (this.policy !== undefined && staged.pending === undefined && last !== undefined) this.policy.computedExactly(id, last);
+      if (this.policy !== undefined && staged.pending === undefined && ts.length > 0) this.policy.computedExactly(id, ts[ts.length - 1] as number);
     }
     for (const p of staged.pending ?? []) this.policy?.offer(p.id, p.input, p.t, p.error, p.value);
   }
@@ -215,9 +220,9 @@ export class OperatorTableRuntime {
       const id = u.key.id;
       const st = this.states.get(id);
       if (st === undefined) continue;
-      let rows: Row[];
+      const rows: Row[] = [];
       try {
-        rows = await this.run(id, u.input, st.keyValues);
+        await this.run(id, u.input, st.keyValues, rows);
       } catch (e) {
         policy.failed(e);
         continue;

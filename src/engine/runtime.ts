@@ -257,7 +257,8 @@ export class Runtime {
       throw e;
     }
     const n = this.commit(p, staged, emit);
-    if (!this.replaying) for (const t of p.src.operatorTables) await t.drain();
+    // Only policy tables have queued work: no await (a microtask) per push for the others.
+    if (!this.replaying) for (const t of p.src.operatorTables) if (t.policy !== undefined) await t.drain();
     return n;
   }
 
