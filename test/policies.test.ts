@@ -108,6 +108,8 @@ describe("offline stays exact", () => {
     expect(h).toEqual(strip(await store.getHistorical(exact, entities)));
     expect(h.find((r) => r.sym === "s7" && r.ts === T0 + 5450)).toEqual({ sym: "s7", ts: T0 + 5450, mean: 5, last_ts: T0 + 5400 });
     // A training set (point in time) reads the same exact values.
+    const set = await store.trainingSet({ entities, features: [{ feature: "policed:mean", as: "mean" }, { feature: "policed:last_ts", as: "last_ts" }] });
+    expect(strip(set)).toEqual(h);
     await store.close();
   });
 
