@@ -63,6 +63,9 @@ describe("restart with a data directory", () => {
     const onlineBefore = await a.getOnline(userStats, users, { at });
     const histBefore = await a.getHistorical(userStats, users.map((u) => ({ ...u, ts: at - 3_600_000 })));
     const statsBefore = a.stats();
+    const byUser = (rows: Array<{ user: string }>) => rows.slice().sort((x, y) => x.user.localeCompare(y.user));
+    const bulkBefore = byUser(await a.bulkQuery(userStats));
+    expect(bulkBefore).toHaveLength(7);
     await a.close();
     await expect(a.getOnline(userStats, users)).rejects.toThrow(/closed/);
 
@@ -76,6 +79,8 @@ describe("restart with a data directory", () => {
     // A table this directory has never seen is built from the history on disk.
     const perUser1d = clicks.groupBy("user").aggregate({ clicks_1d: count({ window: "1d" }) }).as("per_user_1d");
     await b.apply([clicks, userStats, perUser1d]);
+    // A bulk read after the restart sees every persisted key, not only those loaded since.
+    expect(byUser(await b.bulkQuery(userStats))).toEqual(bulkBefore);
     const fresh = await b.getOnline(perUser1d, users, { at });
     expect(fresh.map((r) => r.clicks_1d)).toEqual(users.map((u) => (u.user === "u7" ? 0 : expect.any(Number))));
     expect(fresh.reduce((a, r) => a + r.clicks_1d, 0)).toBe(400);

@@ -509,7 +509,15 @@ export class FeatureStore {
     const ot = this.runtime.operatorTables.get(name);
     if (ot !== undefined) return ot.all();
     const t = this.table(name);
-    return this.getOnline(name, [...t.operator.states.values()].map((st) => Object.fromEntries(t.def.root.keys.map((k, i) => [k, st.keyValues[i]]))));
+    // Keys in memory, and those only in the state store (persisted, not loaded since a restart).
+    const keys = new Set(t.operator.states.keys());
+    if (t.join === undefined) for (const k of this.states.keys(name)) keys.add(k);
+    const rows: Row[] = [];
+    for (const k of keys) {
+      const st = t.operator.lookup(k);
+      if (st !== undefined) rows.push(Object.fromEntries(t.def.root.keys.map((f, i) => [f, st.keyValues[i]])));
+    }
+    return this.getOnline(name, rows);
   }
 
   /** The time of an online read: `at`, or the store clock (a table's watermark with clock "event"). */
