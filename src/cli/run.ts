@@ -75,7 +75,7 @@ export async function startJob(o: RunOptions, log: (line: string) => void = () =
       const at = positions[dataset];
       log(`reading ${dataset} from ${s.description}, ${at === undefined ? "from its start" : `after position ${JSON.stringify(at)}`}`);
     }
-    if (exportStore !== undefined) log(`exporting ${exportTables.join(", ")} to the ${exportStore.kind} online store after each checkpoint`);
+    if (exportStore !== undefined) log(`exporting ${exportTables.join(", ")} to the ${exportStore.kind} online store at each checkpoint`);
     log(`freshet job running (ready in ${startMs.toFixed(0)} ms)${server === undefined ? "" : ` and serving on ${server.url}`}`);
     let closing: Promise<void> | undefined;
     return {

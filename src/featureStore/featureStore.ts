@@ -117,6 +117,13 @@ export interface IngestReport {
 
 export interface PushOptions {
   readonly onError?: OnError;
+  /**
+   * Where these rows end in a live source (a job's source name and the
+   * position after the last row): recorded with the state the push leaves,
+   * so every later commit (checkpoint, flush, close) saves state and
+   * positions together. Pushes of up to 65,536 rows are all-or-nothing.
+   */
+  readonly position?: { readonly source: string; readonly at: SourcePosition };
 }
 
 export interface OnlineReadOptions {
@@ -433,6 +440,7 @@ export class FeatureStore {
         read = b.read;
         await this.runtime.ingestAsync(dataset, b.rows, b.ts);
       }
+      if (options.position !== undefined) this.positions[options.position.source] = options.position.at;
     } finally {
       done();
     }
@@ -826,23 +834,21 @@ export class FeatureStore {
   }
 
   /**
-   * A job's checkpoint: history, online state and where each live source
-   * stands (by source name), made durable in one commit. A job reopened on
-   * the same directory resumes each source from `savedPositions()`, so every
-   * row is counted once. Call it between pushes, not during one.
+   * A job's checkpoint: history, online state and the position each live
+   * source reached (given with the pushes), durable in one commit; returns
+   * its epoch. A job reopened on the same directory resumes each source from
+   * `savedPositions()`, so every row is counted once.
    */
-  async checkpoint(positions: Readonly<Record<string, SourcePosition>>): Promise<number> {
+  async checkpoint(): Promise<number> {
     this.assertOpen();
     await this.pushing;
     await this.replaying;
-    const before = this.positions;
-    this.positions = { ...this.positions, ...positions };
-    try {
-      return await this.commitDurably(undefined);
-    } catch (e) {
-      this.positions = before;
-      throw e;
-    }
+    return this.commitDurably(undefined);
+  }
+
+  /** The epoch of the last commit (checkpoints, flushes): 0 before any. A job's next checkpoint is this + 1. */
+  get epoch(): number {
+    return savedProgress(this.states).epoch ?? 0;
   }
 
   /** Event time up to which a table has its input (its sources' watermark), in ms; null before any event. */

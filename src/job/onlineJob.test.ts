@@ -127,7 +127,7 @@ describe("OnlineJob", () => {
     await store.close();
   });
 
-  it("exports tables to an online store after each checkpoint; a replay after a fallback never moves a stored value back", async () => {
+  it("exports tables to an online store at each checkpoint; a replay after a fallback never moves a stored value back", async () => {
     const dir = tempDir();
     const stream = new MemoryStream();
     const all = events(0, 4_000);
@@ -185,6 +185,47 @@ describe("OnlineJob", () => {
     expect(second[0]).toEqual(first[2]);
     const at4 = T0 + 3_999_000;
     expect(second[1]).toEqual((await offline(all, at4)).map((r) => features.map((f) => [(r as Record<string, unknown>)[f], at4])));
+  });
+
+  it("an export that fails fails the job; closing commits state and positions together, and the restart exports what was lost", async () => {
+    const dir = tempDir();
+    const stream = new MemoryStream();
+    const all = events(0, 2_000);
+    const online = new MemoryOnlineStore();
+    const users = ["u0", "u1", "u2", "u3", "u4"];
+    const write = online.write.bind(online);
+    let calls = 0;
+    online.write = async (ns, rows, o) => {
+      if (++calls === 2) throw new Error("the online store went away");
+      return write(ns, rows, o);
+    };
+    const open = async () => {
+      const store = await FeatureStore.open({ dir, clock: "event", state: "checkpoints" });
+      await store.apply([clicks, perUser]);
+      return store;
+    };
+    let store = await open();
+    let job = await OnlineJob.start(store, [{ dataset: "clicks", source: stream.source("job") }], { batchSize: 1_000, checkpointEveryMs: 60_000, exportTo: { store: online, tables: ["per_user"] } });
+    stream.append(all.slice(0, 1_000));
+    await until(() => job.stats().sources[0]?.read === 1_000);
+    await job.checkpoint();
+    stream.append(all.slice(1_000));
+    await until(() => job.stats().sources[0]?.read === 2_000);
+    await expect(job.checkpoint()).rejects.toThrow(/went away/);
+    await expect(job.done).rejects.toThrow(/went away/);
+    await store.close();
+    // close() committed the state of all 2,000 rows, and with it their position (not the last checkpoint's 1,000).
+    store = await open();
+    expect(store.savedPositions()).toEqual({ clicks: 2_000 });
+    expect(store.stats().datasets.clicks).toMatchObject({ accepted: 2_000, late: 0 });
+    // Nothing is left to read, yet the restarted job exports every key: the changes the failed export lost.
+    job = await OnlineJob.start(store, [{ dataset: "clicks", source: stream.source("job") }], { batchSize: 1_000, checkpointEveryMs: 60_000, exportTo: { store: online, tables: ["per_user"] } });
+    await job.stop();
+    expect(job.stats().sources[0]?.read).toBe(0);
+    await store.close();
+    const at = T0 + 1_999_000;
+    const cells = await online.read("per_user", users, ["n", "total", "top"], { now: 0 });
+    expect(cells.map((row) => row.map((c) => [c.value, c.eventTime]))).toEqual((await offline(all, at)).map((r) => ["n", "total", "top"].map((f) => [(r as Record<string, unknown>)[f], at])));
   });
 
   it("fails on a row that does not fit, naming the source, and checkpoints nothing of it", async () => {

@@ -3,9 +3,10 @@ import { messageOf } from "../core/errorMessage.js";
 import { DefinitionError, SourceError } from "../errors.js";
 import type { FeatureStore } from "../featureStore/featureStore.js";
 import type { OnError } from "../featureStore/inputs.js";
-import type { RowSource } from "../sources/rowSource.js";
+import { DEFAULT_BATCH, type RowSource } from "../sources/rowSource.js";
 import type { SourcePosition, StreamSource } from "../sources/stream/streamSource.js";
 import { encodeKey } from "../core/keys.js";
+import type { Row } from "../core/schema.js";
 import type { FeatureValue, OnlineStore, OnlineWrite } from "../stores/online/onlineStore.js";
 
 /** One live input of a job: a stream feeding a dataset. */
@@ -31,11 +32,12 @@ export interface OnlineJobOptions {
   /** Called after each checkpoint is durable and acknowledged. */
   readonly onCheckpoint?: (c: CheckpointReport) => void;
   /**
-   * Writes the tables' values to an online store after each checkpoint, for
-   * servers that read it (namespace: the table's name, key: the encoded key).
-   * Writes are in event-time order, with the table's watermark as event time
-   * and the checkpoint's epoch: a job replaying after a crash rewrites what
-   * it wrote before and never moves a stored value back in event time.
+   * Writes the tables' values to an online store at each checkpoint, just
+   * before it is made durable, for servers that read it (namespace: the
+   * table's name, key: the encoded key). Writes are in event-time order, with
+   * the table's watermark as event time and the checkpoint's epoch: a job
+   * replaying after a crash rewrites what it wrote before, loses nothing, and
+   * never moves a stored value back in event time.
    */
   readonly exportTo?: JobExport;
 }
@@ -134,6 +136,8 @@ export class OnlineJob {
   ) {
     this.every = positive("checkpointEveryMs", options.checkpointEveryMs ?? 1_000);
     this.batchSize = positive("batchSize", options.batchSize ?? 10_000);
+    // A push of at most one parse batch is all-or-nothing, so a failed push leaves state and position as they were.
+    if (this.batchSize > DEFAULT_BATCH) throw new DefinitionError(`job: "batchSize" must be at most ${DEFAULT_BATCH}, got ${this.batchSize}`, { field: "batchSize" });
     this.maxWaitMs = positive("maxWaitMs", options.maxWaitMs ?? 200);
     this.clock = options.clock ?? wallClock;
     const names = new Set<string>();
@@ -168,7 +172,7 @@ export class OnlineJob {
       for (const i of opened) await i.source.close().catch(() => {});
       throw e;
     }
-    if (options.exportTo !== undefined) job.subscribeExports(options.exportTo);
+    if (options.exportTo !== undefined) await job.startExports(options.exportTo);
     job.lastTick = job.clock.now();
     job.loops = Promise.all(job.inputs.map((i) => job.readLoop(i))).then(() => undefined);
     job.timer = setInterval(() => void job.tick(), Math.min(job.every, 1_000));
@@ -201,9 +205,14 @@ export class OnlineJob {
     };
   }
 
-  /** Checkpoints now (between batches) and acknowledges the rows it holds. */
-  checkpoint(): Promise<void> {
-    return this.serially(() => this.checkpointNow());
+  /** Checkpoints now (between batches) and acknowledges the rows it holds. A failed checkpoint fails the job, as a timed one does. */
+  async checkpoint(): Promise<void> {
+    try {
+      await this.serially(() => this.checkpointNow());
+    } catch (e) {
+      this.fail(e);
+      throw e;
+    }
   }
 
   /**
@@ -239,7 +248,7 @@ export class OnlineJob {
       const { rows, position } = batch;
       try {
         await this.serially(async () => {
-          await this.store.push(input.dataset, asRowSource(input, rows), { onError: input.onError });
+          await this.store.push(input.dataset, asRowSource(input, rows), { onError: input.onError, position: { source: input.name, at: position } });
           input.position = position;
           input.read += rows.length;
           this.dirty = true;
@@ -255,11 +264,7 @@ export class OnlineJob {
   /** Checkpoints when one is due (from the read loops and a timer, for quiet sources). */
   private async tick(): Promise<void> {
     if (this.stopping || this.clock.now() - this.lastTick < this.every) return;
-    try {
-      await this.serially(() => this.checkpointNow());
-    } catch (e) {
-      this.fail(e);
-    }
+    await this.checkpoint().catch(() => {}); // the failure is the job's now (done rejects with it)
   }
 
   private async checkpointNow(): Promise<void> {
@@ -269,9 +274,13 @@ export class OnlineJob {
     if (written) {
       const positions: Record<string, SourcePosition> = {};
       for (const i of this.inputs) if (i.position !== undefined) positions[i.name] = i.position;
-      const epoch = await this.store.checkpoint(positions);
+      // Exported before the checkpoint that holds these values: a crash in
+      // between replays them from the previous checkpoint and exports them
+      // again (the store keeps the newer of equal or older rewrites), whereas
+      // exporting after it would lose what changed if the process died there.
+      await this.export(this.store.epoch + 1);
+      await this.store.checkpoint();
       this.dirty = false;
-      await this.export(epoch);
       // Acknowledged only now that the state holding these rows is durable.
       for (const i of this.inputs) if (i.position !== undefined) await i.source.commit(i.position);
       this.checkpoints++;
@@ -289,26 +298,31 @@ export class OnlineJob {
     }
   }
 
-  private subscribeExports(exp: JobExport): void {
+  /**
+   * Queues every key of the exported tables (what a crashed or failed run
+   * may not have exported is rewritten; the store keeps the newer of equal
+   * or older rewrites), then every key a push changes.
+   */
+  private async startExports(exp: JobExport): Promise<void> {
     for (const table of exp.tables) {
       const keys = this.store.describe(table).keys.map((c) => c.name);
       const pending = new Map<string, OnlineWrite>();
       this.exports.set(table, pending);
-      this.unsubscribe.push(
-        this.store.subscribe([table], (vectors) => {
-          const eventTime = this.store.watermark(table) ?? undefined;
-          for (const v of vectors as Array<Record<string, unknown>>) {
-            const key = encodeKey(keys.map((k) => v[k]));
-            const features: Record<string, FeatureValue> = {};
-            for (const [f, value] of Object.entries(v)) if (!keys.includes(f)) features[f] = value as FeatureValue;
-            pending.set(key, { key, features, ...(eventTime === undefined ? {} : { eventTime }) });
-          }
-        }),
-      );
+      const queue = (vectors: readonly Row[]): void => {
+        const eventTime = this.store.watermark(table) ?? undefined;
+        for (const v of vectors) {
+          const key = encodeKey(keys.map((k) => v[k]));
+          const features: Record<string, FeatureValue> = {};
+          for (const [f, value] of Object.entries(v)) if (!keys.includes(f)) features[f] = value as FeatureValue;
+          pending.set(key, { key, features, ...(eventTime === undefined ? {} : { eventTime }) });
+        }
+      };
+      queue(await this.store.bulkQuery(table));
+      this.unsubscribe.push(this.store.subscribe([table], queue));
     }
   }
 
-  /** Writes what changed since the last export, once the checkpoint holding it is durable. */
+  /** Writes what changed since the last export, as of the checkpoint `epoch` about to be written. */
   private async export(epoch: number): Promise<void> {
     const exp = this.options.exportTo;
     if (exp === undefined) return;

@@ -43,7 +43,7 @@ export interface JobConfig {
   /** Rows that do not fit their dataset: fail the job (default) or dead-letter them. */
   readonly onError?: OnError;
   /**
-   * Also write the tables' values to this online store after each checkpoint
+   * Also write the tables' values to this online store at each checkpoint
    * ("lmdb" in the data directory, or a redis:// URL), in event-time order
    * (see docs/online-writes.md), for servers that read it.
    */
