@@ -185,7 +185,16 @@ describe("reads, background budgets and failures", () => {
     expect(store.policyStats(slow).computed).toBe(4);
     expect(maxInFlight).toBe(2);
     expect((await store.bulkQuery(slow)).map((r) => r.price)).toEqual([0, 1, 2, 3]);
-    await store.close();
+    // close() waits for the background workers: two more updates, then close while they run.
+    await store.push("ticks", ["a", "b"].map((sym, i) => ({ sym, price: 10 + i, ts: T0 + 10 + i })));
+    expect(inFlight).toBe(2);
+    let closed = false;
+    const closing = store.close().then(() => (closed = true));
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(false);
+    for (const open of gates.splice(0)) open();
+    await closing;
+    expect([inFlight, store.policyStats(slow).computed]).toEqual([0, 6]);
   });
 
   it("an operator that throws on a queued update loses that update, counted, and the push stands", async () => {

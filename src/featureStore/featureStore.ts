@@ -889,6 +889,9 @@ export class FeatureStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // A policy's background workers (a concurrency budget) finish their queue first: nothing writes after close.
+    await this.pushing;
+    for (const t of this.runtime.operatorTables.values()) await t.settled();
     await this.flush();
     this.closed = true;
     await this.states.close();
