@@ -18,3 +18,10 @@ export const fullGc: () => void = (() => {
   const fn: unknown = runInNewContext("gc");
   return typeof fn === "function" ? (fn as () => void) : () => {};
 })();
+
+/** The median of some timings or rates (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? Number.NaN) + (s[mid] ?? Number.NaN)) / 2;
+}

@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { LmdbOnlineStore } from "../src/stores/online/lmdbOnlineStore.js";
 import type { OnlineStore, OnlineWrite, WriteOptions } from "../src/stores/online/onlineStore.js";
 import { RedisOnlineStore } from "../src/stores/online/redisOnlineStore.js";
-import { fullGc, numberArg } from "./benchArgs.js";
+import { fullGc, numberArg, median } from "./benchArgs.js";
 
 const KEYS = numberArg("keys") ?? 10_000;
 const BATCH = numberArg("batch") ?? 500;
@@ -72,11 +72,6 @@ async function timed(store: OnlineStore, namespace: string, side: Side, run: num
   return KEYS / seconds;
 }
 
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
 

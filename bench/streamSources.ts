@@ -32,7 +32,7 @@ import { Redis } from "ioredis";
 import { natsSource } from "../src/sources/nats/natsSource.js";
 import { redisStreamSource } from "../src/sources/redisStreams/redisStreamSource.js";
 import { StreamDecodeFailure, type StreamSource } from "../src/sources/stream/streamSource.js";
-import { fullGc, numberArg } from "./benchArgs.js";
+import { fullGc, numberArg, median } from "./benchArgs.js";
 
 const N = numberArg("n") ?? Number(process.env.FRESHET_BENCH_N ?? 200_000);
 const RUNS = numberArg("runs") ?? 3;
@@ -205,10 +205,6 @@ async function main(): Promise<void> {
   }
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-}
 
 function fmt(x: number): string {
   return Math.round(x).toLocaleString("en-US");

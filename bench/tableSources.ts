@@ -25,7 +25,7 @@ import postgres from "postgres";
 import { mysqlTableSource } from "../src/sources/sql/mysqlTableSource.js";
 import { postgresTableSource } from "../src/sources/sql/postgresTableSource.js";
 import type { StreamSource } from "../src/sources/stream/streamSource.js";
-import { fullGc, numberArg } from "./benchArgs.js";
+import { fullGc, numberArg, median } from "./benchArgs.js";
 
 const ROWS = numberArg("rows") ?? 200_000;
 const BATCH = numberArg("batch") ?? 10_000;
@@ -66,10 +66,6 @@ async function timed(f: () => Promise<Read>): Promise<{ ms: number; read: Read }
   return { ms: performance.now() - t0, read };
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 interface Side {
   readonly name: string;
