@@ -87,6 +87,8 @@ export { MemoryStream } from "./sources/memory/memoryStream.js";
 export { natsSource, type NatsSourceOptions } from "./sources/nats/natsSource.js";
 export { OnlineJob, type JobInput, type OnlineJobOptions, type JobStats, type JobSourceStats, type CheckpointReport, type JobExport } from "./job/onlineJob.js";
 export { CheckpointStateStore } from "./stores/online/checkpointStateStore.js";
+export { FileCheckpointMedium, type CheckpointMedium } from "./stores/online/checkpointMedium.js";
+export { RedisCheckpointMedium, type RedisCheckpointOptions, type RedisDurability } from "./stores/online/redisCheckpointMedium.js";
 export { startJob, type RunOptions, type RunningJob } from "./cli/run.js";
 export type { JobConfig } from "./serving/serveConfig.js";
 export { kafkaSource } from "./sources/kafka/kafkaSource.js";

@@ -6,8 +6,12 @@
  * online value equals the offline recomputation of the same events, and
  * accepted + dead-lettered = produced.
  *
- * FRESHET_CHAOS_EVENTS and FRESHET_CHAOS_KILLS change the size; the longer
- * variant is `npm run bench:chaos`.
+ * The same with the checkpoints in Redis (`freshet run --state redis://...`)
+ * over 200k events and 6 kills, some of them as the job sends a checkpoint's
+ * transaction (seen with MONITOR).
+ *
+ * FRESHET_CHAOS_EVENTS and FRESHET_CHAOS_KILLS change the size of the first;
+ * the longer variant is `npm run bench:chaos`.
  */
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -15,6 +19,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, watch } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FeatureStore } from "../src/featureStore/featureStore.js";
 import { CHAOS_T0, chaosEvents, chaosPayload, chaosSliding, chaosTumbling } from "./fixtures/chaosPipeline.js";
@@ -23,6 +28,74 @@ import { SERVICES, serviceAvailable } from "./helpers/services.js";
 const N = Number(process.env.FRESHET_CHAOS_EVENTS ?? 1_000_000);
 const KILLS = Number(process.env.FRESHET_CHAOS_KILLS ?? 10);
 const natsUp = await serviceAvailable("nats");
+const redisUp = await serviceAvailable("redis");
+
+/** Where a run keeps its checkpoints, and how to kill it while it writes one. */
+interface Variant {
+  readonly name: string;
+  readonly events: number;
+  readonly kills: number;
+  readonly skip: boolean;
+  /** Extra `freshet run` arguments. */
+  readonly args: (dir: string) => string[];
+  /** What `FeatureStore.open` takes to read what the job left. */
+  readonly state: (dir: string) => "checkpoints" | { redis: string; prefix: string };
+  /** Resolves once the job has started writing a checkpoint (then it is killed). */
+  readonly checkpointWriteStarted: (dir: string) => Promise<void>;
+  /** After a kill: whether the checkpoint in flight was left half-done (files: its temporary file). */
+  readonly leftHalfWritten: (dir: string) => boolean;
+  readonly cleanup: () => Promise<void>;
+}
+
+const redisPrefix = `freshet-test:chaos:${process.pid}`;
+const variants: Variant[] = [
+  {
+    name: "checkpoint files",
+    events: N,
+    kills: KILLS,
+    skip: !natsUp,
+    args: () => [],
+    state: () => "checkpoints",
+    checkpointWriteStarted: (dir) => {
+      // As a checkpoint file is being written: when its temporary file appears.
+      const ckpt = join(dir, "checkpoints");
+      return new Promise<void>((resolve) => {
+        const w = watch(ckpt, (_e, name) => {
+          if (name?.endsWith(".ckpt.tmp") === true && existsSync(join(ckpt, name))) {
+            w.close();
+            resolve();
+          }
+        });
+      });
+    },
+    leftHalfWritten: (dir) => readdirSync(join(dir, "checkpoints")).some((f) => f.endsWith(".ckpt.tmp")),
+    cleanup: async () => {},
+  },
+  {
+    name: "checkpoints in Redis",
+    events: 200_000,
+    kills: 6,
+    skip: !natsUp || !redisUp,
+    args: () => ["--state", SERVICES.redis.url, "--state-prefix", redisPrefix],
+    state: () => ({ redis: SERVICES.redis.url, prefix: redisPrefix }),
+    checkpointWriteStarted: async () => {
+      // As the job sends a checkpoint's MULTI/EXEC: when Redis sees its HSET.
+      const monitor = await new Redis(SERVICES.redis.url).monitor();
+      await new Promise<void>((resolve) => {
+        monitor.on("monitor", (_time: string, args: unknown[]) => {
+          if (String(args[0]).toLowerCase() === "hset" && args[1] === `${redisPrefix}:checkpoints`) resolve();
+        });
+      });
+      monitor.disconnect();
+    },
+    leftHalfWritten: () => false,
+    cleanup: async () => {
+      const r = new Redis(SERVICES.redis.url);
+      await r.del(`${redisPrefix}:checkpoints`, `${redisPrefix}:corrupt`);
+      r.disconnect();
+    },
+  },
+];
 
 /** A `freshet run` child, with the moment it said it was running. */
 interface Job {
@@ -32,9 +105,9 @@ interface Job {
   output: string;
 }
 
-function startJob(dir: string, stream: string): Job {
+function startJob(dir: string, stream: string, extra: readonly string[]): Job {
   const spawned = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", "test/fixtures/chaosPipeline.ts", "--dir", dir, "--no-serve", "--checkpoint-every", "100ms"], {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", "test/fixtures/chaosPipeline.ts", "--dir", dir, "--no-serve", "--checkpoint-every", "100ms", ...extra], {
     env: { ...process.env, CHAOS_STREAM: stream, CHAOS_NATS: SERVICES.nats.url },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -56,14 +129,17 @@ function startJob(dir: string, stream: string): Job {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!natsUp)("chaos: SIGKILL during a NATS JetStream job", () => {
+describe.each(variants)("chaos: SIGKILL during a NATS JetStream job, $name", (v) => {
   let nc: NatsConnection;
   let jsm: JetStreamManager;
-  const stream = `freshet_chaos_${process.pid}`;
+  const N = v.events;
+  const KILLS = v.kills;
+  const stream = `freshet_chaos_${process.pid}_${v.kills}`;
   const subject = `${stream}.events`;
   const dir = mkdtempSync(join(tmpdir(), "freshet-chaos-"));
 
   beforeAll(async () => {
+    if (v.skip) return;
     nc = await connect({ servers: SERVICES.nats.url });
     jsm = await jetstreamManager(nc);
     await jsm.streams.delete(stream).catch(() => false);
@@ -80,36 +156,28 @@ describe.skipIf(!natsUp)("chaos: SIGKILL during a NATS JetStream job", () => {
     await jsm?.streams.delete(stream).catch(() => false);
     await nc?.close();
     rmSync(dir, { recursive: true, force: true });
+    if (!v.skip) await v.cleanup();
   });
 
-  it(`survives ${KILLS} SIGKILLs over ${N.toLocaleString("en-US")} events with exact values and counts`, async () => {
+  it.skipIf(v.skip)(`survives ${KILLS} SIGKILLs over ${N.toLocaleString("en-US")} events with exact values and counts`, async () => {
     expect((await jsm.streams.info(stream)).state.messages).toBe(N);
     const restartMs: number[] = [];
     let duringCheckpoint = 0;
     for (let k = 0; k < KILLS; k++) {
-      const job = startJob(dir, stream);
+      const job = startJob(dir, stream, v.args(dir));
       restartMs.push(await job.ready);
       if (k % 2 === 1) {
-        // Kill as a checkpoint file is being written: when its temporary file appears.
-        const ckpt = join(dir, "checkpoints");
-        await new Promise<void>((resolve) => {
-          const w = watch(ckpt, (_e, name) => {
-            if (name?.endsWith(".ckpt.tmp") === true && existsSync(join(ckpt, name))) {
-              job.child.kill("SIGKILL");
-              w.close();
-              resolve();
-            }
-          });
-        });
+        await v.checkpointWriteStarted(dir);
+        job.child.kill("SIGKILL");
       } else {
         await sleep(200 + Math.floor(Math.random() * 1_500));
         job.child.kill("SIGKILL");
       }
       await job.exited;
-      if (readdirSync(join(dir, "checkpoints")).some((f) => f.endsWith(".ckpt.tmp"))) duringCheckpoint++;
+      if (v.leftHalfWritten(dir)) duringCheckpoint++;
     }
     // The last run drains the stream: every message acknowledged, i.e. in a checkpoint.
-    const last = startJob(dir, stream);
+    const last = startJob(dir, stream, v.args(dir));
     restartMs.push(await last.ready);
     for (;;) {
       const info = await jsm.consumers.info(stream, "chaos_job").catch(() => undefined);
@@ -118,11 +186,12 @@ describe.skipIf(!natsUp)("chaos: SIGKILL during a NATS JetStream job", () => {
     }
     last.child.kill("SIGTERM");
     expect(await last.exited).toBe(0);
-    console.log(`chaos: ${KILLS} kills (${duringCheckpoint} left a checkpoint half-written), restart to running: ${restartMs.map((m) => m.toFixed(0)).join(", ")} ms`);
-    expect(duringCheckpoint).toBeGreaterThanOrEqual(1);
+    console.log(`chaos (${v.name}): ${KILLS} kills (${duringCheckpoint} left a checkpoint half-written), restart to running: ${restartMs.map((m) => m.toFixed(0)).join(", ")} ms`);
+    // A file checkpoint killed mid-write leaves its temporary file; a Redis transaction cannot be left half-done.
+    if (v.name === "checkpoint files") expect(duringCheckpoint).toBeGreaterThanOrEqual(1);
 
     // What the job left in its directory...
-    const online = await FeatureStore.open({ dir, state: "checkpoints", clock: "event" });
+    const online = await FeatureStore.open({ dir, state: v.state(dir), clock: "event" });
     await online.apply([chaosEvents, chaosTumbling, chaosSliding]);
     // ...against the same events computed offline in one pass.
     const offline = await FeatureStore.open({ clock: "event" });

@@ -33,6 +33,16 @@ function logLevel(value: string): (typeof LOG_LEVELS)[number] {
   return level;
 }
 
+/** `--state`: "checkpoints" (files under --dir) or a redis:// URL (the chain in Redis). */
+function stateOption(value: string): string {
+  if (value === "checkpoints" || /^rediss?:\/\/./.test(value)) return value;
+  throw new InvalidArgumentError('must be "checkpoints" or a redis:// URL');
+}
+
+function checkpointPlace(state: string, prefix: string): "checkpoints" | { redis: string; prefix: string } {
+  return state === "checkpoints" ? "checkpoints" : { redis: state, prefix };
+}
+
 const program = new Command();
 program.name("freshet").description("Real-time ML features in TypeScript: one definition, offline backfill and online serving.").version("0.1.0");
 
@@ -120,8 +130,10 @@ program
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--tag <tag>", 'the tag of serve.sources to consume (default: serve.job.tag, else "online")')
   .option("--checkpoint-every <duration>", 'time between checkpoints, e.g. "1s", "500ms" (default 1s)')
+  .option("--state <where>", 'where checkpoints (state + source positions) go: "checkpoints" (files under --dir, the default) or a redis:// URL', stateOption, "checkpoints")
+  .option("--state-prefix <prefix>", "with a redis:// --state: the key prefix of this job's checkpoints (one per job)", "freshet")
   .option("--log-level <level>", "JSON log level of the server: fatal, error, warn, info, debug, trace or silent", "warn")
-  .action(async (module: string, opts: { dir?: string; serve: boolean; port: number; host: string; tag?: string; checkpointEvery?: string; logLevel: string }) => {
+  .action(async (module: string, opts: { dir?: string; serve: boolean; port: number; host: string; tag?: string; checkpointEvery?: string; state: string; statePrefix: string; logLevel: string }) => {
     const level = logLevel(opts.logLevel);
     const log = (line: string): void => void process.stderr.write(`${line}\n`);
     const { startJob } = await import("./run.js");
@@ -135,6 +147,7 @@ program
         ...(opts.dir === undefined ? {} : { dir: opts.dir }),
         ...(opts.tag === undefined ? {} : { tag: opts.tag }),
         ...(opts.checkpointEvery === undefined ? {} : { checkpointEveryMs: parseDuration(opts.checkpointEvery) }),
+        state: checkpointPlace(opts.state, opts.statePrefix),
       },
       log,
     );

@@ -5,8 +5,14 @@ import { OnlineJob, type CheckpointReport } from "../job/onlineJob.js";
 import { streamSources, type ServeConfig } from "../serving/serveConfig.js";
 import { openConfiguredStore, openOnline, startServer, type RunningServer, type ServeOptions } from "./serve.js";
 import type { OnlineStore } from "../stores/online/onlineStore.js";
+import { durabilityNote, RedisCheckpointMedium, type RedisCheckpointOptions } from "../stores/online/redisCheckpointMedium.js";
 
 export interface RunOptions extends Omit<ServeOptions, "state"> {
+  /**
+   * Where the checkpoints (state + source positions) go: files under
+   * dir/checkpoints (the default) or the same chain in Redis.
+   */
+  readonly state?: "checkpoints" | RedisCheckpointOptions;
   /** Serve over HTTP from the same process (default true). */
   readonly serve: boolean;
   /** The tag of the module's serve.sources to consume (default: serve.job.tag, else "online"). */
@@ -38,9 +44,9 @@ export async function startJob(o: RunOptions, log: (line: string) => void = () =
   let store: FeatureStore;
   let config: ServeConfig;
   if (o.serve) {
-    server = await startServer({ ...o, state: "checkpoints" }, log);
+    server = await startServer({ ...o, state: o.state ?? "checkpoints" }, log);
     ({ store, config } = server);
-  } else ({ store, config } = await openConfiguredStore({ ...o, state: "checkpoints" }, log));
+  } else ({ store, config } = await openConfiguredStore({ ...o, state: o.state ?? "checkpoints" }, log));
   let exportStore: OnlineStore | undefined;
   const closeAll = async (): Promise<void> => {
     if (server !== undefined) await server.close();
@@ -49,6 +55,11 @@ export async function startJob(o: RunOptions, log: (line: string) => void = () =
   };
   try {
     if (o.dir === undefined) log("warning: no --dir: checkpoints are not kept, a restart starts every source from its beginning");
+    if (typeof o.state === "object") {
+      const medium = await RedisCheckpointMedium.connect(o.state);
+      log(`checkpoints in ${medium.description} (Redis ${durabilityNote(medium.durability)})`);
+      await medium.close();
+    }
     const tag = o.tag ?? config.job?.tag ?? "online";
     const sources = streamSources(config, tag);
     if (Object.keys(sources).length === 0) throw new DefinitionError(`source tag "${tag}" has no stream sources to run`, { field: "tag" });

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { DefinitionError } from "../errors.js";
-import { FeatureStore } from "../featureStore/featureStore.js";
+import { FeatureStore, type OpenOptions } from "../featureStore/featureStore.js";
 import { FileRegistry, REGISTRY_FILE_NAME } from "../registry/fileRegistry.js";
 import { PostgresRegistry } from "../registry/postgresRegistry.js";
 import type { Registry } from "../registry/registry.js";
@@ -64,8 +64,8 @@ export interface StoreOptions {
   readonly module?: string;
   /** Data directory: engine state, history (and the online store and registry of a server). */
   readonly dir?: string;
-  /** How the data directory keeps online state (see OpenOptions.state); `freshet run` uses "checkpoints". */
-  readonly state?: "lmdb" | "checkpoints";
+  /** How the data directory keeps online state (see OpenOptions.state); `freshet run` uses "checkpoints" or Redis. */
+  readonly state?: OpenOptions["state"];
 }
 
 /**

@@ -17,8 +17,7 @@ import { sourceOf, type SourceDef, type TableDef } from "../plan/nodes.js";
 import type { HistoryStore } from "../stores/offline/historyStore.js";
 import { MemoryHistory } from "../stores/offline/memoryHistory.js";
 import { ParquetHistory } from "../stores/offline/parquetHistory.js";
-import { LmdbStateStore } from "../stores/online/lmdbStateStore.js";
-import { CheckpointStateStore } from "../stores/online/checkpointStateStore.js";
+import type { RedisCheckpointOptions } from "../stores/online/redisCheckpointMedium.js";
 import type { SourcePosition } from "../sources/stream/streamSource.js";
 import { MemoryStateStore, type StateStore } from "../stores/online/stateStore.js";
 import type { AnyTable, TableKeys, TableMeta, TableRow } from "../dsl/table.js";
@@ -40,7 +39,7 @@ import type { Table as ArrowTable } from "apache-arrow";
 import { parseSource, type OnError, type RowInput } from "./inputs.js";
 import { replayDataset } from "./replay.js";
 import { DeadLetterFile } from "./deadLetterFile.js";
-import { persist, restore, savedProgress, type BackfillMark } from "./persistence.js";
+import { openStateStore, persist, restore, savedProgress, type BackfillMark } from "./persistence.js";
 import { inputFingerprint } from "./inputs.js";
 import { WorkerPool } from "../engine/parallel/pool.js";
 import { batchSizeOption } from "../sources/rowSource.js";
@@ -64,9 +63,12 @@ export interface OpenOptions {
    * How the data directory keeps online state: "lmdb" (the default: one LMDB
    * transaction per commit) or "checkpoints" (a chain of checksummed
    * checkpoint files under dir/checkpoints; a damaged newest checkpoint falls
-   * back to the one before it). `freshet run` uses "checkpoints".
+   * back to the one before it). `freshet run` uses "checkpoints". An object
+   * `{ redis, prefix }` keeps the same checkpoint chain in Redis instead of
+   * files (one hash per prefix; each checkpoint one MULTI/EXEC), with
+   * history still under `dir`.
    */
-  readonly state?: "lmdb" | "checkpoints";
+  readonly state?: "lmdb" | "checkpoints" | RedisCheckpointOptions;
 }
 
 export interface Progress {
@@ -174,6 +176,8 @@ export class FeatureStore {
   private replaying: Promise<void> = Promise.resolve();
   /** Settles when the running push (if any) has ended. */
   private pushing: Promise<void> = Promise.resolve();
+  /** The last commit of state and history, which the next waits for. */
+  private committing: Promise<void> = Promise.resolve();
   /** Where each live source stands, saved with every commit (see checkpoint). */
   private positions: Record<string, SourcePosition>;
 
@@ -196,12 +200,11 @@ export class FeatureStore {
     const clockOpt = options.clock ?? "wall";
     const clock = clockOpt === "wall" ? wallClock : clockOpt;
     if (options.dir === undefined) {
+      if (options.state !== undefined && options.state !== "lmdb") throw new DefinitionError('FeatureStore.open: "state" needs "dir" (the history is kept there); without dir everything is in memory', { field: "state" });
       return new FeatureStore(clock, new MemoryStateStore(), new MemoryHistory(), options.deadLetterCap ?? 100_000, undefined, options.tableHistory);
     }
-    const kind = options.state ?? "lmdb";
-    if (kind !== "lmdb" && kind !== "checkpoints") throw new DefinitionError(`FeatureStore.open: "state" must be "lmdb" or "checkpoints", got ${JSON.stringify(kind)}`, { field: "state" });
     await mkdir(join(options.dir, "offline"), { recursive: true });
-    const states = kind === "checkpoints" ? CheckpointStateStore.open(join(options.dir, "checkpoints")) : LmdbStateStore.open(join(options.dir, "online"));
+    const states = await openStateStore(options.dir, options.state ?? "lmdb");
     const tables = options.tableHistory ?? new ParquetTableHistory(join(options.dir, "tables"));
     const store = new FeatureStore(clock, states, new ParquetHistory(join(options.dir, "offline")), options.deadLetterCap ?? 100_000, options.dir, tables);
     await store.deadLetterFile?.open(savedProgress(states).deadLetterBytes);
@@ -876,16 +879,25 @@ export class FeatureStore {
    * crash between the two leaves history the next open discards (see apply),
    * so history and state always agree. `backfill` records a backfill under way.
    */
-  private async commitDurably(backfill: BackfillMark | undefined, schemas = new Map([...this.runtime.sources].map(([n, s]) => [n, { schema: s.def.schema, timestamp: s.def.timestamp }]))): Promise<number> {
-    await this.history.flush(schemas);
-    await this.deadLetterFile?.flush();
-    return persist(this.runtime, this.states, this.deadLetterSink, {
-      history: await this.history.marks(),
-      positions: this.positions,
-      ...(backfill === undefined ? {} : { backfill }),
-      ...(this.deadLetterFile === undefined ? {} : { deadLetterBytes: this.deadLetterFile.bytes }),
+  private commitDurably(backfill: BackfillMark | undefined, schemas = new Map([...this.runtime.sources].map(([n, s]) => [n, { schema: s.def.schema, timestamp: s.def.timestamp }]))): Promise<number> {
+    // One commit at a time: each numbers its epoch from the one before (a Redis state store commits asynchronously).
+    const run = this.committing.then(async () => {
+      await this.history.flush(schemas);
+      await this.deadLetterFile?.flush();
+      return persist(this.runtime, this.states, this.deadLetterSink, {
+        history: await this.history.marks(),
+        positions: this.positions,
+        ...(backfill === undefined ? {} : { backfill }),
+        ...(this.deadLetterFile === undefined ? {} : { deadLetterBytes: this.deadLetterFile.bytes }),
+      });
     });
+    this.committing = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
   }
+
 
   async close(): Promise<void> {
     if (this.closed) return;

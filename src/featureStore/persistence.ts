@@ -1,6 +1,11 @@
+import { join } from "node:path";
 import type { DeadLetterSink } from "../engine/deadLetters.js";
 import type { Runtime, SourceRuntime, TableRuntime } from "../engine/runtime.js";
 import { decodeKeyState, encodeKeyState, type EncodedKeyState } from "../engine/stateCodec.js";
+import { DefinitionError } from "../errors.js";
+import { CheckpointStateStore } from "../stores/online/checkpointStateStore.js";
+import { LmdbStateStore } from "../stores/online/lmdbStateStore.js";
+import { RedisCheckpointMedium, type RedisCheckpointOptions } from "../stores/online/redisCheckpointMedium.js";
 import type { StateStore } from "../stores/online/stateStore.js";
 import type { SourcePosition } from "../sources/stream/streamSource.js";
 
@@ -86,7 +91,7 @@ export function restore(
 }
 
 /** Writes every changed key and the metadata in one atomic commit; returns the commit's epoch. */
-export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink, progress: CommitProgress = {}): number {
+export async function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLetterSink, progress: CommitProgress = {}): Promise<number> {
   const previous = store.meta();
   const epoch = (isMeta(previous) ? (previous.epoch ?? 0) : 0) + 1;
   const entries: Array<{ table: string; group: number; key: string; value: unknown }> = [];
@@ -108,11 +113,22 @@ export function persist(runtime: Runtime, store: StateStore, deadLetters: DeadLe
     epoch,
   };
   try {
-    store.commit(entries, meta);
+    await store.commit(entries, meta);
   } catch (err) {
     // Nothing was written: the same keys are still to be persisted next time.
     for (const { table, states } of changed) table.operator.markDirty(states);
     throw err;
   }
   return epoch;
+}
+
+/**
+ * The state store of a data directory: LMDB under dir/online, checkpoint
+ * files under dir/checkpoints, or the checkpoint chain in Redis.
+ */
+export async function openStateStore(dir: string, state: "lmdb" | "checkpoints" | RedisCheckpointOptions): Promise<StateStore> {
+  if (state === "lmdb") return LmdbStateStore.open(join(dir, "online"));
+  if (state === "checkpoints") return CheckpointStateStore.open(join(dir, "checkpoints"));
+  if (typeof state === "object" && state !== null && "redis" in state) return CheckpointStateStore.openOn(await RedisCheckpointMedium.connect(state));
+  throw new DefinitionError(`FeatureStore.open: "state" must be "lmdb", "checkpoints" or { redis, prefix }, got ${JSON.stringify(state)}`, { field: "state" });
 }

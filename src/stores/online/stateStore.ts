@@ -7,9 +7,10 @@ export interface StateStore {
   get(table: string, key: string): unknown;
   /**
    * Writes many keys' values and the store-wide metadata in one atomic step:
-   * after a crash either all of it is visible or none.
+   * after a crash either all of it is visible or none. A store that writes
+   * over the network returns a promise; the entries are taken at the call.
    */
-  commit(entries: ReadonlyArray<{ table: string; group: number; key: string; value: unknown }>, meta: unknown): void;
+  commit(entries: ReadonlyArray<{ table: string; group: number; key: string; value: unknown }>, meta: unknown): void | Promise<void>;
   /** Metadata written by the last commit. */
   meta(): unknown;
   /** Every key of a table, for bulk reads. */
