@@ -28,6 +28,7 @@ export {
   decayedSum,
   tumbling,
   hopping,
+  sliding,
   forever,
   session,
   type WindowSpec,

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { accepted, grid } from "./helpers/eventTime.js";
-import { avg, count, dataset, FeatureStore, forever, hopping, lastK, max, min, sum, t, topK, tumbling, variance } from "../src/index.js";
+import { avg, count, dataset, FeatureStore, forever, hopping, lastK, max, min, sliding, sum, t, topK, tumbling, variance } from "../src/index.js";
 
 const BASE = Date.UTC(2025, 0, 1);
 
@@ -118,19 +118,24 @@ describe("tiled windows", () => {
     );
   });
 
-  it("a 7-day window in 12-hour tiles keeps at most 1 KiB per key at 1 event/s; the exact sliding 7-day window keeps every event", async () => {
+  it("a 7-day window in 12-hour tiles (hopping, or sliding with a tile) keeps at most 1 KiB per key at 1 event/s; the exact sliding 7-day window keeps every event", async () => {
     const DAY = 86_400_000;
     const reading = dataset("reading", { sensor: t.string(), value: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
     const tiled = reading
       .groupBy("sensor")
       .aggregate({ n_7d: count({ window: hopping("7d", "12h") }), sum_7d: sum("value", { window: hopping("7d", "12h") }), avg_7d: avg("value", { window: hopping("7d", "12h") }) })
       .as("tiled_7d");
-    const sliding = reading
+    const exactWeek = reading
       .groupBy("sensor")
       .aggregate({ n_7d: count({ window: "7d" }), sum_7d: sum("value", { window: "7d" }), avg_7d: avg("value", { window: "7d" }) })
       .as("sliding_7d");
+    const week = sliding("7d", { tile: "12h" });
+    const slidingTiled = reading
+      .groupBy("sensor")
+      .aggregate({ n_7d: count({ window: week }), sum_7d: sum("value", { window: week }), avg_7d: avg("value", { window: week }) })
+      .as("sliding_tiled_7d");
     const store = await FeatureStore.open({ clock: "event" });
-    await store.apply([reading, tiled, sliding]);
+    await store.apply([reading, tiled, exactWeek, slidingTiled]);
     // 8 days at one event per second, pushed an hour at a time.
     const seconds = 8 * 86_400;
     for (let h = 0; h < seconds / 3600; h++) {
@@ -145,7 +150,9 @@ describe("tiled windows", () => {
     const stats = store.stats().tables;
     const tiledBytes = stats["tiled_7d"]?.stateBytes ?? Number.POSITIVE_INFINITY;
     const slidingBytes = stats["sliding_7d"]?.stateBytes ?? 0;
+    const slidingTiledBytes = stats["sliding_tiled_7d"]?.stateBytes ?? Number.POSITIVE_INFINITY;
     expect(tiledBytes).toBeLessThanOrEqual(1024);
+    expect(slidingTiledBytes).toBeLessThanOrEqual(1024);
     expect(slidingBytes).toBeGreaterThan(7 * 86_400 * 8 * 4); // at least 4 numbers per event of the last 7 days
     const at = BASE + (seconds - 1) * 1000;
     const [row] = await store.getOnline(tiled, [{ sensor: "s1" }], { at });
@@ -155,7 +162,21 @@ describe("tiled windows", () => {
     expect(row?.n_7d).toBe(n);
     expect(row?.avg_7d).toBeCloseTo(4.95, 1);
     expect((await store.getHistorical(tiled, [{ sensor: "s1", ts: at }]))[0]).toEqual({ ...row, ts: at });
-    console.log(`7-day window at 1 event/s, state of one key: ${tiledBytes} bytes in 12-hour tiles, ${slidingBytes} bytes exact sliding`);
+    // Sliding with 12-hour tiles: from ⌊(at − 7d) / 12h⌋·12h, so at least the exact 7 days and less than 12 hours more.
+    // Online at the newest time; point in time (the same windows) at earlier ones.
+    const [onlineTiled] = await store.getOnline(slidingTiled, [{ sensor: "s1" }], { at });
+    expect((await store.getHistorical(slidingTiled, [{ sensor: "s1", ts: at }]))[0]).toEqual({ ...onlineTiled, ts: at });
+    for (const when of [at, at - 3_600_000, at - 43_199_000]) {
+      const [tiledRow] = await store.getHistorical(slidingTiled, [{ sensor: "s1", ts: when }]);
+      const [exact] = await store.getHistorical(exactWeek, [{ sensor: "s1", ts: when }]);
+      const from = Math.floor((when - 7 * DAY) / (DAY / 2)) * (DAY / 2);
+      expect(tiledRow?.n_7d).toBe((when - from) / 1000 + 1);
+      expect(exact?.n_7d).toBe(7 * 86_400);
+      expect(tiledRow?.n_7d).toBeGreaterThanOrEqual(exact?.n_7d ?? Infinity);
+      expect(tiledRow?.n_7d).toBeLessThan((exact?.n_7d ?? 0) + 43_200 + 1);
+    }
+    expect(() => sliding("7d", { tile: "5h" })).toThrow(/whole number of tiles/);
+    console.log(`7-day window at 1 event/s, state of one key: ${tiledBytes} bytes hopping in 12-hour tiles, ${slidingTiledBytes} bytes sliding in 12-hour tiles, ${slidingBytes} bytes exact sliding`);
     await store.close();
   }, 120_000);
 

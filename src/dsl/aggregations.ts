@@ -43,6 +43,24 @@ export function hopping(size: Duration, hop: Duration): WindowSpec {
   return Object.freeze({ kind: "hopping", size: s, hop: h, gap: 0 });
 }
 
+/**
+ * A sliding window kept in tiles (as Chronon and Tecton keep long windows):
+ * read at t, the value covers the events from ⌊(t − window) / tile⌋·tile up
+ * to t, so at least `window` and less than `window + tile`; the newest end is
+ * exact, the oldest end moves in steps of `tile`. A key keeps one snapshot
+ * per tile instead of every event (see Tiles in the README): a 7-day window
+ * in 12-hour tiles holds under 1 KiB per key at any event rate. It is
+ * `hopping(window + tile, tile)`; `window` must be a whole number of tiles.
+ * Without `tile`, the exact sliding window (t − window, t].
+ */
+export function sliding(window: Duration, options: { readonly tile?: Duration } = {}): Duration | WindowSpec {
+  const w = parseDuration(window);
+  if (options.tile === undefined) return w;
+  const p = parseDuration(options.tile);
+  if (!(p > 0) || w % p !== 0) throw new DefinitionError(`sliding: the window (${String(window)}) must be a whole number of tiles (${String(options.tile)})`, { field: "tile" });
+  return hopping(w + p, p);
+}
+
 /** All of a key's events up to the read time. */
 export function forever(): WindowSpec {
   return Object.freeze({ kind: "forever", size: Number.POSITIVE_INFINITY, hop: 0, gap: 0 });
