@@ -134,27 +134,27 @@ const MAX_PENDING = 4_096;
 
 /** Checks the options both table sources take; throws a DefinitionError naming the bad one. */
 export function checkTableOptions(source: string, o: TableSourceOptions): void {
-  const named = (what: string, v: unknown): void => {
-    if (typeof v !== "string" || v === "" || v.includes("\0")) throw new DefinitionError(`${source}: ${what} must be a non-empty name, got ${JSON.stringify(v)}`);
+  const named = (what: string, field: string, v: unknown): void => {
+    if (typeof v !== "string" || v === "" || v.includes("\0")) throw new DefinitionError(`${source}: ${what} must be a non-empty name, got ${JSON.stringify(v)}`, { field });
   };
-  named("table", o.table);
-  if (o.schema !== undefined) named("schema", o.schema);
+  named("table", "table", o.table);
+  if (o.schema !== undefined) named("schema", "schema", o.schema);
   const cursor = cursorList(o.cursor);
-  if (cursor.length === 0) throw new DefinitionError(`${source}: cursor must name at least one column, e.g. ["updated_at", "id"]`);
-  cursor.forEach((c) => named("each cursor column", c));
-  if (new Set(cursor).size !== cursor.length) throw new DefinitionError(`${source}: cursor names a column twice: ${cursor.join(", ")}`);
+  if (cursor.length === 0) throw new DefinitionError(`${source}: cursor must name at least one column, e.g. ["updated_at", "id"]`, { field: "cursor" });
+  cursor.forEach((c) => named("each cursor column", "cursor", c));
+  if (new Set(cursor).size !== cursor.length) throw new DefinitionError(`${source}: cursor names a column twice: ${cursor.join(", ")}`, { field: "cursor" });
   if (o.columns !== undefined) {
-    if (o.columns.length === 0) throw new DefinitionError(`${source}: columns, when given, must name at least one column`);
-    o.columns.forEach((c) => named("each column", c));
+    if (o.columns.length === 0) throw new DefinitionError(`${source}: columns, when given, must name at least one column`, { field: "columns" });
+    o.columns.forEach((c) => named("each column", "columns", c));
   }
-  const positive = (what: string, v: number | undefined, min: number): void => {
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < min)) throw new DefinitionError(`${source}: ${what} must be a whole number >= ${min}, got ${v}`);
+  const positive = (what: "pollMs" | "batch" | "settleMs", v: number | undefined, min: number): void => {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < min)) throw new DefinitionError(`${source}: ${what} must be a whole number >= ${min}, got ${v}`, { field: what });
   };
   positive("pollMs", o.pollMs, 1);
   positive("batch", o.batch, 1);
   positive("settleMs", o.settleMs, 0);
   if (o.timestamps !== undefined && !["date", "iso", "ms"].includes(o.timestamps)) {
-    throw new DefinitionError(`${source}: timestamps must be "date", "iso" or "ms", got ${JSON.stringify(o.timestamps)}`);
+    throw new DefinitionError(`${source}: timestamps must be "date", "iso" or "ms", got ${JSON.stringify(o.timestamps)}`, { field: "timestamps" });
   }
 }
 
