@@ -97,6 +97,7 @@ export type { KafkaSourceOptions, KafkaMessageMeta, KafkaSasl } from "./sources/
 export { redisStreamSource, type RedisStreamSourceOptions } from "./sources/redisStreams/redisStreamSource.js";
 export { postgresTableSource, type PostgresTableSourceOptions } from "./sources/sql/postgresTableSource.js";
 export { mysqlTableSource, type MysqlTableSourceOptions } from "./sources/sql/mysqlTableSource.js";
+export { mysqlBinlogSource, type MysqlBinlogSource, type MysqlBinlogSourceOptions, type BinlogChangeCounts } from "./sources/sql/mysqlBinlogSource.js";
 export type { TableSourceOptions } from "./sources/sql/keysetPoller.js";
 export type { PolicyOptions, PolicyErrorFn, ShedOption, BudgetOption, ScheduleKind } from "./dsl/policy.js";
 export type { PolicyStats, KeyPolicyStats } from "./engine/policies/policyStats.js";

@@ -1,0 +1,505 @@
+import { randomInt } from "node:crypto";
+import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type RowData, type UpdateRowData } from "@vlasky/zongji";
+import { createConnection, type Connection, type ConnectionOptions } from "mysql2/promise";
+import { mysqlAddress } from "../../core/databaseUrl.js";
+import { messageOf } from "../../core/errorMessage.js";
+import { DefinitionError, FreshetError, SourceError } from "../../errors.js";
+import { checkNextArgs, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+import { binlogPositionJson, changeWanted, parseBinlogPosition, windowsAhead, type BinlogKey, type BinlogPoint, type BinlogPosition } from "./binlogPosition.js";
+import { binlogEnd, binlogSettingProblems, describeBinlogTable, type BinlogTable } from "./mysqlBinlogCatalog.js";
+import { BinlogSnapshot, quote } from "./mysqlBinlogSnapshot.js";
+
+export interface MysqlBinlogSourceOptions {
+  /** mysql://user:password@host:3306/database; the user needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT. */
+  readonly url: string;
+  /** The table whose changes are read. */
+  readonly table: string;
+  /** Its database (default: the URL's). */
+  readonly schema?: string;
+  /** The columns each row carries (default: all, in table order). */
+  readonly columns?: readonly string[];
+  /** On a first open, hand out the rows the table holds before its changes (default true; needs an integer primary key and MariaDB). */
+  readonly snapshot?: boolean;
+  /** An UPDATE's new row as a row of its own ("row", default), or nothing ("skip"). */
+  readonly updates?: "row" | "skip";
+  /** A DELETE as nothing ("skip", default, counted in `changes()`), or the deleted row as a row ("row"). */
+  readonly deletes?: "skip" | "row";
+  /** Adds this field to each row: "snapshot", "insert", "update" or "delete". */
+  readonly operationField?: string;
+  /** Rows per snapshot query; binlog rows held in memory before reading pauses is twice this (default 10,000). */
+  readonly batch?: number;
+  /** Timestamp and date columns as Dates (default), ISO-8601 text or epoch ms. */
+  readonly timestamps?: "date" | "iso" | "ms";
+  /** DECIMAL columns as exact text instead of numbers (default false). */
+  readonly decimalsAsText?: boolean;
+  /** The replica id this reader gives the server; unique among its replicas (default: random in 2^20..2^31). */
+  readonly serverId?: number;
+}
+
+/** What the source saw of the table's changes since `open`. */
+export interface BinlogChangeCounts {
+  readonly snapshot: number;
+  readonly inserts: number;
+  readonly updates: number;
+  readonly deletes: number;
+  /** Updates or deletes not handed out (the `updates` / `deletes` options). */
+  readonly skipped: number;
+}
+
+export interface MysqlBinlogSource extends StreamSource {
+  changes(): BinlogChangeCounts;
+}
+
+type Operation = "snapshot" | "insert" | "update" | "delete";
+
+/** A row waiting to be handed out, with the position after it. */
+interface Queued {
+  row: Record<string, unknown> | StreamDecodeFailure;
+  position: BinlogPosition;
+  /** The transaction it came from (its commit may still improve the position). */
+  tx: number;
+}
+
+/** The transaction whose row events are being read. */
+interface OpenTx {
+  readonly id: number;
+  readonly start: BinlogPoint;
+  /** Changes to the table seen in it. */
+  changes: number;
+  /** Changes at its start already handed out before the position it was resumed from. */
+  readonly skip: number;
+}
+
+const DEFAULT_BATCH = 10_000;
+const MAX_PENDING = 4_096;
+
+/**
+ * A MariaDB/MySQL table's changes, read from the binary log as a replica does
+ * (through @vlasky/zongji): on a first open the rows the table holds (a
+ * consistent snapshot, see mysqlBinlogSnapshot.ts), then every insert, and by
+ * default every update's new row, in commit order. See docs/sources-sql.md.
+ *
+ * The position (binlogPosition.ts) lives in the job's checkpoint: nothing is
+ * acknowledged on the server, so `commit` only counts.
+ */
+export function mysqlBinlogSource(options: MysqlBinlogSourceOptions): MysqlBinlogSource {
+  return new BinlogSource(checkOptions(options));
+}
+
+interface Checked extends Required<Pick<MysqlBinlogSourceOptions, "url" | "table" | "snapshot" | "updates" | "deletes" | "batch" | "timestamps" | "decimalsAsText" | "serverId">> {
+  readonly schema: string | undefined;
+  readonly columns: readonly string[] | undefined;
+  readonly operationField: string | undefined;
+  readonly address: string;
+}
+
+function checkOptions(o: MysqlBinlogSourceOptions): Checked {
+  const fail = (field: string, what: string): never => {
+    throw new DefinitionError(`mysqlBinlogSource: ${field} ${what}`, { field });
+  };
+  const named = (field: string, v: unknown): string => {
+    if (typeof v !== "string" || v === "" || v.includes("\0")) fail(field, `must be a non-empty name, got ${JSON.stringify(v)}`);
+    return v as string;
+  };
+  const oneOf = <T extends string>(field: string, v: T | undefined, allowed: readonly T[], fallback: T): T => {
+    if (v === undefined) return fallback;
+    if (!allowed.includes(v)) fail(field, `must be ${allowed.map((a) => JSON.stringify(a)).join(" or ")}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  if (typeof o.url !== "string") fail("url", "must be a mysql:// URL");
+  const address = mysqlAddress(o.url);
+  const batch = o.batch ?? DEFAULT_BATCH;
+  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 1_000_000) fail("batch", `must be a whole number from 1 to 1,000,000, got ${String(o.batch)}`);
+  const serverId = o.serverId ?? randomInt(2 ** 20, 2 ** 31);
+  if (!Number.isSafeInteger(serverId) || serverId < 1 || serverId >= 2 ** 32) fail("serverId", `must be a whole number from 1 to 2^32 - 1, got ${String(o.serverId)}`);
+  if (o.columns !== undefined && (!Array.isArray(o.columns) || o.columns.length === 0)) fail("columns", "must name at least one column when given");
+  o.columns?.forEach((c) => named("each column", c));
+  if (o.snapshot !== undefined && typeof o.snapshot !== "boolean") fail("snapshot", `must be true or false, got ${JSON.stringify(o.snapshot)}`);
+  return {
+    url: o.url,
+    address,
+    table: named("table", o.table),
+    schema: o.schema === undefined ? undefined : named("schema", o.schema),
+    columns: o.columns,
+    snapshot: o.snapshot ?? true,
+    updates: oneOf("updates", o.updates, ["row", "skip"], "row"),
+    deletes: oneOf("deletes", o.deletes, ["skip", "row"], "skip"),
+    operationField: o.operationField === undefined ? undefined : named("operationField", o.operationField),
+    batch,
+    timestamps: oneOf("timestamps", o.timestamps, ["date", "iso", "ms"], "date"),
+    decimalsAsText: o.decimalsAsText ?? false,
+    serverId,
+  };
+}
+
+class BinlogSource implements MysqlBinlogSource {
+  readonly kind = "mysql-binlog";
+  readonly text = false;
+  readonly description: string;
+  private ctrl: Connection | undefined;
+  private reader: ZongJi | undefined;
+  private table: BinlogTable | undefined;
+  private snapshot: BinlogSnapshot | undefined;
+  /** The selected columns the binlog carries as JSON text (MariaDB). */
+  private json: readonly string[] = [];
+  /** The position after the last row handed out (or where reading starts). */
+  private position: BinlogPosition | undefined;
+  private queue: Queued[] = [];
+  private tx: OpenTx | undefined;
+  private txCount = 0;
+  /** Changes to skip in the first transaction read (from a position inside it). */
+  private firstSkip = 0;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+  private paused = false;
+  private read = 0;
+  private committed = 0;
+  private pending: Array<{ key: string; read: number }> = [];
+  private counts = { snapshot: 0, inserts: 0, updates: 0, deletes: 0, skipped: 0 };
+
+  constructor(private readonly o: Checked) {
+    this.description = `MariaDB/MySQL ${o.address} binlog of table ${o.schema === undefined ? quote(o.table) : `${quote(o.schema)}.${quote(o.table)}`}`;
+  }
+
+  async open(from: SourcePosition | undefined): Promise<void> {
+    const saved = from === undefined || from === null ? undefined : parseBinlogPosition(from);
+    await this.close();
+    this.failure = undefined;
+    this.queue = [];
+    this.tx = undefined;
+    this.pending = [];
+    this.read = 0;
+    this.committed = 0;
+    this.counts = { snapshot: 0, inserts: 0, updates: 0, deletes: 0, skipped: 0 };
+    try {
+      const ctrl = await this.call("connecting", () => createConnection(this.connectionOptions()));
+      this.ctrl = ctrl;
+      // Between queries a dropped connection emits "error"; unheard it would end the process. The next query fails instead.
+      ctrl.on("error", () => undefined);
+      await this.call("setting the session time zone", () => ctrl.query("SET time_zone = '+00:00'"));
+      const table = await this.call("reading the table's columns", () => describeBinlogTable(ctrl, this.o.schema, this.o.table));
+      if (table === undefined) throw this.problem(`table ${this.tableName()} does not exist as a base table (check the table and schema options, and the database in the URL)`);
+      this.table = table;
+      this.checkColumns(table);
+      const selected = new Set(this.o.columns ?? table.columns);
+      this.json = table.jsonColumns.filter((c) => selected.has(c));
+      const problems = await this.call("reading the binlog settings", () => binlogSettingProblems(ctrl));
+      if (problems.length > 0) throw this.problem(`cannot read changes from the binary log: ${problems.join("; ")}`);
+      let position: BinlogPosition;
+      if (saved !== undefined && saved.snapshot !== undefined) position = await this.resumeSnapshot(ctrl, table, saved);
+      else if (saved !== undefined) position = saved;
+      else if (this.o.snapshot) position = await this.resumeSnapshot(ctrl, table, undefined);
+      else position = { ...(await this.call("reading the binlog's end (SHOW MASTER STATUS)", () => binlogEnd(ctrl))), skip: 0 };
+      this.position = position;
+      if (this.snapshot === undefined) await this.startBinlog(position);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Opens a read view for the rows after `saved.snapshot.after` (all rows on a
+   * first open). A resumed snapshot sees the table later than the one it
+   * replaces, so a window makes the binlog changes before its point count
+   * only for rows already read.
+   */
+  private async resumeSnapshot(ctrl: Connection, table: BinlogTable, saved: BinlogPosition | undefined): Promise<BinlogPosition> {
+    const key = table.integerKey;
+    if (key === undefined) throw this.problem(`the snapshot reads table ${this.tableName()} by an integer primary key, but ${table.keyProblem}; use snapshot: false to read only changes`);
+    const after = saved?.snapshot?.after ?? null;
+    const columns = this.o.columns ?? table.columns;
+    const started = await this.call("starting a consistent snapshot", () => BinlogSnapshot.start(ctrl, `${quote(table.schema)}.${quote(this.o.table)}`, columns, key, after));
+    if (started === undefined) {
+      throw this.problem("the server reports no binlog_snapshot_file/binlog_snapshot_position for a consistent snapshot (MySQL does not; MariaDB does); use snapshot: false to read only changes");
+    }
+    this.snapshot = started.snapshot;
+    if (saved === undefined) return { ...started.at, skip: 0, snapshot: { after: null } };
+    return { ...saved, windows: [...(saved.windows ?? []), { at: started.at, key: after }] };
+  }
+
+  private checkColumns(table: BinlogTable): void {
+    const known = new Set(table.columns);
+    for (const c of this.o.columns ?? []) {
+      if (!known.has(c)) throw this.problem(`table ${this.tableName()} has no column "${c}" (its columns: ${table.columns.join(", ")})`);
+    }
+    const op = this.o.operationField;
+    if (op !== undefined && (this.o.columns ?? table.columns).includes(op)) throw this.problem(`operationField "${op}" is also a column of ${this.tableName()}; pick another name`);
+  }
+
+  private connectionOptions(): ConnectionOptions {
+    return {
+      uri: this.o.url,
+      connectTimeout: 10_000,
+      // As mysqlTableSource: DATETIME values are UTC, BIGINT beyond 2^53 is text, DECIMAL a number unless asked.
+      timezone: "Z",
+      dateStrings: false,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      decimalNumbers: !this.o.decimalsAsText,
+    };
+  }
+
+  /** Starts the replica connection at `at` and waits until it is reading. */
+  private async startBinlog(at: BinlogPosition): Promise<void> {
+    const table = this.table;
+    if (table === undefined) throw new SourceError("MariaDB/MySQL binlog source: not open");
+    const reader = new ZongJi(this.connectionOptions());
+    this.reader = reader;
+    this.firstSkip = at.skip;
+    this.tx = undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      reader.once("ready", resolve);
+      reader.once("error", reject);
+    });
+    reader.on("error", (err: Error) => {
+      this.failure ??= err;
+      this.wake?.();
+    });
+    reader.on("binlog", (event: AnyBinlogEvent) => this.onEvent(reader, event));
+    reader.start({
+      serverId: this.o.serverId,
+      filename: at.file,
+      position: at.pos,
+      includeEvents: ["tablemap", "writerows", "updaterows", "deleterows", "xid", "query", "mariadbgtid", "gtid", "anonymousgtid"],
+      includeSchema: { [table.schema]: [this.o.table] },
+    });
+    await this.call(`starting to read the binary log at ${at.file}:${at.pos}`, () => ready);
+  }
+
+  private onEvent(reader: ZongJi, event: AnyBinlogEvent): void {
+    if (reader !== this.reader) return;
+    switch (event.getEventName()) {
+      case "writerows":
+        return this.onRows(reader, "insert", (event as BinlogEventByName<"writerows">).rows);
+      case "updaterows":
+        return this.onRows(reader, "update", (event as BinlogEventByName<"updaterows">).rows);
+      case "deleterows":
+        return this.onRows(reader, "delete", (event as BinlogEventByName<"deleterows">).rows);
+      case "xid":
+        return this.onCommit(reader);
+      case "query": {
+        const q = (event as BinlogEventByName<"query">).query.trim().toUpperCase();
+        if (q === "COMMIT") return this.onCommit(reader);
+        if (q !== "BEGIN") this.endTx();
+        return;
+      }
+      case "mariadbgtid":
+      case "gtid":
+      case "anonymousgtid":
+        // A new group: the previous one ended (DDL has no commit marker).
+        return this.endTx();
+      default:
+        return;
+    }
+  }
+
+  private onRows(reader: ZongJi, op: "insert" | "update" | "delete", images: ReadonlyArray<RowData | UpdateRowData>): void {
+    let tx = this.tx;
+    if (tx === undefined) {
+      // The library holds its resume point at the start of a transaction's table maps until its commit.
+      const start = { file: String(reader.options.filename), pos: Number(reader.options.position) };
+      tx = { id: ++this.txCount, start, changes: 0, skip: this.firstSkip };
+      this.firstSkip = 0;
+      this.tx = tx;
+    }
+    const windows = this.position?.windows ?? [];
+    const ahead = windowsAhead(windows, tx.start);
+    for (const image of images) {
+      tx.changes++;
+      if (tx.changes <= tx.skip) continue;
+      const row = op === "update" ? (image as UpdateRowData).after : (image as RowData);
+      this.counts[op === "insert" ? "inserts" : op === "update" ? "updates" : "deletes"]++;
+      if ((op === "update" && this.o.updates === "skip") || (op === "delete" && this.o.deletes === "skip")) {
+        this.counts.skipped++;
+        continue;
+      }
+      if (ahead.length > 0 && !changeWanted(ahead, tx.start, this.keyOf(row))) continue;
+      const position = { file: tx.start.file, pos: tx.start.pos, skip: tx.changes, windows: ahead };
+      this.queue.push({ row: this.decode(row, op, position), position, tx: tx.id });
+    }
+    if (!this.paused && this.queue.length >= 2 * this.o.batch) {
+      // The job reads slower than the server writes: stop reading the socket until the queue drains.
+      this.paused = true;
+      reader.connection?.pause();
+    }
+    this.wake?.();
+  }
+
+  /** A commit: the row handed out last in it can carry the point after the commit, where a reader need skip nothing. */
+  private onCommit(reader: ZongJi): void {
+    const tx = this.tx;
+    this.tx = undefined;
+    const last = this.queue[this.queue.length - 1];
+    if (tx === undefined || last === undefined || last.tx !== tx.id) return;
+    const at = { file: String(reader.options.filename), pos: Number(reader.options.position) };
+    last.position = { ...at, skip: 0, windows: windowsAhead(last.position.windows ?? [], at) };
+  }
+
+  private endTx(): void {
+    this.tx = undefined;
+  }
+
+  private keyOf(row: RowData): BinlogKey | undefined {
+    const key = this.table?.integerKey;
+    if (key === undefined) return undefined;
+    return key.map((k) => String(row[k.name]));
+  }
+
+  /** A binlog row as handed out, or a StreamDecodeFailure when a JSON column's text does not parse. */
+  private decode(image: RowData, op: Operation, at: BinlogPosition): Record<string, unknown> | StreamDecodeFailure {
+    for (const c of this.json) {
+      const text = image[c];
+      if (typeof text !== "string") continue;
+      try {
+        image[c] = JSON.parse(text);
+      } catch (err) {
+        return new StreamDecodeFailure(`column "${c}" holds JSON that does not parse: ${messageOf(err)}`, text, `${at.file}:${at.pos} change ${at.skip}`);
+      }
+    }
+    return this.shape(image, op);
+  }
+
+  /** The row as handed out: the chosen columns, timestamps converted, the operation added. */
+  private shape(image: RowData, op: Operation): Record<string, unknown> {
+    const columns = this.o.columns;
+    const row: Record<string, unknown> = columns === undefined ? image : {};
+    if (columns !== undefined) for (const c of columns) row[c] = image[c];
+    if (this.o.timestamps !== "date") {
+      const ms = this.o.timestamps === "ms";
+      for (const k in row) {
+        const v = row[k];
+        if (v instanceof Date && !Number.isNaN(v.getTime())) row[k] = ms ? v.getTime() : v.toISOString();
+      }
+    }
+    if (this.o.operationField !== undefined) row[this.o.operationField] = op;
+    return row;
+  }
+
+  async next(maxRows: number, maxWaitMs: number): Promise<StreamBatch> {
+    checkNextArgs(this.kind, maxRows, maxWaitMs);
+    const position = this.position;
+    if (position === undefined) throw new SourceError("MariaDB/MySQL binlog source: next() before open()");
+    if (this.snapshot !== undefined) {
+      const batch = await this.nextSnapshot(this.snapshot, position, Math.min(maxRows, this.o.batch));
+      if (batch !== undefined) return batch;
+    }
+    if (this.queue.length === 0 && this.failure === undefined && maxWaitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, maxWaitMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    if (this.queue.length === 0) {
+      if (this.failure !== undefined) throw this.wrap("reading the binary log", this.failure);
+      return { rows: [], position: binlogPositionJson(position) };
+    }
+    const taken = this.queue.splice(0, Math.min(maxRows, this.queue.length));
+    if (this.paused && this.queue.length < this.o.batch) {
+      this.paused = false;
+      this.reader?.connection?.resume();
+    }
+    const last = (taken[taken.length - 1] as Queued).position;
+    return this.handOut(
+      taken.map((q) => q.row),
+      last,
+    );
+  }
+
+  /** Snapshot rows, or undefined once the snapshot is read (the binlog is then started from its point). */
+  private async nextSnapshot(snapshot: BinlogSnapshot, position: BinlogPosition, limit: number): Promise<StreamBatch | undefined> {
+    const { rows, keys } = await this.call("reading the snapshot", () => snapshot.fetch(limit));
+    if (snapshot.finished) {
+      await this.call("ending the snapshot", () => snapshot.finish());
+      this.snapshot = undefined;
+      await this.startBinlog(position);
+    }
+    if (rows.length === 0) return undefined;
+    for (const row of rows) this.shape(row, "snapshot");
+    this.counts.snapshot += rows.length;
+    const { snapshot: _, ...binlog } = position;
+    const after = keys[keys.length - 1] as BinlogKey;
+    // The last snapshot row's position says so (no snapshot part): a reopen goes straight to the binlog.
+    return this.handOut(rows, this.snapshot === undefined ? binlog : { ...binlog, snapshot: { after } });
+  }
+
+  private handOut(rows: unknown[], position: BinlogPosition): StreamBatch {
+    this.position = position;
+    this.read += rows.length;
+    const json = binlogPositionJson(position);
+    this.pending.push({ key: JSON.stringify(json), read: this.read });
+    if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
+    return { rows, position: json };
+  }
+
+  async commit(position: SourcePosition): Promise<void> {
+    // Nothing to acknowledge on the server: the position lives in the job's checkpoint. This only counts.
+    parseBinlogPosition(position);
+    const at = this.pending.findIndex((p) => p.key === JSON.stringify(position));
+    if (at < 0) return;
+    const entry = this.pending[at];
+    if (entry !== undefined && entry.read > this.committed) this.committed = entry.read;
+    this.pending.splice(0, at + 1);
+  }
+
+  async lag(): Promise<number | undefined> {
+    // The binlog says how many bytes are unread, not how many of them are this table's rows.
+    return undefined;
+  }
+
+  stats(): StreamSourceStats {
+    return { read: this.read, committed: this.committed };
+  }
+
+  changes(): BinlogChangeCounts {
+    return { ...this.counts };
+  }
+
+  async close(): Promise<void> {
+    const { reader, ctrl, snapshot } = this;
+    this.reader = undefined;
+    this.ctrl = undefined;
+    this.snapshot = undefined;
+    this.position = undefined;
+    this.paused = false;
+    this.wake?.();
+    if (reader !== undefined) {
+      const stopped = new Promise<void>((resolve) => {
+        reader.once("stopped", () => resolve());
+        setTimeout(resolve, 2_000).unref();
+      });
+      reader.removeAllListeners("binlog");
+      reader.on("error", () => undefined);
+      reader.stop();
+      await stopped;
+    }
+    if (snapshot !== undefined && ctrl !== undefined) await snapshot.finish().catch(() => undefined);
+    if (ctrl !== undefined) await ctrl.end().catch(() => ctrl.destroy());
+  }
+
+  private tableName(): string {
+    return this.o.schema === undefined ? quote(this.o.table) : `${quote(this.o.schema)}.${quote(this.o.table)}`;
+  }
+
+  private problem(message: string): SourceError {
+    return new SourceError(`MariaDB/MySQL ${this.o.address}: ${message}`);
+  }
+
+  private wrap(what: string, cause: unknown): FreshetError {
+    if (cause instanceof FreshetError) return cause;
+    return new SourceError(`MariaDB/MySQL ${this.o.address}: ${what} failed (table ${this.tableName()}): ${messageOf(cause)}`, {}, { cause });
+  }
+
+  /** Runs a database call; a driver error becomes a SourceError naming the system, the address and what failed. */
+  private async call<T>(what: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (cause) {
+      throw this.wrap(what, cause);
+    }
+  }
+}
