@@ -96,6 +96,7 @@ export { kafkaSource } from "./sources/kafka/kafkaSource.js";
 export type { KafkaSourceOptions, KafkaMessageMeta, KafkaSasl } from "./sources/kafka/kafkaOptions.js";
 export { redisStreamSource, type RedisStreamSourceOptions } from "./sources/redisStreams/redisStreamSource.js";
 export { postgresTableSource, type PostgresTableSourceOptions } from "./sources/sql/postgresTableSource.js";
+export { postgresReplicationSource, type PostgresReplicationSourceOptions } from "./sources/sql/postgresReplicationSource.js";
 export { mysqlTableSource, type MysqlTableSourceOptions } from "./sources/sql/mysqlTableSource.js";
 export { mysqlBinlogSource, type MysqlBinlogSource, type MysqlBinlogSourceOptions, type BinlogChangeCounts } from "./sources/sql/mysqlBinlogSource.js";
 export type { TableSourceOptions } from "./sources/sql/keysetPoller.js";

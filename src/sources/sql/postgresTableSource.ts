@@ -34,16 +34,21 @@ export function postgresTableSource(o: PostgresTableSourceOptions): StreamSource
   return new KeysetTableSource(new PostgresDialect(o), o);
 }
 
-type Sql = ReturnType<typeof openClient>;
+type Sql = ReturnType<typeof openPostgresClient>;
 
-function openClient(url: string, decimalsAsText: boolean) {
+/**
+ * A one-connection client whose values are read as Freshet reads them (the
+ * logical replication source reads its snapshot and parses streamed values
+ * with the same client, so both sources hand out the same types).
+ */
+export function openPostgresClient(url: string, decimalsAsText: boolean, applicationName = "freshet table source") {
   return postgres(url, {
     max: 1,
     connect_timeout: 10,
     onnotice: () => undefined,
     // Fixed session settings, so the text forms of timestamps the cursor
     // saves and reads back mean the same thing whatever the server's defaults.
-    connection: { TimeZone: "UTC", DateStyle: "ISO, YMD", application_name: "freshet table source" },
+    connection: { TimeZone: "UTC", DateStyle: "ISO, YMD", application_name: applicationName },
     types: {
       bigint: { to: 20, from: [20], serialize: (x: unknown) => String(x), parse: parseInt8 },
       numeric: { to: 1700, from: [1700], serialize: (x: unknown) => String(x), parse: decimalsAsText ? (x: string) => x : (x: string) => Number(x) },
@@ -90,7 +95,7 @@ class PostgresDialect implements KeysetDialect {
   }
 
   async connect(): Promise<void> {
-    const sql = openClient(this.o.url, this.o.decimalsAsText === true);
+    const sql = openPostgresClient(this.o.url, this.o.decimalsAsText === true);
     this.sql = sql;
     await sql`SELECT 1`;
   }

@@ -1,5 +1,6 @@
 import type { FieldType, Row, Schema } from "../../core/schema.js";
 import type { HistoryBatch } from "./historyStore.js";
+import { StringCodes } from "./stringCodes.js";
 
 /** One appended batch, column by column. */
 interface Chunk {
@@ -25,18 +26,9 @@ export class ColumnLog {
   readonly fields: readonly string[];
   private readonly types: readonly FieldType[];
   private readonly chunks: Chunk[] = [];
-  private readonly dict = new Map<string, number>();
-  private readonly strings: string[] = [];
+  private readonly dict = new StringCodes();
   private readonly copy: CopyRows;
-  private readonly code = (s: string): number => {
-    let c = this.dict.get(s);
-    if (c === undefined) {
-      c = this.strings.length;
-      this.strings.push(s);
-      this.dict.set(s, c);
-    }
-    return c;
-  };
+  private readonly code = (s: string): number => this.dict.code(s);
   length = 0;
 
   constructor(schema: Schema) {
@@ -87,7 +79,7 @@ export class ColumnLog {
     const v = col[i] as number;
     switch ((this.types[f] as FieldType).kind) {
       case "string":
-        return v < 0 ? null : this.strings[v];
+        return v < 0 ? null : this.dict.strings[v];
       case "bool":
         return v === BOOL_NULL ? null : v === 1;
       default:

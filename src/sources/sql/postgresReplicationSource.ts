@@ -1,0 +1,510 @@
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
+import { postgresAddress } from "../../core/databaseUrl.js";
+import { messageOf } from "../../core/errorMessage.js";
+import { DefinitionError, FreshetError, SourceError } from "../../errors.js";
+import { checkNextArgs, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+import { openPostgresClient } from "./postgresTableSource.js";
+import { formatLsn, isAfter, parseLsn, parsePosition, positionJson, type ReplicationPosition, type SnapshotSegment } from "./replicationPosition.js";
+import { ReplicationSnapshot } from "./replicationSnapshot.js";
+import { createSlot, describeTable, dropSlot, ensurePublication, quoteIdent, slotState, type ReplicatedColumn, type ReplicatedTable, type Sql } from "./replicationSetup.js";
+
+export interface PostgresReplicationSourceOptions {
+  /** postgres://user@host:5432/database; the user needs the REPLICATION attribute (or superuser). */
+  readonly url: string;
+  /** The table to follow, by its name in the database, unquoted. It needs a primary key. */
+  readonly table: string;
+  /** Its schema; the connection's current one when omitted. */
+  readonly schema?: string;
+  /** The durable replication slot this reader owns (lower-case letters, digits, _). One slot per job. */
+  readonly slot: string;
+  /** The publication to stream (default `freshet_<slot>`); created for the table when missing. */
+  readonly publication?: string;
+  /** The columns each row carries (default: all of them, in table order). */
+  readonly columns?: readonly string[];
+  /** Hand out the rows already in the table first (default true); false: only changes made after the first open. */
+  readonly snapshot?: boolean;
+  /** An UPDATE as its after-image, a new row (default "emit"), or not at all ("skip"). */
+  readonly updates?: "emit" | "skip";
+  /** A DELETE as the deleted row ("emit", needs `changeColumn`), or not at all (default "skip"). */
+  readonly deletes?: "emit" | "skip";
+  /** A field added to every row with "snapshot", "insert", "update" or "delete" (default: none). */
+  readonly changeColumn?: string;
+  /** Timestamp and date columns as Dates (default), ISO-8601 text or epoch ms. */
+  readonly timestamps?: "date" | "iso" | "ms";
+  /** NUMERIC columns as exact text instead of numbers (default false). */
+  readonly decimalsAsText?: boolean;
+  /** Most rows one snapshot query fetches (default 10,000). */
+  readonly batch?: number;
+  /** Drop the slot in close() (tests; default false: the slot keeps the changes for the next open). */
+  readonly dropSlotOnClose?: boolean;
+}
+
+/** Changes decoded and not yet handed out, at most: past it the stream pauses (TCP backpressure). */
+const BUFFERED = 20_000;
+/** How long open waits for a slot the previous reader of this job still holds (its server process exiting). */
+const SLOT_WAIT_MS = 15_000;
+/** Server error: the slot is active for another process. */
+const OBJECT_IN_USE = "55006";
+
+/**
+ * Change data capture from one PostgreSQL table by logical replication
+ * (pgoutput over a durable slot), with an initial snapshot consistent with it.
+ * See docs/sources-sql.md for the design; replicationPosition.ts for the position.
+ *
+ * The job owns the position: changes are confirmed to the slot only by
+ * `commit(position)` (after a durable checkpoint), and a reopen `from` a
+ * position skips whatever the slot sends again at or before it.
+ */
+export function postgresReplicationSource(options: PostgresReplicationSourceOptions): StreamSource {
+  return new PostgresReplicationSource(checkOptions(options));
+}
+
+interface Checked extends PostgresReplicationSourceOptions {
+  readonly address: string;
+  readonly publication: string;
+  readonly batch: number;
+}
+
+function checkOptions(o: PostgresReplicationSourceOptions): Checked {
+  const fail = (field: string, what: string): never => {
+    throw new DefinitionError(`postgresReplicationSource: ${field} ${what}`, { field });
+  };
+  const address = postgresAddress(o.url);
+  const named = (field: string, v: unknown): void => {
+    if (typeof v !== "string" || v === "" || v.includes("\0")) fail(field, `must be a non-empty name, got ${JSON.stringify(v)}`);
+  };
+  named("table", o.table);
+  if (o.schema !== undefined) named("schema", o.schema);
+  // Slot and publication names travel unquoted in replication commands and options.
+  const ident = /^[a-z_][a-z0-9_]{0,62}$/;
+  if (typeof o.slot !== "string" || !ident.test(o.slot)) fail("slot", `must be 1 to 63 lower-case letters, digits or _ (not starting with a digit), got ${JSON.stringify(o.slot)}`);
+  const publication = o.publication ?? `freshet_${o.slot}`.slice(0, 63);
+  if (!ident.test(publication)) fail("publication", `must be 1 to 63 lower-case letters, digits or _ (not starting with a digit), got ${JSON.stringify(o.publication)}`);
+  if (o.columns !== undefined) {
+    if (o.columns.length === 0) fail("columns", "when given, must name at least one column");
+    o.columns.forEach((c) => named("each column", c));
+  }
+  const oneOf = (field: string, v: unknown, allowed: readonly string[]): void => {
+    if (v !== undefined && !allowed.includes(v as string)) fail(field, `must be ${allowed.map((a) => JSON.stringify(a)).join(" or ")}, got ${JSON.stringify(v)}`);
+  };
+  oneOf("updates", o.updates, ["emit", "skip"]);
+  oneOf("deletes", o.deletes, ["emit", "skip"]);
+  oneOf("timestamps", o.timestamps, ["date", "iso", "ms"]);
+  if (o.changeColumn !== undefined) named("changeColumn", o.changeColumn);
+  if (o.deletes === "emit" && o.changeColumn === undefined) fail("deletes", '"emit" needs changeColumn, or a deleted row would read as an inserted one');
+  const batch = o.batch ?? 10_000;
+  if (!Number.isSafeInteger(batch) || batch < 1) fail("batch", `must be a whole number >= 1, got ${String(o.batch)}`);
+  return { ...o, address, publication, batch };
+}
+
+type Change = "snapshot" | "insert" | "update" | "delete";
+
+interface Entry {
+  readonly row: unknown;
+  readonly position: ReplicationPosition;
+}
+
+/**
+ * pgoutput decoding that leaves column values as the server's text, for the
+ * parsers of the table source's client to read (the library would use the
+ * `pg` driver's global parsers). A relation message is parsed before the
+ * changes that use it, so setting its columns' parsers here is in time.
+ */
+class TextPgoutputPlugin extends PgoutputPlugin {
+  override parse(buffer: Buffer): Pgoutput.Message {
+    const msg = super.parse(buffer);
+    if (msg.tag === "relation") for (const c of msg.columns) c.parser = (raw: unknown) => raw;
+    return msg;
+  }
+}
+
+class PostgresReplicationSource implements StreamSource {
+  readonly kind = "postgres-replication";
+  readonly text = false;
+  readonly description: string;
+  private sql: Sql | undefined;
+  private table: ReplicatedTable | undefined;
+  private columns: ReadonlyArray<ReplicatedColumn & { readonly parse: (text: string) => unknown }> = [];
+  /** Names of the columns whose Date values the `timestamps` option converts. */
+  private temporal: readonly string[] = [];
+  private opened = false;
+  private closing = false;
+  /** The position of the last row handed out (or `from`). */
+  private position: ReplicationPosition | undefined;
+  /** Changes at or before it are skipped: the slot sends again what was not confirmed. */
+  private from: ReplicationPosition | undefined;
+  private snapshot: ReplicationSnapshot | undefined;
+  private segments: readonly SnapshotSegment[] = [];
+  private service: LogicalReplicationService | undefined;
+  /** Why the stream stopped, reported by the next call. */
+  private failure: SourceError | undefined;
+  private queue: Entry[] = [];
+  private wake: (() => void) | undefined;
+  private room: (() => void) | undefined;
+  /** The transaction being decoded: its commit LSN and the count of the table's changes so far. */
+  private txLsn = 0n;
+  private txIndex = 0;
+  /** The flush LSN last confirmed to the slot (never moved back). */
+  private confirmed = 0n;
+  private read = 0;
+  private committed = 0;
+  private pending: Array<{ key: string; read: number }> = [];
+
+  constructor(private readonly o: Checked) {
+    const table = o.schema === undefined ? quoteIdent(o.table) : `${quoteIdent(o.schema)}.${quoteIdent(o.table)}`;
+    this.description = `PostgreSQL ${o.address} table ${table} by logical replication (slot ${o.slot}, publication ${o.publication})`;
+  }
+
+  async open(from: SourcePosition | undefined): Promise<void> {
+    const start = from === undefined || from === null ? undefined : parsePosition(from);
+    await this.close();
+    this.closing = false;
+    try {
+      await this.setUp(start);
+    } catch (err) {
+      await this.close().catch(() => undefined);
+      throw err;
+    }
+    this.queue = [];
+    this.pending = [];
+    this.read = 0;
+    this.committed = 0;
+    this.opened = true;
+  }
+
+  private async setUp(start: ReplicationPosition | undefined): Promise<void> {
+    const o = this.o;
+    const sql = openPostgresClient(o.url, o.decimalsAsText === true, "freshet replication source");
+    this.sql = sql;
+    const table = await this.call("reading the table's columns", () => describeTable(sql, o.table, o.schema));
+    if (table === undefined) throw this.error(`table ${o.schema === undefined ? "" : `${o.schema}.`}${o.table} does not exist (check the table and schema options, and the database in the URL)`);
+    if (table.key.length === 0) throw this.error(`table ${table.quoted} has no primary key; logical replication of updates and deletes, and a resumable snapshot, need one`);
+    this.table = table;
+    this.planColumns(table, sql);
+    await this.call("creating the publication", () => ensurePublication(sql, o.publication, table));
+    if (start === undefined) {
+      // From the beginning: a slot left by an earlier run holds changes whose
+      // effect the new snapshot already has, so it is made anew.
+      await this.call("dropping the old slot", () => dropSlot(sql, o.slot, SLOT_WAIT_MS));
+      const slot = await this.call("creating the replication slot", () => createSlot(o.url, o.slot, { temporary: false, exportSnapshot: o.snapshot !== false }));
+      const point = slot.consistentPoint;
+      this.confirmed = point;
+      this.from = { lsn: point, n: 0, resumed: [] };
+      if (slot.snapshot !== undefined) await this.beginSnapshot(slot.snapshot, slot, { lsn: point, n: 0, snapshotAfter: [], resumed: [] });
+      else await slot.close();
+      this.position = this.from;
+      return;
+    }
+    const state = await this.call("reading the replication slot", () => slotState(sql, o.slot));
+    if (state === undefined) throw this.error(`replication slot "${o.slot}" does not exist, so the changes after the saved position are gone; start the job from the beginning (no saved position)`);
+    if (state.plugin !== "pgoutput") throw this.error(`replication slot "${o.slot}" uses the plugin ${state.plugin}, not pgoutput; name another slot`);
+    if (state.confirmed > start.lsn) {
+      throw this.error(
+        `replication slot "${o.slot}" has confirmed changes up to ${formatLsn(state.confirmed)}, past the saved position ${formatLsn(start.lsn)}, so changes between them are gone; reopen from the newest checkpoint, or start from the beginning`,
+      );
+    }
+    this.confirmed = state.confirmed;
+    this.from = start;
+    this.position = start;
+    this.segments = start.resumed;
+    if (start.snapshotAfter !== undefined) {
+      // The exported snapshot of the interrupted read is gone: the rest of the
+      // table comes from a new one, taken at a new slot's consistent point,
+      // and streamed changes to those rows committed before it are skipped.
+      const temp = await this.call("creating a snapshot slot", () => createSlot(o.url, `${o.slot.slice(0, 40)}_snap_${process.pid}`, { temporary: true, exportSnapshot: true }));
+      const segment = { after: start.snapshotAfter, lsn: temp.consistentPoint };
+      this.segments = [...start.resumed, segment];
+      await this.beginSnapshot(temp.snapshot ?? "", temp, { ...start, resumed: this.segments });
+    }
+  }
+
+  /** Imports the exported snapshot, then closes the connection that exported it. */
+  private async beginSnapshot(name: string, slot: { close(): Promise<void> }, at: ReplicationPosition): Promise<void> {
+    const sql = this.db();
+    const table = this.table as ReplicatedTable;
+    const snapshot = new ReplicationSnapshot(sql, table, this.columns, at);
+    try {
+      await this.call("importing the snapshot", () => snapshot.begin(name));
+    } finally {
+      await slot.close();
+    }
+    this.snapshot = snapshot;
+  }
+
+  /** The selected columns, each with the parser the table source's client uses for its type. */
+  private planColumns(table: ReplicatedTable, sql: Sql): void {
+    const byName = new Map(table.columns.map((c) => [c.name, c]));
+    const known = table.columns.map((c) => c.name).join(", ");
+    const selected = this.o.columns === undefined ? table.columns : this.o.columns.map((n) => byName.get(n) ?? this.noColumn(n, table, known));
+    const parsers = sql.options.parsers;
+    this.columns = selected.map((c) => {
+      const parse = parsers[c.typeOid];
+      if (parse === undefined) return { ...c, parse: (text: string) => text };
+      // postgres.js's array parsers take the text after the opening brace, as its connection passes it.
+      const array = (parse as { array?: unknown }).array === true;
+      return { ...c, parse: array ? (text: string) => parse(text.slice(1)) : (text: string) => parse(text) };
+    });
+    const ts = this.o.timestamps;
+    this.temporal = ts === undefined || ts === "date" ? [] : selected.filter((c) => [1082, 1114, 1184].includes(c.typeOid)).map((c) => c.name);
+  }
+
+  private noColumn(name: string, table: ReplicatedTable, known: string): never {
+    throw this.error(`table ${table.quoted} has no column "${name}" (its columns: ${known})`);
+  }
+
+  async next(maxRows: number, maxWaitMs: number): Promise<StreamBatch> {
+    checkNextArgs(this.kind, maxRows, maxWaitMs);
+    if (!this.opened) throw new SourceError("PostgreSQL replication source: next() before open()");
+    const deadline = Date.now() + maxWaitMs;
+    const snapshot = this.snapshot;
+    if (snapshot !== undefined) {
+      const limit = Math.min(maxRows, this.o.batch);
+      const got = await this.call("reading the snapshot", () => snapshot.fetch(limit));
+      if (got.done) {
+        this.snapshot = undefined;
+        await this.call("ending the snapshot", () => snapshot.end());
+      }
+      if (got.rows.length > 0) {
+        if (this.o.changeColumn !== undefined) for (const r of got.rows) r[this.o.changeColumn] = "snapshot";
+        return this.handOut(got.rows.map((row) => ({ row: this.convert(row), position: got.position })));
+      }
+    }
+    if (this.service === undefined) await this.startStream();
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure;
+      if (this.queue.length > 0) {
+        const taken = this.queue.splice(0, maxRows);
+        this.room?.();
+        return this.handOut(taken);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return { rows: [], position: this.positionOut() };
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private handOut(entries: readonly Entry[]): StreamBatch {
+    const last = entries[entries.length - 1];
+    if (last !== undefined) this.position = last.position;
+    this.read += entries.length;
+    const position = this.positionOut();
+    this.pending.push({ key: JSON.stringify(position), read: this.read });
+    if (this.pending.length > 4_096) this.pending.splice(0, this.pending.length - 4_096);
+    return { rows: entries.map((e) => e.row), position };
+  }
+
+  private positionOut(): SourcePosition {
+    return positionJson(this.position as ReplicationPosition);
+  }
+
+  private convert(row: Record<string, unknown>): Record<string, unknown> {
+    for (const name of this.temporal) {
+      const v = row[name];
+      if (v instanceof Date && !Number.isNaN(v.getTime())) row[name] = this.o.timestamps === "ms" ? v.getTime() : v.toISOString();
+    }
+    return row;
+  }
+
+  /** Starts streaming from the slot; retries while the previous reader's server process still holds it. */
+  private async startStream(): Promise<void> {
+    const deadline = Date.now() + SLOT_WAIT_MS;
+    for (;;) {
+      const service = new LogicalReplicationService(
+        // The walsender writes values in this session's settings: UTC, ISO dates.
+        { connectionString: this.o.url, application_name: "freshet replication stream", options: "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=1" },
+        { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
+      );
+      service.on("error", (err: Error) => this.fail("streaming changes", err));
+      service.on("data", (_lsn: string, msg: Pgoutput.Message) => this.onMessage(msg));
+      service.on("heartbeat", (_lsn: string, _time: number, reply: boolean) => {
+        if (reply) this.confirm(service);
+      });
+      const started = new Promise<"started">((resolve) => service.once("start", () => resolve("started")));
+      const ended = service.subscribe(new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [this.o.publication] }), this.o.slot).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      const first = await Promise.race([started, ended]);
+      if (first === "started") {
+        this.service = service;
+        this.confirm(service);
+        void ended.then((err) => {
+          if (this.service === service && !this.closing) this.fail("streaming changes", err ?? new Error("the server ended the replication stream"));
+        });
+        return;
+      }
+      await service.destroy().catch(() => undefined);
+      const inUse = typeof first === "object" && first !== null && (first as { code?: unknown }).code === OBJECT_IN_USE;
+      if (!inUse || Date.now() >= deadline) throw this.error(`starting replication from slot "${this.o.slot}" failed: ${messageOf(first)}`, first);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Tells the slot everything before `confirmed` may go (the transaction at it is sent again and skipped). */
+  private confirm(service: LogicalReplicationService): void {
+    // acknowledge(x) reports x + 1 as flushed.
+    if (this.confirmed > 0n) void service.acknowledge(formatLsn(this.confirmed - 1n)).catch(() => undefined);
+  }
+
+  private async onMessage(msg: Pgoutput.Message): Promise<void> {
+    try {
+      await this.decode(msg);
+    } catch (err) {
+      this.fail("decoding a change", err);
+    }
+    if (this.queue.length >= BUFFERED && !this.closing) await new Promise<void>((resolve) => (this.room = resolve));
+    this.room = undefined;
+  }
+
+  private async decode(msg: Pgoutput.Message): Promise<void> {
+    const table = this.table as ReplicatedTable;
+    switch (msg.tag) {
+      case "begin":
+        this.txLsn = (msg.commitLsn === null ? undefined : parseLsn(msg.commitLsn)) ?? 0n;
+        this.txIndex = 0;
+        return;
+      case "insert":
+      case "update":
+      case "delete": {
+        if (msg.relation.schema !== table.schema || msg.relation.name !== table.name) return;
+        const n = ++this.txIndex;
+        const from = this.from as ReplicationPosition;
+        if (!isAfter(this.txLsn, n, from)) return;
+        const change: Change = msg.tag;
+        if ((change === "update" && this.o.updates === "skip") || (change === "delete" && this.o.deletes !== "emit")) return;
+        const tuple = (msg.tag === "delete" ? (msg.old ?? msg.key) : msg.new) ?? {};
+        if (!(await this.inStream(tuple))) return;
+        const segments = this.segments.filter((s) => s.lsn > this.txLsn);
+        const position: ReplicationPosition = { lsn: this.txLsn, n, resumed: segments };
+        this.queue.push({ row: this.row(change, tuple, position), position });
+        this.wake?.();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** False for a change that a resumed snapshot already holds: committed before that snapshot, to a key it read. */
+  private async inStream(tuple: Record<string, unknown>): Promise<boolean> {
+    let needed = 0n;
+    for (const s of this.segments) {
+      if (s.lsn <= this.txLsn) continue;
+      if (!(await this.keyAfter(tuple, s.after))) break;
+      needed = s.lsn;
+    }
+    return this.txLsn >= needed;
+  }
+
+  /** Whether the tuple's primary key sorts after `after`, compared by the server (collations, types). */
+  private async keyAfter(tuple: Record<string, unknown>, after: readonly string[]): Promise<boolean> {
+    if (after.length === 0) return true;
+    const key = (this.table as ReplicatedTable).key;
+    const values = key.map((c) => String(tuple[c.name]));
+    const cast = (i: number, c: ReplicatedColumn): string => `$${i}::text::${c.type}`;
+    const query = `SELECT ROW(${key.map((c, i) => cast(i + 1, c)).join(", ")}) > ROW(${key.map((c, i) => cast(key.length + i + 1, c)).join(", ")}) AS after`;
+    const rows = await this.db().unsafe<Array<{ after: boolean }>>(query, [...values, ...after]);
+    return rows[0]?.after === true;
+  }
+
+  private row(change: Change, tuple: Record<string, unknown>, p: ReplicationPosition): unknown {
+    const row: Record<string, unknown> = {};
+    for (const c of this.columns) {
+      const raw = tuple[c.name];
+      if (raw === undefined) {
+        // A delete under the default replica identity carries the key only.
+        if (change === "delete") continue;
+        const why = c.name in tuple ? "an unchanged TOASTed value the server did not send (set REPLICA IDENTITY FULL on the table)" : "a column the change does not carry";
+        return new StreamDecodeFailure(`column "${c.name}" is ${why}`, JSON.stringify(tuple), `${formatLsn(p.lsn)}#${p.n}`);
+      }
+      try {
+        row[c.name] = raw === null ? null : c.parse(String(raw));
+      } catch (err) {
+        return new StreamDecodeFailure(`column "${c.name}": ${messageOf(err)}`, JSON.stringify(tuple), `${formatLsn(p.lsn)}#${p.n}`);
+      }
+    }
+    if (this.o.changeColumn !== undefined) row[this.o.changeColumn] = change;
+    return this.convert(row);
+  }
+
+  async commit(position: SourcePosition): Promise<void> {
+    if (position === null) return;
+    const p = parsePosition(position);
+    const key = JSON.stringify(position);
+    const at = this.pending.findIndex((e) => e.key === key);
+    const entry = this.pending[at];
+    if (entry !== undefined) {
+      if (entry.read > this.committed) this.committed = entry.read;
+      this.pending.splice(0, at + 1);
+    }
+    // A snapshot position stands at the slot's start, which it keeps anyway.
+    if (p.snapshotAfter === undefined && p.lsn > this.confirmed) {
+      this.confirmed = p.lsn;
+      if (this.service !== undefined) this.confirm(this.service);
+    }
+  }
+
+  /** Unknown: the slot can tell WAL bytes behind (pg_replication_slots), not how many of this table's changes wait. */
+  async lag(): Promise<number | undefined> {
+    return undefined;
+  }
+
+  stats(): StreamSourceStats {
+    return { read: this.read, committed: this.committed };
+  }
+
+  async close(): Promise<void> {
+    this.opened = false;
+    this.closing = true;
+    this.room?.();
+    this.wake?.();
+    const service = this.service;
+    this.service = undefined;
+    if (service !== undefined) await service.destroy().catch(() => undefined);
+    const snapshot = this.snapshot;
+    this.snapshot = undefined;
+    if (snapshot !== undefined) await snapshot.end().catch(() => undefined);
+    const sql = this.sql;
+    this.sql = undefined;
+    if (sql === undefined) return;
+    try {
+      if (this.o.dropSlotOnClose === true) await this.call("dropping the slot", () => dropSlot(sql, this.o.slot, SLOT_WAIT_MS));
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  }
+
+  private fail(what: string, err: unknown): void {
+    if (this.failure === undefined && !this.closing) this.failure = this.error(`${what} failed: ${messageOf(err)}`, err);
+    this.wake?.();
+  }
+
+  private error(message: string, cause?: unknown): SourceError {
+    return new SourceError(`PostgreSQL ${this.o.address}: ${message}`, {}, cause === undefined ? undefined : { cause });
+  }
+
+  private db(): Sql {
+    if (this.sql === undefined) throw new SourceError("PostgreSQL replication source: not open");
+    return this.sql;
+  }
+
+  /** Runs a database call; a driver error becomes a SourceError naming the system, the address and what failed. */
+  private async call<T>(what: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (cause) {
+      if (cause instanceof FreshetError) {
+        if (cause instanceof SourceError && !cause.message.startsWith("PostgreSQL")) throw this.error(cause.message, cause);
+        throw cause;
+      }
+      throw this.error(`${what} failed (slot ${this.o.slot}): ${messageOf(cause)}`, cause);
+    }
+  }
+}
