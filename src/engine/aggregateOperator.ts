@@ -281,24 +281,43 @@ export class AggregateOperator {
 
   /** Features of one key as of t (NaN for null), into out[k][index]. */
   read(keyValues: readonly unknown[], t: number, out: readonly FeatureColumn[], index: number): void {
-    if (this.layout.retention !== Number.POSITIVE_INFINITY && t < this.horizon + this.layout.retention) {
-      throw new ReadBeforeRetentionError(this.tableName, t, this.horizon + this.layout.retention);
-    }
-    if (t < this.compactHorizon) throw new ReadBeforeRetentionError(this.tableName, t, this.compactHorizon);
+    this.readState(this.stateForRead(keyValues), t, out, index);
+  }
+
+  /**
+   * A key's state ready for reads (loaded, evicted up to the horizon), or
+   * undefined for a never-seen key. Many reads of one key look it up once.
+   */
+  stateForRead(keyValues: readonly unknown[]): KeyState | undefined {
     const key = encodeKey(keyValues);
     let st = this.states.get(key);
     if (st === undefined) {
       st = this.loader?.(key);
       if (st !== undefined) this.states.set(key, st);
     }
+    if (st === undefined) return undefined;
+    if (st.tiles !== undefined) st.compactTiled(this.compactHorizon);
+    else st.evict(this.horizon);
+    return st;
+  }
+
+  /** Features of a state from stateForRead (undefined: a never-seen key) as of t, into out[k][index]. */
+  readState(st: KeyState | undefined, t: number, out: readonly FeatureColumn[], index: number): void {
+    this.assertReadable(t);
     if (st === undefined) {
       this.readEmpty(out, index);
       return;
     }
-    if (st.tiles !== undefined) st.compactTiled(this.compactHorizon);
-    else st.evict(this.horizon);
     const cur = (st.readCursor ??= WindowCursor.of(this.layout));
     st.readInto(cur, t, out, index);
+  }
+
+  /** Throws ReadBeforeRetentionError when a read at t would need evicted or compacted events. */
+  assertReadable(t: number): void {
+    if (this.layout.retention !== Number.POSITIVE_INFINITY && t < this.horizon + this.layout.retention) {
+      throw new ReadBeforeRetentionError(this.tableName, t, this.horizon + this.layout.retention);
+    }
+    if (t < this.compactHorizon) throw new ReadBeforeRetentionError(this.tableName, t, this.compactHorizon);
   }
 
   /** A never-seen key reads like an empty window (see emptyValue). */

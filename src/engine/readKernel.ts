@@ -34,7 +34,6 @@ export type ReadKernel = (st: KernelState, cur: WindowCursor, t: number, out: re
  */
 export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
   const lines: string[] = [];
-  let unsupported = false;
   lines.push("if (cur.valid && t >= cur.t) {");
   lines.push("  const ts = st.ts, off = st.off, end = st.end, los = cur.lo;");
   lines.push("  let hi = cur.hi; const from = hi;");
@@ -52,43 +51,54 @@ export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
   lines.push("  cur.t = t;");
   lines.push("} else st.rebuild(cur, t);");
   lines.push("const off = st.off, hi = cur.hi - off, los = cur.lo;");
-  layout.features.forEach((f, k) => {
-    const lo = `(los[${f.window}] - off)`;
-    switch (f.code) {
-      case FeatureCode.Count:
-        lines.push(`out[${k}][index] = hi - ${lo};`);
-        break;
-      case FeatureCode.Sum:
-        lines.push(`{ const lo = ${lo}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}];`);
-        lines.push(`  out[${k}][index] = lo === hi ? 0 : ps[hi] - ps[lo] + (pc[hi] - pc[lo]); }`);
-        break;
-      case FeatureCode.Avg:
-        lines.push(`{ const lo = ${lo}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}], pn = st.pnn[${f.field}];`);
-        lines.push(`  const n = pn[hi] - pn[lo];`);
-        lines.push(`  out[${k}][index] = n === 0 ? NaN : (ps[hi] - ps[lo] + (pc[hi] - pc[lo])) / n; }`);
-        break;
-      case FeatureCode.Variance:
-      case FeatureCode.Stddev:
-        lines.push(`{ const lo = ${lo}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}], pn = st.pnn[${f.field}], qs = st.psum[${f.square}], qc = st.pcomp[${f.square}];`);
-        lines.push(`  const n = pn[hi] - pn[lo];`);
-        lines.push(`  if (n === 0) out[${k}][index] = NaN; else {`);
-        lines.push(`    const s1 = ps[hi] - ps[lo] + (pc[hi] - pc[lo]), s2 = qs[hi] - qs[lo] + (qc[hi] - qc[lo]);`);
-        lines.push(`    const d = (s2 - (s1 * s1) / n) / n, variance = d > 0 ? d : 0;`);
-        lines.push(`    out[${k}][index] = ${f.code === FeatureCode.Variance ? "variance" : "Math.sqrt(variance)"}; } }`);
-        break;
-      case FeatureCode.Window:
-        unsupported = true; // window readers go through KeyState.readIntoGeneric
-        break;
-      case FeatureCode.Extremum:
-        lines.push(`{ const front = cur.deques[${f.deque}].front();`);
-        lines.push(`  out[${k}][index] = front < 0 ? NaN : st.vals[${f.field}][front - off]; }`);
-        break;
-    }
-  });
-  if (unsupported) return undefined;
+  const features = featureLines(layout, "hi", (w) => `(los[${w}] - off)`, (d) => `cur.deques[${d}].front()`);
+  if (features === undefined) return undefined;
+  lines.push(...features);
   try {
     return new Function("st", "cur", "t", "out", "index", `${lines.join("\n")}\n//# sourceURL=freshet-generated/read-kernel.js`) as ReadKernel;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The lines writing every feature into out[k][index] from a key's state `st`
+ * (`off` in scope): `hi` names the array index one past the last event read,
+ * lo(w) gives window w's first array index and front(d) deque d's front
+ * position (-1: empty). Undefined when a feature needs a window reader.
+ */
+export function featureLines(layout: KernelShape, hi: string, lo: (window: number) => string, front: (deque: number) => string): string[] | undefined {
+  const lines: string[] = [];
+  for (const [k, f] of layout.features.entries()) {
+    switch (f.code) {
+      case FeatureCode.Count:
+        lines.push(`out[${k}][index] = ${hi} - ${lo(f.window)};`);
+        break;
+      case FeatureCode.Sum:
+        lines.push(`{ const lo = ${lo(f.window)}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}];`);
+        lines.push(`  out[${k}][index] = lo === ${hi} ? 0 : ps[${hi}] - ps[lo] + (pc[${hi}] - pc[lo]); }`);
+        break;
+      case FeatureCode.Avg:
+        lines.push(`{ const lo = ${lo(f.window)}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}], pn = st.pnn[${f.field}];`);
+        lines.push(`  const n = pn[${hi}] - pn[lo];`);
+        lines.push(`  out[${k}][index] = n === 0 ? NaN : (ps[${hi}] - ps[lo] + (pc[${hi}] - pc[lo])) / n; }`);
+        break;
+      case FeatureCode.Variance:
+      case FeatureCode.Stddev:
+        lines.push(`{ const lo = ${lo(f.window)}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}], pn = st.pnn[${f.field}], qs = st.psum[${f.square}], qc = st.pcomp[${f.square}];`);
+        lines.push(`  const n = pn[${hi}] - pn[lo];`);
+        lines.push(`  if (n === 0) out[${k}][index] = NaN; else {`);
+        lines.push(`    const s1 = ps[${hi}] - ps[lo] + (pc[${hi}] - pc[lo]), s2 = qs[${hi}] - qs[lo] + (qc[${hi}] - qc[lo]);`);
+        lines.push(`    const d = (s2 - (s1 * s1) / n) / n, variance = d > 0 ? d : 0;`);
+        lines.push(`    out[${k}][index] = ${f.code === FeatureCode.Variance ? "variance" : "Math.sqrt(variance)"}; } }`);
+        break;
+      case FeatureCode.Window:
+        return undefined; // window readers go through KeyState.readIntoGeneric
+      case FeatureCode.Extremum:
+        lines.push(`{ const front = ${front(f.deque)};`);
+        lines.push(`  out[${k}][index] = front < 0 ? NaN : st.vals[${f.field}][front - off]; }`);
+        break;
+    }
+  }
+  return lines;
 }
