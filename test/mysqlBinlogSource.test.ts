@@ -188,6 +188,40 @@ describe.skipIf(!available)("MariaDB/MySQL binlog source", () => {
     expect((position as { file: string }).file).toMatch(/\.000002$/);
   });
 
+  it("holds at most a few batches while the job reads slowly (the replica connection pauses), and loses nothing when it resumes", async () => {
+    const table = freshName();
+    await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, pad VARCHAR(200) NOT NULL)`);
+    const s = await open({ table, snapshot: false, batch: 100 });
+    const pad = "x".repeat(200);
+    for (let t = 0; t < 40; t++) {
+      await admin.query(`INSERT INTO ${table} VALUES ?`, [Array.from({ length: 250 }, (_, i) => [t * 250 + i, pad])]);
+    }
+    const ids: number[] = [];
+    let maxQueued = 0;
+    while (ids.length < 10_000) {
+      const b = await s.next(50, 2_000);
+      expect(b.rows.length).toBeGreaterThan(0);
+      ids.push(...b.rows.map((r) => Number((r as { id: unknown }).id)));
+      maxQueued = Math.max(maxQueued, s.changes().inserts - ids.length);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(ids).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
+    // Twice the batch, plus what one socket read held when the connection paused (whole events of 250 rows).
+    expect(maxQueued).toBeLessThan(2_000);
+  });
+
+  it("a position whose binlog file the server no longer has fails the read with a SourceError", async () => {
+    const table = freshName();
+    await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`);
+    const s = await open({ table }, { file: "binlog.000999", pos: 4, skip: 0 });
+    const err = await s.next(10, 5_000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SourceError);
+    expect((err as Error).message).toMatch(/^MariaDB\/MySQL 127\.0\.0\.1:\d+\/test: reading the binary log from binlog\.000999:4 failed \(table `binlog_\w+`\): Could not find first log file name/);
+  });
+
   it("a snapshot interrupted and resumed while the table changes: every row once, changes to rows read before the interruption from the binlog, the rest from the new snapshot", async () => {
     const table = freshName();
     await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v INT NOT NULL)`);

@@ -1,40 +1,15 @@
-import { randomInt } from "node:crypto";
 import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type RowData, type UpdateRowData } from "@vlasky/zongji";
+import { createPool, type Pool } from "mysql2";
 import { createConnection, type Connection, type ConnectionOptions } from "mysql2/promise";
-import { mysqlAddress } from "../../core/databaseUrl.js";
 import { messageOf } from "../../core/errorMessage.js";
-import { DefinitionError, FreshetError, SourceError } from "../../errors.js";
+import { FreshetError, SourceError } from "../../errors.js";
 import { checkNextArgs, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
 import { binlogPositionJson, changeWanted, parseBinlogPosition, windowsAhead, type BinlogKey, type BinlogPoint, type BinlogPosition } from "./binlogPosition.js";
+import { checkOptions, type Checked, type MysqlBinlogSourceOptions } from "./mysqlBinlogOptions.js";
 import { binlogEnd, binlogSettingProblems, describeBinlogTable, type BinlogTable } from "./mysqlBinlogCatalog.js";
 import { BinlogSnapshot, quote } from "./mysqlBinlogSnapshot.js";
 
-export interface MysqlBinlogSourceOptions {
-  /** mysql://user:password@host:3306/database; the user needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT. */
-  readonly url: string;
-  /** The table whose changes are read. */
-  readonly table: string;
-  /** Its database (default: the URL's). */
-  readonly schema?: string;
-  /** The columns each row carries (default: all, in table order). */
-  readonly columns?: readonly string[];
-  /** On a first open, hand out the rows the table holds before its changes (default true; needs an integer primary key and MariaDB). */
-  readonly snapshot?: boolean;
-  /** An UPDATE's new row as a row of its own ("row", default), or nothing ("skip"). */
-  readonly updates?: "row" | "skip";
-  /** A DELETE as nothing ("skip", default, counted in `changes()`), or the deleted row as a row ("row"). */
-  readonly deletes?: "skip" | "row";
-  /** Adds this field to each row: "snapshot", "insert", "update" or "delete". */
-  readonly operationField?: string;
-  /** Rows per snapshot query; binlog rows held in memory before reading pauses is twice this (default 10,000). */
-  readonly batch?: number;
-  /** Timestamp and date columns as Dates (default), ISO-8601 text or epoch ms. */
-  readonly timestamps?: "date" | "iso" | "ms";
-  /** DECIMAL columns as exact text instead of numbers (default false). */
-  readonly decimalsAsText?: boolean;
-  /** The replica id this reader gives the server; unique among its replicas (default: random in 2^20..2^31). */
-  readonly serverId?: number;
-}
+export type { MysqlBinlogSourceOptions } from "./mysqlBinlogOptions.js";
 
 /** What the source saw of the table's changes since `open`. */
 export interface BinlogChangeCounts {
@@ -70,7 +45,6 @@ interface OpenTx {
   readonly skip: number;
 }
 
-const DEFAULT_BATCH = 10_000;
 const MAX_PENDING = 4_096;
 
 /**
@@ -86,58 +60,14 @@ export function mysqlBinlogSource(options: MysqlBinlogSourceOptions): MysqlBinlo
   return new BinlogSource(checkOptions(options));
 }
 
-interface Checked extends Required<Pick<MysqlBinlogSourceOptions, "url" | "table" | "snapshot" | "updates" | "deletes" | "batch" | "timestamps" | "decimalsAsText" | "serverId">> {
-  readonly schema: string | undefined;
-  readonly columns: readonly string[] | undefined;
-  readonly operationField: string | undefined;
-  readonly address: string;
-}
-
-function checkOptions(o: MysqlBinlogSourceOptions): Checked {
-  const fail = (field: string, what: string): never => {
-    throw new DefinitionError(`mysqlBinlogSource: ${field} ${what}`, { field });
-  };
-  const named = (field: string, v: unknown): string => {
-    if (typeof v !== "string" || v === "" || v.includes("\0")) fail(field, `must be a non-empty name, got ${JSON.stringify(v)}`);
-    return v as string;
-  };
-  const oneOf = <T extends string>(field: string, v: T | undefined, allowed: readonly T[], fallback: T): T => {
-    if (v === undefined) return fallback;
-    if (!allowed.includes(v)) fail(field, `must be ${allowed.map((a) => JSON.stringify(a)).join(" or ")}, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  if (typeof o.url !== "string") fail("url", "must be a mysql:// URL");
-  const address = mysqlAddress(o.url);
-  const batch = o.batch ?? DEFAULT_BATCH;
-  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 1_000_000) fail("batch", `must be a whole number from 1 to 1,000,000, got ${String(o.batch)}`);
-  const serverId = o.serverId ?? randomInt(2 ** 20, 2 ** 31);
-  if (!Number.isSafeInteger(serverId) || serverId < 1 || serverId >= 2 ** 32) fail("serverId", `must be a whole number from 1 to 2^32 - 1, got ${String(o.serverId)}`);
-  if (o.columns !== undefined && (!Array.isArray(o.columns) || o.columns.length === 0)) fail("columns", "must name at least one column when given");
-  o.columns?.forEach((c) => named("each column", c));
-  if (o.snapshot !== undefined && typeof o.snapshot !== "boolean") fail("snapshot", `must be true or false, got ${JSON.stringify(o.snapshot)}`);
-  return {
-    url: o.url,
-    address,
-    table: named("table", o.table),
-    schema: o.schema === undefined ? undefined : named("schema", o.schema),
-    columns: o.columns,
-    snapshot: o.snapshot ?? true,
-    updates: oneOf("updates", o.updates, ["row", "skip"], "row"),
-    deletes: oneOf("deletes", o.deletes, ["skip", "row"], "skip"),
-    operationField: o.operationField === undefined ? undefined : named("operationField", o.operationField),
-    batch,
-    timestamps: oneOf("timestamps", o.timestamps, ["date", "iso", "ms"], "date"),
-    decimalsAsText: o.decimalsAsText ?? false,
-    serverId,
-  };
-}
-
 class BinlogSource implements MysqlBinlogSource {
   readonly kind = "mysql-binlog";
   readonly text = false;
   readonly description: string;
   private ctrl: Connection | undefined;
   private reader: ZongJi | undefined;
+  /** The reader's connection for table metadata: a pool, so one the server closed while idle is replaced. */
+  private metadata: Pool | undefined;
   private table: BinlogTable | undefined;
   private snapshot: BinlogSnapshot | undefined;
   /** The selected columns the binlog carries as JSON text (MariaDB). */
@@ -147,6 +77,8 @@ class BinlogSource implements MysqlBinlogSource {
   private queue: Queued[] = [];
   private tx: OpenTx | undefined;
   private txCount = 0;
+  /** Where the replica connection started, for messages. */
+  private readFrom = "";
   /** Changes to skip in the first transaction read (from a position inside it). */
   private firstSkip = 0;
   private failure: unknown;
@@ -244,9 +176,16 @@ class BinlogSource implements MysqlBinlogSource {
   private async startBinlog(at: BinlogPosition): Promise<void> {
     const table = this.table;
     if (table === undefined) throw new SourceError("MariaDB/MySQL binlog source: not open");
-    const reader = new ZongJi(this.connectionOptions());
+    // Done with the snapshot and the checks: the reader needs its own connections only.
+    const ctrl = this.ctrl;
+    this.ctrl = undefined;
+    if (ctrl !== undefined) await ctrl.end().catch(() => ctrl.destroy());
+    const metadata = createPool({ ...this.connectionOptions(), connectionLimit: 1, maxIdle: 0, idleTimeout: 60_000 });
+    this.metadata = metadata;
+    const reader = new ZongJi(metadata);
     this.reader = reader;
     this.firstSkip = at.skip;
+    this.readFrom = `${at.file}:${at.pos}`;
     this.tx = undefined;
     const ready = new Promise<void>((resolve, reject) => {
       reader.once("ready", resolve);
@@ -395,7 +334,7 @@ class BinlogSource implements MysqlBinlogSource {
       this.wake = undefined;
     }
     if (this.queue.length === 0) {
-      if (this.failure !== undefined) throw this.wrap("reading the binary log", this.failure);
+      if (this.failure !== undefined) throw this.wrap(`reading the binary log from ${this.readFrom}`, this.failure);
       return { rows: [], position: binlogPositionJson(position) };
     }
     const taken = this.queue.splice(0, Math.min(maxRows, this.queue.length));
@@ -460,8 +399,9 @@ class BinlogSource implements MysqlBinlogSource {
   }
 
   async close(): Promise<void> {
-    const { reader, ctrl, snapshot } = this;
+    const { reader, ctrl, snapshot, metadata } = this;
     this.reader = undefined;
+    this.metadata = undefined;
     this.ctrl = undefined;
     this.snapshot = undefined;
     this.position = undefined;
@@ -479,6 +419,7 @@ class BinlogSource implements MysqlBinlogSource {
     }
     if (snapshot !== undefined && ctrl !== undefined) await snapshot.finish().catch(() => undefined);
     if (ctrl !== undefined) await ctrl.end().catch(() => ctrl.destroy());
+    if (metadata !== undefined) await new Promise<void>((resolve) => metadata.end(() => resolve()));
   }
 
   private tableName(): string {
