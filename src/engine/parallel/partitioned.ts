@@ -1,4 +1,5 @@
 import { encodeKey, keyGroupOf } from "../../core/keys.js";
+import { StringCodes } from "../../core/stringCodes.js";
 import type { Row } from "../../plan/nodes.js";
 import type { AggregateOperator, EmittedRows } from "../aggregateOperator.js";
 import type { KeyState } from "../keyState.js";
@@ -24,8 +25,9 @@ const MAX_IN_FLIGHT = 2;
  * every key's state back into the table's operator.
  */
 export class PartitionedAggregate {
-  /** Worker w's key of index i is coded i * workers + w. */
-  private readonly keyIndex = new Map<string, number>();
+  /** Encoded keys in first-seen order; keyCode[k] is the code of key k: worker w's key of index i is coded i * workers + w. */
+  private readonly keys = new StringCodes();
+  private readonly keyCode: number[] = [];
   private readonly keyValues: Array<Array<readonly unknown[]>>;
   /** Keys registered since the last batch sent to each worker, with the state they had here. */
   private newKeys: Array<Array<{ id: number; key: string; keyValues: readonly unknown[]; group: number; st: KeyState | undefined }>>;
@@ -66,7 +68,7 @@ export class PartitionedAggregate {
     list.push(keyValues);
     this.newKeys[w]?.push({ id, key, keyValues, group, st });
     const code = id * n + w;
-    this.keyIndex.set(key, code);
+    this.keyCode[this.keys.code(key)] = code;
     return code;
   }
 
@@ -76,7 +78,7 @@ export class PartitionedAggregate {
     const len = rows.length;
     const codes = new Int32Array(len);
     const cols = this.fields.map(() => new Float64Array(len));
-    this.extract(rows, this.keyIndex, this.onNewKey, codes, cols);
+    this.extract(rows, this.keys, this.keyCode, this.onNewKey, codes, cols);
     let parts: Array<{ ids: Int32Array; ts: Float64Array; cols: Float64Array[] }>;
     if (n === 1) parts = [{ ids: codes, ts: ts.slice(), cols }];
     else {
@@ -181,10 +183,19 @@ function settled<T>(p: Promise<T>): Promise<T> {
 }
 
 /**
- * Fills, for each row, its key's code (looked up by encoded key, `miss`
- * registering new ones) and the aggregated fields' values (NaN for null).
+ * Fills, for each row, its key's code (keyCode of the encoded key's index in
+ * `keys`; `miss` registers new ones) and the aggregated fields' values (NaN
+ * for null). The cache of StringCodes makes the lookup of a few hundred keys
+ * cheaper than a Map's.
  */
-type ExtractColumns = (rows: readonly Row[], index: ReadonlyMap<string, number>, miss: (row: Row, key: string) => number, codes: Int32Array, cols: Float64Array[]) => void;
+type ExtractColumns = (
+  rows: readonly Row[],
+  keys: StringCodes,
+  keyCode: readonly number[],
+  miss: (row: Row, key: string) => number,
+  codes: Int32Array,
+  cols: Float64Array[],
+) => void;
 
 /** Generated per table so that every field read has a constant name (much faster than row[name] with a variable name). */
 function compileExtract(keyFields: readonly string[], fields: readonly string[]): ExtractColumns {
@@ -199,20 +210,20 @@ function compileExtract(keyFields: readonly string[], fields: readonly string[])
     "for (let i = 0; i < rows.length; i++) {",
     "  const r = rows[i]; let key;",
     `  ${key}`,
-    "  let c = index.get(key); if (c === undefined) c = miss(r, key);",
+    "  let c = keyCode[keys.code(key)]; if (c === undefined) c = miss(r, key);",
     "  codes[i] = c;",
     ...fields.map((f, j) => `  { const v = ${read(f)}; c${j}[i] = typeof v === "number" ? v : NaN; }`),
     "}",
   ].join("\n");
   try {
-    return new Function("rows", "index", "miss", "codes", "cols", `${body}\n//# sourceURL=freshet-generated/partition-extract.js`) as ExtractColumns;
+    return new Function("rows", "keys", "keyCode", "miss", "codes", "cols", `${body}\n//# sourceURL=freshet-generated/partition-extract.js`) as ExtractColumns;
   } catch {
     // Code generation disabled: the same, interpreted.
-    return (rows, index, miss, codes, cols) => {
+    return (rows, keys, keyCode, miss, codes, cols) => {
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i] as Row;
         const key = encodeKey(keyFields.map((f) => r[f]));
-        codes[i] = index.get(key) ?? miss(r, key);
+        codes[i] = keyCode[keys.code(key)] ?? miss(r, key);
         fields.forEach((f, j) => {
           const v = r[f];
           (cols[j] as Float64Array)[i] = typeof v === "number" ? v : Number.NaN;

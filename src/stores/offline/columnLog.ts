@@ -1,6 +1,6 @@
 import type { FieldType, Row, Schema } from "../../core/schema.js";
 import type { HistoryBatch } from "./historyStore.js";
-import { StringCodes } from "./stringCodes.js";
+import { StringCodes } from "../../core/stringCodes.js";
 
 /** One appended batch, column by column. */
 interface Chunk {

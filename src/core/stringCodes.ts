@@ -3,10 +3,11 @@ const SLOTS = 4096;
 
 /**
  * Dictionary codes of strings: the first distinct string gets 0, the next 1,
- * and so on. A direct-mapped cache keyed by a few characters of the string
- * sits in front of the Map: string columns (airports, countries, user ids)
- * repeat a few thousand values, and a slot hit costs a compare instead of a
- * Map lookup. A miss (or a collision) falls back to the Map and takes the slot.
+ * and so on. A direct-mapped cache keyed by the length and three characters
+ * sits in front of the Map: history's string columns and a replay's keys
+ * (airports, countries, devices) repeat a few hundred or thousand values,
+ * and a slot hit costs a compare instead of a Map lookup. A miss (or a
+ * collision) falls back to the Map and takes the slot.
  */
 export class StringCodes {
   readonly strings: string[] = [];
