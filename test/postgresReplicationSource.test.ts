@@ -20,9 +20,11 @@ import { OnlineJob } from "../src/job/onlineJob.js";
 import { postgresReplicationSource, type PostgresReplicationSourceOptions } from "../src/sources/sql/postgresReplicationSource.js";
 import type { SourcePosition, StreamSource } from "../src/sources/stream/streamSource.js";
 import { privatePostgresAvailable, startPrivatePostgres, type PrivatePostgres } from "./helpers/privatePostgres.js";
+import { SERVICES, serviceAvailable } from "./helpers/services.js";
 import { readN, streamSourceConformance, type TestRow } from "./streamSource.conformance.js";
 
 const available = privatePostgresAvailable();
+const sharedAvailable = await serviceAvailable("postgres");
 let made = 0;
 const freshName = (): string => `frepl_${process.pid}_${made++}`;
 
@@ -369,5 +371,29 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
         await dropAll(slot, [name]);
       }
     }, 60_000);
+  });
+});
+
+describe.skipIf(!sharedAvailable)("PostgreSQL logical replication source on a server without wal_level = logical", () => {
+  it("fails to open with a SourceError saying what to set, before creating a publication or a slot", async () => {
+    const admin = postgres(SERVICES.postgres.url, { max: 1, onnotice: () => undefined });
+    const table = freshName();
+    try {
+      await admin.unsafe(`CREATE TABLE ${table} (id int PRIMARY KEY)`);
+      const s = postgresReplicationSource({ url: SERVICES.postgres.url, table, slot: `${table}_slot` });
+      const err = await s.open(undefined).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await s.close();
+      expect(err).toBeInstanceOf(SourceError);
+      expect(String((err as Error).message)).toBe(
+        "PostgreSQL 127.0.0.1:5432/test: logical replication needs wal_level = logical, and this server has replica; set it in postgresql.conf (with max_replication_slots and max_wal_senders) and restart the server",
+      );
+      expect(await admin`SELECT 1 FROM pg_publication WHERE pubname = ${`freshet_${table}_slot`}`).toHaveLength(0);
+    } finally {
+      await admin.unsafe(`DROP TABLE IF EXISTS ${table}`);
+      await admin.end();
+    }
   });
 });

@@ -1,48 +1,19 @@
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
-import { postgresAddress } from "../../core/databaseUrl.js";
 import { messageOf } from "../../core/errorMessage.js";
-import { DefinitionError, FreshetError, SourceError } from "../../errors.js";
+import { FreshetError, SourceError } from "../../errors.js";
 import { checkNextArgs, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+import { checkReplicationOptions, type CheckedReplicationOptions as Checked, type PostgresReplicationSourceOptions } from "./postgresReplicationOptions.js";
 import { openPostgresClient } from "./postgresTableSource.js";
 import { formatLsn, isAfter, parseLsn, parsePosition, positionJson, type ReplicationPosition, type SnapshotSegment } from "./replicationPosition.js";
 import { ReplicationSnapshot } from "./replicationSnapshot.js";
 import { createSlot, describeTable, dropSlot, ensurePublication, quoteIdent, slotState, type ReplicatedColumn, type ReplicatedTable, type Sql } from "./replicationSetup.js";
 
-export interface PostgresReplicationSourceOptions {
-  /** postgres://user@host:5432/database; the user needs the REPLICATION attribute (or superuser). */
-  readonly url: string;
-  /** The table to follow, by its name in the database, unquoted. It needs a primary key. */
-  readonly table: string;
-  /** Its schema; the connection's current one when omitted. */
-  readonly schema?: string;
-  /** The durable replication slot this reader owns (lower-case letters, digits, _). One slot per job. */
-  readonly slot: string;
-  /** The publication to stream (default `freshet_<slot>`); created for the table when missing. */
-  readonly publication?: string;
-  /** The columns each row carries (default: all of them, in table order). */
-  readonly columns?: readonly string[];
-  /** Hand out the rows already in the table first (default true); false: only changes made after the first open. */
-  readonly snapshot?: boolean;
-  /** An UPDATE as its after-image, a new row (default "emit"), or not at all ("skip"). */
-  readonly updates?: "emit" | "skip";
-  /** A DELETE as the deleted row ("emit", needs `changeColumn`), or not at all (default "skip"). */
-  readonly deletes?: "emit" | "skip";
-  /** A field added to every row with "snapshot", "insert", "update" or "delete" (default: none). */
-  readonly changeColumn?: string;
-  /** Timestamp and date columns as Dates (default), ISO-8601 text or epoch ms. */
-  readonly timestamps?: "date" | "iso" | "ms";
-  /** NUMERIC columns as exact text instead of numbers (default false). */
-  readonly decimalsAsText?: boolean;
-  /** Most rows one snapshot query fetches (default 10,000). */
-  readonly batch?: number;
-  /** Drop the slot in close() (tests; default false: the slot keeps the changes for the next open). */
-  readonly dropSlotOnClose?: boolean;
-}
-
 /** Changes decoded and not yet handed out, at most: past it the stream pauses (TCP backpressure). */
 const BUFFERED = 20_000;
 /** How long open waits for a slot the previous reader of this job still holds (its server process exiting). */
 const SLOT_WAIT_MS = 15_000;
+/** How often the reader reports its confirmed position to the server unasked (wal_sender_timeout is 60 s by default). */
+const KEEPALIVE_MS = 10_000;
 /** Server error: the slot is active for another process. */
 const OBJECT_IN_USE = "55006";
 
@@ -56,46 +27,10 @@ const OBJECT_IN_USE = "55006";
  * position skips whatever the slot sends again at or before it.
  */
 export function postgresReplicationSource(options: PostgresReplicationSourceOptions): StreamSource {
-  return new PostgresReplicationSource(checkOptions(options));
+  return new PostgresReplicationSource(checkReplicationOptions(options));
 }
 
-interface Checked extends PostgresReplicationSourceOptions {
-  readonly address: string;
-  readonly publication: string;
-  readonly batch: number;
-}
-
-function checkOptions(o: PostgresReplicationSourceOptions): Checked {
-  const fail = (field: string, what: string): never => {
-    throw new DefinitionError(`postgresReplicationSource: ${field} ${what}`, { field });
-  };
-  const address = postgresAddress(o.url);
-  const named = (field: string, v: unknown): void => {
-    if (typeof v !== "string" || v === "" || v.includes("\0")) fail(field, `must be a non-empty name, got ${JSON.stringify(v)}`);
-  };
-  named("table", o.table);
-  if (o.schema !== undefined) named("schema", o.schema);
-  // Slot and publication names travel unquoted in replication commands and options.
-  const ident = /^[a-z_][a-z0-9_]{0,62}$/;
-  if (typeof o.slot !== "string" || !ident.test(o.slot)) fail("slot", `must be 1 to 63 lower-case letters, digits or _ (not starting with a digit), got ${JSON.stringify(o.slot)}`);
-  const publication = o.publication ?? `freshet_${o.slot}`.slice(0, 63);
-  if (!ident.test(publication)) fail("publication", `must be 1 to 63 lower-case letters, digits or _ (not starting with a digit), got ${JSON.stringify(o.publication)}`);
-  if (o.columns !== undefined) {
-    if (o.columns.length === 0) fail("columns", "when given, must name at least one column");
-    o.columns.forEach((c) => named("each column", c));
-  }
-  const oneOf = (field: string, v: unknown, allowed: readonly string[]): void => {
-    if (v !== undefined && !allowed.includes(v as string)) fail(field, `must be ${allowed.map((a) => JSON.stringify(a)).join(" or ")}, got ${JSON.stringify(v)}`);
-  };
-  oneOf("updates", o.updates, ["emit", "skip"]);
-  oneOf("deletes", o.deletes, ["emit", "skip"]);
-  oneOf("timestamps", o.timestamps, ["date", "iso", "ms"]);
-  if (o.changeColumn !== undefined) named("changeColumn", o.changeColumn);
-  if (o.deletes === "emit" && o.changeColumn === undefined) fail("deletes", '"emit" needs changeColumn, or a deleted row would read as an inserted one');
-  const batch = o.batch ?? 10_000;
-  if (!Number.isSafeInteger(batch) || batch < 1) fail("batch", `must be a whole number >= 1, got ${String(o.batch)}`);
-  return { ...o, address, publication, batch };
-}
+export type { PostgresReplicationSourceOptions };
 
 type Change = "snapshot" | "insert" | "update" | "delete";
 
@@ -136,6 +71,7 @@ class PostgresReplicationSource implements StreamSource {
   private snapshot: ReplicationSnapshot | undefined;
   private segments: readonly SnapshotSegment[] = [];
   private service: LogicalReplicationService | undefined;
+  private keepalive: NodeJS.Timeout | undefined;
   /** Why the stream stopped, reported by the next call. */
   private failure: SourceError | undefined;
   private queue: Entry[] = [];
@@ -176,6 +112,9 @@ class PostgresReplicationSource implements StreamSource {
     const o = this.o;
     const sql = openPostgresClient(o.url, o.decimalsAsText === true, "freshet replication source");
     this.sql = sql;
+    const level = await this.call("connecting", () => sql<Array<{ wal_level: string }>>`SHOW wal_level`);
+    const walLevel = level[0]?.wal_level ?? "unknown";
+    if (walLevel !== "logical") throw this.error(`logical replication needs wal_level = logical, and this server has ${walLevel}; set it in postgresql.conf (with max_replication_slots and max_wal_senders) and restart the server`);
     const table = await this.call("reading the table's columns", () => describeTable(sql, o.table, o.schema));
     if (table === undefined) throw this.error(`table ${o.schema === undefined ? "" : `${o.schema}.`}${o.table} does not exist (check the table and schema options, and the database in the URL)`);
     if (table.key.length === 0) throw this.error(`table ${table.quoted} has no primary key; logical replication of updates and deletes, and a resumable snapshot, need one`);
@@ -335,6 +274,11 @@ class PostgresReplicationSource implements StreamSource {
       if (first === "started") {
         this.service = service;
         this.confirm(service);
+        // A status update now and then, also while the stream is paused (the
+        // job reads slowly and nothing reads the server's keepalives), so
+        // the server does not end the connection after wal_sender_timeout.
+        this.keepalive = setInterval(() => this.confirm(service), KEEPALIVE_MS);
+        this.keepalive.unref();
         void ended.then((err) => {
           if (this.service === service && !this.closing) this.fail("streaming changes", err ?? new Error("the server ended the replication stream"));
         });
@@ -465,6 +409,8 @@ class PostgresReplicationSource implements StreamSource {
     this.closing = true;
     this.room?.();
     this.wake?.();
+    clearInterval(this.keepalive);
+    this.keepalive = undefined;
     const service = this.service;
     this.service = undefined;
     if (service !== undefined) await service.destroy().catch(() => undefined);
