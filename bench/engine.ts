@@ -9,7 +9,7 @@
  * Data is read once, before any timing: DuckDB loads the parquet file into an
  * in-memory table, and the same rows are streamed into JS objects.
  */
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { WorkerPool } from "../src/engine/parallel/pool.js";
 import { FeatureStore, type EmittedRows } from "../src/index.js";
@@ -34,6 +34,20 @@ function timing(ms: number[]): Timing {
   const mid = s.length >> 1;
   const median = s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
   return { best: s[0] as number, median, all: ms };
+}
+
+/**
+ * Wall time of `run`, and the cores the process kept busy meanwhile (its CPU
+ * time over the wall time): on this shared machine a side given one core
+ * where it could use two shows here, not only in its time.
+ */
+async function timed(run: () => Promise<void>): Promise<{ ms: number; cores: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await run();
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { ms, cores: (cpu.user + cpu.system) / 1000 / ms };
 }
 
 /** Per-feature sums of non-null values plus the row count: the checksum of a table history. */
@@ -111,7 +125,15 @@ async function main(): Promise<void> {
   console.log(
     `data: ${fmtInt(events)} events (${fmtInt(kept)} with distance > 0), ${airports.length} origins; loaded into DuckDB and JS in ${fmtMs(loadMs)} (untimed)`,
   );
-  console.log(`runs per side: ${RUNS}\n`);
+  // The aggregate worker threads are started (and, from source, compile their
+  // modules) before timing, as DuckDB's instance is created before timing.
+  if (workers > 0) {
+    const store = await FeatureStore.open();
+    await store.apply([flights, airportDelays]);
+    await store.materializeOffline({ flights: rows.slice(0, 20_000) }, { workers });
+    await store.close();
+  }
+  console.log(`runs per side: ${RUNS}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(" ")} on ${cpu.length} cores\n`);
 
   // Sides are interleaved run by run, so that noise on this shared machine
   // (other processes, GC of earlier runs) spreads over all of them.
@@ -124,6 +146,7 @@ async function main(): Promise<void> {
   const pushMs: number[] = [];
   const onlineMs: number[] = [];
   const duckMs: number[] = [];
+  const cores = { backfill: [] as number[], one: [] as number[], push: [] as number[], duck: [] as number[] };
   let freshetSum: Checksum | undefined;
   let stableChecksum = true;
   let online: Array<Record<string, unknown>> = [];
@@ -134,9 +157,9 @@ async function main(): Promise<void> {
       const store = await FeatureStore.open();
       await store.apply([flights, airportDelays]);
       const sum = new Checksum();
-      t0 = performance.now();
-      await store.materializeOffline({ flights: rows }, { onTableRows: (_t, r) => sum.add(r) });
-      backfillMs.push(performance.now() - t0);
+      const t = await timed(async () => void (await store.materializeOffline({ flights: rows }, { onTableRows: (_t, r) => sum.add(r) })));
+      backfillMs.push(t.ms);
+      cores.backfill.push(t.cores);
       await store.close();
       if (freshetSum === undefined) freshetSum = sum;
       else if (!sum.equals(freshetSum)) stableChecksum = false;
@@ -147,9 +170,9 @@ async function main(): Promise<void> {
       const store = await FeatureStore.open();
       await store.apply([flights, airportDelays]);
       const sum = new Checksum();
-      t0 = performance.now();
-      await store.materializeOffline({ flights: rows }, { workers: 0, onTableRows: (_t, r) => sum.add(r) });
-      backfillOneMs.push(performance.now() - t0);
+      const t = await timed(async () => void (await store.materializeOffline({ flights: rows }, { workers: 0, onTableRows: (_t, r) => sum.add(r) })));
+      backfillOneMs.push(t.ms);
+      cores.one.push(t.cores);
       await store.close();
       if (freshetSum !== undefined && !sum.equals(freshetSum)) stableChecksum = false;
     }
@@ -158,21 +181,25 @@ async function main(): Promise<void> {
     {
       const store = await FeatureStore.open({ clock: "event" });
       await store.apply([flights, airportDelays]);
-      t0 = performance.now();
-      for (const b of batches) await store.push("flights", b);
+      const t = await timed(async () => {
+        for (const b of batches) await store.push("flights", b);
+      });
       const t1 = performance.now();
       online = await store.getOnline(airportDelays, airports.map((origin) => ({ origin })));
-      const t2 = performance.now();
-      pushMs.push(t1 - t0);
-      onlineMs.push(t2 - t1);
+      pushMs.push(t.ms);
+      cores.push.push(t.cores);
+      onlineMs.push(performance.now() - t1);
       await store.close();
     }
     // (c) DuckDB window SQL: all five features per event, summed.
     fullGc();
-    t0 = performance.now();
-    await conn.runAndReadAll(duckSql);
-    duckMs.push(performance.now() - t0);
-    process.stdout.write(`  run ${run + 1}/${RUNS}: backfill ${fmtMs(backfillMs[run] as number)}, one thread ${fmtMs(backfillOneMs[run] as number)}, push ${fmtMs(pushMs[run] as number)}, duckdb ${fmtMs(duckMs[run] as number)}\n`);
+    const d = await timed(async () => void (await conn.runAndReadAll(duckSql)));
+    duckMs.push(d.ms);
+    cores.duck.push(d.cores);
+    const side = (ms: number[], c: number[]): string => `${fmtMs(ms[run] as number)} (${(c[run] as number).toFixed(2)} cores)`;
+    process.stdout.write(
+      `  run ${run + 1}/${RUNS}: backfill ${side(backfillMs, cores.backfill)}, one thread ${side(backfillOneMs, cores.one)}, push ${side(pushMs, cores.push)}, duckdb ${side(duckMs, cores.duck)}; load ${loadavg()[0]?.toFixed(2)}\n`,
+    );
   }
   if (freshetSum === undefined) throw new Error("no backfill run");
   // For the consistency check: DuckDB over DISTINCT (origin, ts), one row per
@@ -190,24 +217,25 @@ async function main(): Promise<void> {
   const ps = timing(pushMs);
   const ol = timing(onlineMs);
   const dk = timing(duckMs);
-  const row = (name: string, t: Timing, n: number): string[] => [
+  const row = (name: string, t: Timing, n: number, c: number[]): string[] => [
     name,
     fmtMs(t.best),
     fmtMs(t.median),
     fmtRate(n, t.best),
     fmtRate(n, t.median),
+    timing(c).median.toFixed(2),
     t.all.map((x) => (x / 1000).toFixed(2)).join(" / "),
   ];
   console.log(
     table(
-      ["side", "best", "median", "events/s (best)", "events/s (median)", "runs (s)"],
+      ["side", "best", "median", "events/s (best)", "events/s (median)", "cores used (median)", "runs (s)"],
       [
-        row(`(a) Freshet materializeOffline + onTableRows checksum, ${workers} worker(s)`, bf, events),
-        row("    the same on one thread (workers: 0)", bf1, events),
-        row(`(b) Freshet push, batches of ${fmtInt(PUSH_BATCH)}`, ps, events),
-        [`    then getOnline(${airports.length} origins)`, fmtMs(ol.best), fmtMs(ol.median), "", "", ol.all.map((x) => (x / 1000).toFixed(3)).join(" / ")],
-        row("(c) DuckDB window SQL, sum of each feature over all events", dk, events),
-        ["    DuckDB window SQL + DISTINCT (origin, ts), 1 run", fmtMs(distinctMs), "", fmtRate(events, distinctMs), "", ""],
+        row(`(a) Freshet materializeOffline + onTableRows checksum, ${workers} worker(s)`, bf, events, cores.backfill),
+        row("    the same on one thread (workers: 0)", bf1, events, cores.one),
+        row(`(b) Freshet push, batches of ${fmtInt(PUSH_BATCH)}`, ps, events, cores.push),
+        [`    then getOnline(${airports.length} origins)`, fmtMs(ol.best), fmtMs(ol.median), "", "", "", ol.all.map((x) => (x / 1000).toFixed(3)).join(" / ")],
+        row("(c) DuckDB window SQL, sum of each feature over all events", dk, events, cores.duck),
+        ["    DuckDB window SQL + DISTINCT (origin, ts), 1 run", fmtMs(distinctMs), "", fmtRate(events, distinctMs), "", "", ""],
       ],
     ),
   );
