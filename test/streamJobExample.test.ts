@@ -1,14 +1,15 @@
 /**
  * examples/stream-job.ts under `freshet run`, one tag per system: the same
  * orders published to a NATS JetStream stream, added to a Redis stream, or
- * inserted into a PostgreSQL or MySQL table are consumed, served over HTTP
+ * inserted into a PostgreSQL or MySQL table (read by polling, or from a
+ * private MariaDB's binary log) are consumed, served over HTTP
  * with the values an offline computation of the same orders gives, and a
  * SIGTERM stops the job cleanly (exit 0) with its positions checkpointed.
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
-import { createConnection } from "mysql2/promise";
+import { createConnection, type RowDataPacket } from "mysql2/promise";
 import postgres from "postgres";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -18,6 +19,7 @@ import { describe, expect, it } from "vitest";
 import { FeatureStore } from "../src/featureStore/featureStore.js";
 import { RedisOnlineStore } from "../src/stores/online/redisOnlineStore.js";
 import { orders, userSpend } from "../examples/stream-job.js";
+import { privateMariadbAvailable, startPrivateMariadb } from "./helpers/privateMariadb.js";
 import { SERVICES, serviceAvailable, type ServiceName } from "./helpers/services.js";
 
 const T0 = Date.UTC(2024, 2, 1, 12);
@@ -78,11 +80,49 @@ const fill: Record<string, (name: string) => Promise<() => Promise<void>>> = {
   },
 };
 
+/** Variables a tag's `freshet run` needs (the private server's URL for mysql-binlog). */
+const tagEnv: Record<string, Record<string, string>> = {};
+fill["mysql-binlog"] = async (name) => {
+  const server = await startPrivateMariadb();
+  tagEnv["mysql-binlog"] = { FRESHET_MYSQL_BINLOG: server.url };
+  const db = await createConnection(server.url);
+  const table = `\`${name}\``;
+  // Half before the job starts (its snapshot); the rest once the job reads the binlog (a "Binlog Dump" connection shows).
+  const rows = ORDERS.map((o) => [o.id, o.user, o.amount, new Date(o.ts)]);
+  try {
+    await db.query(`CREATE TABLE ${table} (id BIGINT PRIMARY KEY, user VARCHAR(20) NOT NULL, amount DOUBLE NOT NULL, ts DATETIME(3) NOT NULL)`);
+    await db.query(`INSERT INTO ${table} (id, user, amount, ts) VALUES ?`, [rows.slice(0, N / 2)]);
+  } catch (err) {
+    await db.end();
+    await server.stop();
+    throw err;
+  }
+  let stop = false;
+  const rest = (async () => {
+    while (!stop) {
+      const [list] = await db.query<RowDataPacket[]>("SHOW PROCESSLIST");
+      if (list.some((p) => String(p.Command).startsWith("Binlog Dump"))) {
+        for (let i = N / 2; i < N; i += 50) await db.query(`INSERT INTO ${table} (id, user, amount, ts) VALUES ?`, [rows.slice(i, i + 50)]);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return async () => {
+    stop = true;
+    await rest;
+    await db.end();
+    await server.stop();
+  };
+};
+
+const TAGS = ["nats", "redis", "postgres", "mysql", "mysql-binlog"];
 const available: Record<string, boolean> = {};
 for (const tag of ["nats", "redis", "postgres", "mysql"] as const) available[tag] = await serviceAvailable(tag as ServiceName);
+available["mysql-binlog"] = privateMariadbAvailable();
 
 describe("examples/stream-job.ts under freshet run", () => {
-  for (const tag of ["nats", "redis", "postgres", "mysql"]) {
+  for (const tag of TAGS) {
     it.skipIf(!available[tag])(`--tag ${tag}: consumes the orders, serves what offline computes, stops cleanly on SIGTERM`, async () => {
       const name = `freshet_example_${tag}_${process.pid}`;
       const cleanup = await fill[tag]!(name);
@@ -92,7 +132,7 @@ describe("examples/stream-job.ts under freshet run", () => {
       const prefix = `freshet_example_${process.pid}`;
       const exportEnv = tag === "nats" && available.redis === true ? { EXAMPLE_EXPORT: SERVICES.redis.url, EXAMPLE_REDIS_PREFIX: prefix } : {};
       const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", "examples/stream-job.ts", "--tag", tag, "--dir", dir, "--port", "0"], {
-        env: { ...process.env, EXAMPLE_ORDERS: name, TZ: "UTC", ...exportEnv },
+        env: { ...process.env, EXAMPLE_ORDERS: name, TZ: "UTC", ...exportEnv, ...tagEnv[tag] },
         stdio: ["ignore", "ignore", "pipe"],
       });
       let log = "";
