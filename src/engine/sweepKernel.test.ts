@@ -49,11 +49,13 @@ describe("generated sweep kernel", () => {
           const swept = Array.from({ length: nf }, () => new Float64Array(times.length));
           const generic = Array.from({ length: nf }, () => new Float64Array(times.length));
           const deques = layout.deques.map(() => new Float64Array(Math.max(1, st.size)));
-          sweep(st, times, from, times.length, swept, deques);
+          // Output rows reversed: read j goes to row n − 1 − j.
+          const rows = Uint32Array.from(times, (_, j) => times.length - 1 - j);
+          sweep(st, times, from, times.length, rows, swept, deques);
           const cur = WindowCursor.of(layout);
           for (let j = from; j < times.length; j++) st.readIntoGeneric(cur, times[j] as number, generic, j);
           // Object.is: -0 and 0 differ, NaN equals NaN.
-          for (let k = 0; k < nf; k++) for (let j = from; j < times.length; j++) expect(Object.is(swept[k]?.[j], generic[k]?.[j])).toBe(true);
+          for (let k = 0; k < nf; k++) for (let j = from; j < times.length; j++) expect(Object.is(swept[k]?.[times.length - 1 - j], generic[k]?.[j])).toBe(true);
         },
       ),
       { numRuns: 400, seed: 11 },

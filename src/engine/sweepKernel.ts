@@ -10,10 +10,10 @@ export interface SweepState extends KernelState {
 
 /**
  * Reads one key at the times `times[from..to)` (non-decreasing, finite) and
- * writes every feature of read j into out[k][j]. `deques[d]` is scratch for
- * min/max feature d, at least as long as the key's retained events.
+ * writes every feature of read j into out[k][rows[j]]. `deques[d]` is
+ * scratch for min/max feature d, at least as long as the key's retained events.
  */
-export type SweepKernel = (st: SweepState, times: Float64Array, from: number, to: number, out: readonly FeatureColumn[], deques: readonly Float64Array[]) => void;
+export type SweepKernel = (st: SweepState, times: Float64Array, from: number, to: number, rows: Uint32Array, out: readonly FeatureColumn[], deques: readonly Float64Array[]) => void;
 
 /**
  * Generates a sweep for one table's layout: the read kernel's arithmetic
@@ -58,9 +58,10 @@ export function compileSweepKernel(layout: KernelShape): SweepKernel | undefined
     lines.push(`    while (h${i} < e${i} && q${i}[h${i}] < lo${d.window}) h${i}++;`);
   });
   lines.push("  }");
-  lines.push("  const h = hi - off;");
+  lines.push("  const h = hi - off, row = rows[index];");
   const features = featureLines(
     layout,
+    "row",
     "h",
     (w) => `(lo${w} - off)`,
     (d) => `(h${d} < e${d} ? q${d}[h${d}] : -1)`,
@@ -69,7 +70,7 @@ export function compileSweepKernel(layout: KernelShape): SweepKernel | undefined
   lines.push(...features.map((l) => `  ${l}`));
   lines.push("}");
   try {
-    return new Function("st", "times", "from", "to", "out", "deques", `${lines.join("\n")}\n//# sourceURL=freshet-generated/sweep-kernel.js`) as SweepKernel;
+    return new Function("st", "times", "from", "to", "rows", "out", "deques", `${lines.join("\n")}\n//# sourceURL=freshet-generated/sweep-kernel.js`) as SweepKernel;
   } catch {
     return undefined;
   }

@@ -68,11 +68,10 @@ function allFinite(times: Float64Array): boolean {
 }
 
 /**
- * Ordered reads through the layout's sweep (sweepKernel.ts): the rows' times
- * and slots are first gathered in read order, each key's run is swept into
- * columns in read order, and those are scattered to the rows at the end.
- * The gathers and the scatter are tight loops whose cache misses overlap;
- * in the sweep itself they would wait on its unpredictable branches.
+ * Ordered reads through the layout's sweep (sweepKernel.ts), one key's run
+ * at a time. The rows' times and slots are first gathered in read order: a
+ * tight loop whose cache misses overlap, where in the sweep each would wait
+ * behind its unpredictable branches.
  */
 function sweepRead(
   op: AggregateOperator,
@@ -91,7 +90,6 @@ function sweepRead(
     at[j] = time[i] as number;
     slots[j] = slotOf[i] as number;
   }
-  const swept: FeatureColumn[] = columns.map(() => new Array<unknown>(n));
   let deques: Float64Array[] = [];
   let j = 0;
   while (j < n) {
@@ -102,17 +100,12 @@ function sweepRead(
     // The run's first read is its earliest: the first, in read order, that a retention limit refuses.
     op.assertReadable(at[j] as number);
     if (st === undefined) {
-      for (let q = j; q < end; q++) op.readState(undefined, at[q] as number, swept, q);
+      for (let q = j; q < end; q++) op.readState(undefined, at[q] as number, columns, order[q] as number);
     } else {
       if ((deques[0]?.length ?? 0) < st.size) deques = op.layout.deques.map(() => new Float64Array(Math.max(64, 2 * st.size)));
-      sweep(st, at, j, end, swept, deques);
+      sweep(st, at, j, end, order, columns, deques);
     }
     j = end;
-  }
-  for (let k = 0; k < columns.length; k++) {
-    const from = swept[k] as unknown[];
-    const to = columns[k] as unknown[];
-    for (let q = 0; q < n; q++) to[order[q] as number] = from[q];
   }
 }
 
