@@ -12,6 +12,8 @@ import { createSlot, describeTable, dropSlot, ensurePublication, quoteIdent, slo
 const BUFFERED = 20_000;
 /** How long open waits for a slot the previous reader of this job still holds (its server process exiting). */
 const SLOT_WAIT_MS = 15_000;
+/** Handed-out positions remembered for counting commits. */
+const MAX_PENDING = 4_096;
 /** How often the reader reports its confirmed position to the server unasked (wal_sender_timeout is 60 s by default). */
 const KEEPALIVE_MS = 10_000;
 /** Server error: the slot is active for another process. */
@@ -76,6 +78,7 @@ class PostgresReplicationSource implements StreamSource {
   private failure: SourceError | undefined;
   private queue: Entry[] = [];
   private wake: (() => void) | undefined;
+  private wakeScheduled = false;
   private room: (() => void) | undefined;
   /** The transaction being decoded: its commit LSN and the count of the table's changes so far. */
   private txLsn = 0n;
@@ -235,7 +238,8 @@ class PostgresReplicationSource implements StreamSource {
     this.read += entries.length;
     const position = this.positionOut();
     this.pending.push({ key: JSON.stringify(position), read: this.read });
-    if (this.pending.length > 4_096) this.pending.splice(0, this.pending.length - 4_096);
+    // Trimmed in bulk, not by one per batch: a job that never commits does not grow memory.
+    if (this.pending.length > 2 * MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
     return { rows: entries.map((e) => e.row), position };
   }
 
@@ -324,16 +328,30 @@ class PostgresReplicationSource implements StreamSource {
         const change: Change = msg.tag;
         if ((change === "update" && this.o.updates === "skip") || (change === "delete" && this.o.deletes !== "emit")) return;
         const tuple = (msg.tag === "delete" ? (msg.old ?? msg.key) : msg.new) ?? {};
-        if (!(await this.inStream(tuple))) return;
-        const segments = this.segments.filter((s) => s.lsn > this.txLsn);
+        if (this.segments.length > 0 && !(await this.inStream(tuple))) return;
+        const segments = this.segments.length === 0 ? this.segments : this.segments.filter((s) => s.lsn > this.txLsn);
         const position: ReplicationPosition = { lsn: this.txLsn, n, resumed: segments };
         this.queue.push({ row: this.row(change, tuple, position), position });
-        this.wake?.();
+        this.wakeSoon();
         return;
       }
       default:
         return;
     }
+  }
+
+  /**
+   * Wakes a waiting next() once the messages already received are decoded
+   * (after the current I/O callbacks), so it hands them out as one batch
+   * rather than the first change alone.
+   */
+  private wakeSoon(): void {
+    if (this.wakeScheduled || this.wake === undefined) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.wake?.();
+    });
   }
 
   /** False for a change that a resumed snapshot already holds: committed before that snapshot, to a key it read. */
