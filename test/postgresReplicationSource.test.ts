@@ -18,7 +18,7 @@ import { SourceError } from "../src/errors.js";
 import { FeatureStore } from "../src/featureStore/featureStore.js";
 import { OnlineJob } from "../src/job/onlineJob.js";
 import { postgresReplicationSource, type PostgresReplicationSourceOptions } from "../src/sources/sql/postgresReplicationSource.js";
-import type { SourcePosition, StreamSource } from "../src/sources/stream/streamSource.js";
+import { StreamDecodeFailure, type SourcePosition, type StreamSource } from "../src/sources/stream/streamSource.js";
 import { privatePostgresAvailable, startPrivatePostgres, type PrivatePostgres } from "./helpers/privatePostgres.js";
 import { SERVICES, serviceAvailable } from "./helpers/services.js";
 import { readN, streamSourceConformance, type TestRow } from "./streamSource.conformance.js";
@@ -283,6 +283,55 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
         }
         await s.close();
       }
+    });
+
+    it("with snapshot: false hands out only the changes made after the first open", async () => {
+      const { name, slot } = await table();
+      await db().unsafe(`INSERT INTO ${name} VALUES (1, 'before', 0)`);
+      const s = await open({ table: name, slot, snapshot: false });
+      expect((await s.next(10, 100)).rows).toEqual([]);
+      await db().unsafe(`INSERT INTO ${name} VALUES (2, 'after', 0)`);
+      expect((await readN(s, 1)).rows).toEqual([{ id: 2, v: "after", amount: 0 }]);
+    });
+
+    it("hands out an update that leaves a TOASTed value unchanged as a StreamDecodeFailure naming the column, and goes on", async () => {
+      const { name, slot } = await table();
+      // About 16 kB of poorly compressible text: stored out of line (TOAST).
+      await db().unsafe(`INSERT INTO ${name} SELECT 1, string_agg(md5(g::text), ''), 1 FROM generate_series(1, 500) g`);
+      const s = await open({ table: name, slot, columns: ["id", "amount"] });
+      expect((await s.next(10, 0)).rows).toEqual([{ id: 1, amount: 1 }]);
+      await db().unsafe(`UPDATE ${name} SET amount = 2 WHERE id = 1`);
+      await db().unsafe(`INSERT INTO ${name} VALUES (2, 'small', 3)`);
+      const { rows } = await readN(s, 2);
+      // Only selected columns are checked: v is not among them, so the update reads fine.
+      expect(rows).toEqual([{ id: 1, amount: 2 }, { id: 2, amount: 3 }]);
+
+      const all = await open({ table: name, slot: `${slot}_all` });
+      cleanups.push(() => dropAll(`${slot}_all`, []));
+      expect(ids((await all.next(10, 0)).rows)).toEqual([1, 2]);
+      await db().unsafe(`UPDATE ${name} SET amount = 4 WHERE id = 1`);
+      await db().unsafe(`INSERT INTO ${name} VALUES (3, 'small', 5)`);
+      const next = await readN(all, 2);
+      const bad = next.rows[0];
+      expect(bad).toBeInstanceOf(StreamDecodeFailure);
+      expect((bad as StreamDecodeFailure).reason).toMatch(/column "v" is an unchanged TOASTed value .*REPLICA IDENTITY FULL/);
+      expect((bad as StreamDecodeFailure).at).toMatch(/^[0-9A-F]+\/[0-9A-F]+#1$/);
+      expect(next.rows[1]).toEqual({ id: 3, v: "small", amount: 5 });
+    });
+
+    it("fails the next read with a SourceError naming PostgreSQL and the address when the server ends the stream", async () => {
+      const { name, slot } = await table();
+      const s = await open({ table: name, slot });
+      expect((await s.next(10, 100)).rows).toEqual([]);
+      await db()`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = ${slot}`;
+      const err = await (async () => {
+        for (let i = 0; i < 40; i++) await s.next(10, 100);
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SourceError);
+      expect(String((err as Error).message)).toMatch(/^PostgreSQL 127\.0\.0\.1:\d+\/test: streaming changes failed: /);
     });
 
     it("keeps a durable slot on close, drops it with dropSlotOnClose, and fails with a SourceError for a table without a primary key", async () => {
