@@ -33,6 +33,21 @@ describe("stateless steps", () => {
     expect(Array.from(out.ts)).toEqual([T + 5, T + 9]);
   });
 
+  it("filter passes a batch that keeps every row on as it is, and copies from the first dropped row on", () => {
+    const step = compileSteps(stepChain(trips.filter((r) => r.km > 1).node));
+    const row = (km: number, i: number): { city: string; km: number; minutes: number; driver: null; at: number } => ({ city: "oslo", km, minutes: 1, driver: null, at: T + i });
+    const batch = (kms: number[]): { rows: ReturnType<typeof row>[]; ts: Float64Array } => ({ rows: kms.map(row), ts: Float64Array.from(kms, (_, i) => T + i) });
+    const all = batch([2, 3, 4]);
+    expect(step(all)).toBe(all);
+    for (const kms of [[0, 2, 3], [2, 0, 3, 0, 5], [2, 3, 0], [0, 0], []]) {
+      const b = batch(kms);
+      const out = step(b);
+      const kept = kms.map((km, i) => [km, i] as const).filter(([km]) => km > 1);
+      expect(out.rows).toEqual(kept.map(([, i]) => b.rows[i]));
+      expect(Array.from(out.ts)).toEqual(kept.map(([, i]) => T + i));
+    }
+  });
+
   it("aggregates a computed column through the store", async () => {
     const fast = trips
       .assign("speed", t.float(), (r) => (r.km / r.minutes) * 60)

@@ -65,6 +65,24 @@ function keepWhere(rows: readonly Row[], ts: ArrayLike<number>, keep: (r: Row, t
   return { rows: outRows, ts: outTs.subarray(0, n) };
 }
 
+/** The rows before `dropped` (whose row failed `pred`), then those after it that pass. */
+function keepFrom(rows: readonly Row[], ts: Float64Array, dropped: number, pred: (r: Row) => boolean): Batch {
+  const outRows = new Array<Row>(rows.length - 1);
+  const outTs = new Float64Array(rows.length - 1);
+  for (let i = 0; i < dropped; i++) outRows[i] = rows[i] as Row;
+  outTs.set(ts.subarray(0, dropped));
+  let n = dropped;
+  for (let i = dropped + 1; i < rows.length; i++) {
+    const r = rows[i] as Row;
+    if (pred(r)) {
+      outTs[n] = ts[i] as number;
+      outRows[n++] = r;
+    }
+  }
+  outRows.length = n;
+  return { rows: outRows, ts: outTs.subarray(0, n) };
+}
+
 /**
  * Drops a row when the latest kept row with the same `by` values is less than
  * `window` away in event time. Rows arriving in event-time order keep the
@@ -117,21 +135,14 @@ class DedupStep implements Stateful {
 function compileStep(node: Exclude<StepNode, DedupNode>): BatchStep {
   switch (node.kind) {
     case "filter": {
-      // Its own loop, not keepWhere: the user's predicate stays a monomorphic call on the hottest step.
+      // Its own loops, not keepWhere: the user's predicate stays a monomorphic call on the hottest step.
       const pred = node.predicate;
-      return ({ rows, ts }) => {
-        const outRows = new Array<Row>(rows.length);
-        const outTs = new Float64Array(rows.length);
-        let n = 0;
-        for (let i = 0; i < rows.length; i++) {
-          const r = rows[i] as Row;
-          if (pred(r)) {
-            outTs[n] = ts[i] as number;
-            outRows[n++] = r;
-          }
-        }
-        outRows.length = n;
-        return { rows: outRows, ts: outTs.subarray(0, n) };
+      return (b) => {
+        const { rows, ts } = b;
+        // Up to the first dropped row nothing is copied; a batch that keeps every row goes on as it is.
+        let i = 0;
+        while (i < rows.length && pred(rows[i] as Row)) i++;
+        return i === rows.length ? b : keepFrom(rows, ts, i, pred);
       };
     }
     case "dropNull": {
