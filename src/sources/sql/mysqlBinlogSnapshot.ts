@@ -33,17 +33,26 @@ export class BinlogSnapshot {
   private done = false;
   private readonly select: string;
   private readonly order: string;
+  /** Where each key column's value sits in a fetched row array. */
+  private readonly keyAt: readonly number[];
 
   private constructor(
     private readonly conn: Connection,
     private readonly relation: string,
-    columns: readonly string[],
+    private readonly columns: readonly string[],
     private readonly key: readonly SnapshotKeyColumn[],
     after: BinlogKey | null,
   ) {
     this.after = after;
-    const keyText = key.map((k, i) => `CAST(${quote(k.name)} AS CHAR) AS ${quote(`__freshet_key_${i}`)}`);
-    this.select = [...columns.map(quote), ...keyText].join(", ");
+    // Integers arrive exact (beyond 2^53 as text), so a key column's own value gives its text; one not selected is added.
+    const list = columns.map(quote);
+    this.keyAt = key.map((k) => {
+      const at = columns.indexOf(k.name);
+      if (at >= 0) return at;
+      list.push(quote(k.name));
+      return list.length - 1;
+    });
+    this.select = list.join(", ");
     this.order = key.map((k) => quote(k.name)).join(", ");
   }
 
@@ -72,26 +81,24 @@ export class BinlogSnapshot {
     return { snapshot: new BinlogSnapshot(conn, relation, columns, key, after), at: { file, pos } };
   }
 
-  /** The next rows in key order (at most `limit`), each with its key; none once every row was read. */
-  async fetch(limit: number): Promise<{ rows: Array<Record<string, unknown>>; keys: BinlogKey[] }> {
-    if (this.done) return { rows: [], keys: [] };
+  /** The next rows in key order (at most `limit`) and the key of the last row read; none once every row was read. */
+  async fetch(limit: number): Promise<{ rows: Array<Record<string, unknown>>; last: BinlogKey | null }> {
+    if (this.done) return { rows: [], last: this.after };
     const { where, params } = this.where();
-    const [raw] = await this.conn.query<RowDataPacket[]>(`SELECT ${this.select} FROM ${this.relation}${where} ORDER BY ${this.order} LIMIT ${limit}`, params);
+    const [raw] = await this.conn.query<RowDataPacket[][]>({ sql: `SELECT ${this.select} FROM ${this.relation}${where} ORDER BY ${this.order} LIMIT ${limit}`, rowsAsArray: true }, params);
+    const names = this.columns;
+    const width = names.length;
     const rows: Array<Record<string, unknown>> = new Array(raw.length);
-    const keys: BinlogKey[] = new Array(raw.length);
     for (let r = 0; r < raw.length; r++) {
-      const row = raw[r] as Record<string, unknown>;
-      keys[r] = this.key.map((_, i) => {
-        const text = String(row[`__freshet_key_${i}`]);
-        delete row[`__freshet_key_${i}`];
-        return text;
-      });
+      const values = raw[r] as unknown[];
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < width; i++) row[names[i] as string] = values[i];
       rows[r] = row;
     }
     if (raw.length < limit) this.done = true;
-    const last = keys[keys.length - 1];
-    if (last !== undefined) this.after = last;
-    return { rows, keys };
+    const last = raw[raw.length - 1] as unknown[] | undefined;
+    if (last !== undefined) this.after = this.keyAt.map((at) => String(last[at]));
+    return { rows, last: this.after };
   }
 
   /** True once a fetch came back short: no row is left. */

@@ -4,7 +4,7 @@ import { createConnection, type Connection, type ConnectionOptions } from "mysql
 import { messageOf } from "../../core/errorMessage.js";
 import { FreshetError, SourceError } from "../../errors.js";
 import { checkNextArgs, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
-import { binlogPositionJson, changeWanted, parseBinlogPosition, windowsAhead, type BinlogKey, type BinlogPoint, type BinlogPosition } from "./binlogPosition.js";
+import { binlogPositionJson, changeWanted, parseBinlogPosition, windowsAhead, type BinlogKey, type BinlogPoint, type BinlogPosition, type BinlogWindow } from "./binlogPosition.js";
 import { checkOptions, type Checked, type MysqlBinlogSourceOptions } from "./mysqlBinlogOptions.js";
 import { binlogEnd, binlogSettingProblems, describeBinlogTable, type BinlogTable } from "./mysqlBinlogCatalog.js";
 import { BinlogSnapshot, quote } from "./mysqlBinlogSnapshot.js";
@@ -27,22 +27,54 @@ export interface MysqlBinlogSource extends StreamSource {
 
 type Operation = "snapshot" | "insert" | "update" | "delete";
 
-/** A row waiting to be handed out, with the position after it. */
-interface Queued {
-  row: Record<string, unknown> | StreamDecodeFailure;
-  position: BinlogPosition;
-  /** The transaction it came from (its commit may still improve the position). */
-  tx: number;
-}
-
-/** The transaction whose row events are being read. */
+/** A transaction whose row events are (or were) read. */
 interface OpenTx {
-  readonly id: number;
   readonly start: BinlogPoint;
+  /** The snapshot windows that still decide its changes (see binlogPosition.ts). */
+  readonly windows: readonly BinlogWindow[];
   /** Changes to the table seen in it. */
   changes: number;
   /** Changes at its start already handed out before the position it was resumed from. */
   readonly skip: number;
+  /** The change number of its last queued row. */
+  lastQueued: number;
+  /** Once its commit was read: the point after it, which its last queued row's position becomes. */
+  committed: BinlogPosition | undefined;
+}
+
+/**
+ * Rows waiting to be handed out, in three parallel arrays (no object per row
+ * besides the row): the row, its transaction, and its change number in it.
+ * The position after row i is the one after the commit when i is its
+ * transaction's last queued row and the commit was read, else (transaction
+ * start, change number).
+ */
+class RowQueue {
+  rows: unknown[] = [];
+  txs: OpenTx[] = [];
+  changes: number[] = [];
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  push(row: unknown, tx: OpenTx, change: number): void {
+    this.rows.push(row);
+    this.txs.push(tx);
+    this.changes.push(change);
+    tx.lastQueued = change;
+  }
+
+  /** Takes the first `n` rows and the position after the last of them. */
+  take(n: number): { rows: unknown[]; position: BinlogPosition } {
+    const rows = this.rows.splice(0, n);
+    const txs = this.txs.splice(0, n);
+    const changes = this.changes.splice(0, n);
+    const tx = txs[n - 1] as OpenTx;
+    const change = changes[n - 1] as number;
+    const position = change === tx.lastQueued && tx.committed !== undefined ? tx.committed : { ...tx.start, skip: change, windows: tx.windows };
+    return { rows, position };
+  }
 }
 
 const MAX_PENDING = 4_096;
@@ -74,9 +106,8 @@ class BinlogSource implements MysqlBinlogSource {
   private json: readonly string[] = [];
   /** The position after the last row handed out (or where reading starts). */
   private position: BinlogPosition | undefined;
-  private queue: Queued[] = [];
+  private queue = new RowQueue();
   private tx: OpenTx | undefined;
-  private txCount = 0;
   /** Where the replica connection started, for messages. */
   private readFrom = "";
   /** Changes to skip in the first transaction read (from a position inside it). */
@@ -97,7 +128,7 @@ class BinlogSource implements MysqlBinlogSource {
     const saved = from === undefined || from === null ? undefined : parseBinlogPosition(from);
     await this.close();
     this.failure = undefined;
-    this.queue = [];
+    this.queue = new RowQueue();
     this.tx = undefined;
     this.pending = [];
     this.read = 0;
@@ -238,12 +269,12 @@ class BinlogSource implements MysqlBinlogSource {
     if (tx === undefined) {
       // The library holds its resume point at the start of a transaction's table maps until its commit.
       const start = { file: String(reader.options.filename), pos: Number(reader.options.position) };
-      tx = { id: ++this.txCount, start, changes: 0, skip: this.firstSkip };
+      const windows = windowsAhead(this.position?.windows ?? [], start);
+      tx = { start, windows, changes: 0, skip: this.firstSkip, lastQueued: 0, committed: undefined };
       this.firstSkip = 0;
       this.tx = tx;
     }
-    const windows = this.position?.windows ?? [];
-    const ahead = windowsAhead(windows, tx.start);
+    const ahead = tx.windows;
     for (const image of images) {
       tx.changes++;
       if (tx.changes <= tx.skip) continue;
@@ -254,8 +285,7 @@ class BinlogSource implements MysqlBinlogSource {
         continue;
       }
       if (ahead.length > 0 && !changeWanted(ahead, tx.start, this.keyOf(row))) continue;
-      const position = { file: tx.start.file, pos: tx.start.pos, skip: tx.changes, windows: ahead };
-      this.queue.push({ row: this.decode(row, op, position), position, tx: tx.id });
+      this.queue.push(this.decode(row, op, tx), tx, tx.changes);
     }
     if (!this.paused && this.queue.length >= 2 * this.o.batch) {
       // The job reads slower than the server writes: stop reading the socket until the queue drains.
@@ -265,14 +295,13 @@ class BinlogSource implements MysqlBinlogSource {
     this.wake?.();
   }
 
-  /** A commit: the row handed out last in it can carry the point after the commit, where a reader need skip nothing. */
+  /** A commit: the transaction's last row can carry the point after the commit, where a reader need skip nothing. */
   private onCommit(reader: ZongJi): void {
     const tx = this.tx;
     this.tx = undefined;
-    const last = this.queue[this.queue.length - 1];
-    if (tx === undefined || last === undefined || last.tx !== tx.id) return;
+    if (tx === undefined || tx.lastQueued === 0) return;
     const at = { file: String(reader.options.filename), pos: Number(reader.options.position) };
-    last.position = { ...at, skip: 0, windows: windowsAhead(last.position.windows ?? [], at) };
+    tx.committed = { ...at, skip: 0, windows: windowsAhead(tx.windows, at) };
   }
 
   private endTx(): void {
@@ -286,14 +315,14 @@ class BinlogSource implements MysqlBinlogSource {
   }
 
   /** A binlog row as handed out, or a StreamDecodeFailure when a JSON column's text does not parse. */
-  private decode(image: RowData, op: Operation, at: BinlogPosition): Record<string, unknown> | StreamDecodeFailure {
+  private decode(image: RowData, op: Operation, tx: OpenTx): Record<string, unknown> | StreamDecodeFailure {
     for (const c of this.json) {
       const text = image[c];
       if (typeof text !== "string") continue;
       try {
         image[c] = JSON.parse(text);
       } catch (err) {
-        return new StreamDecodeFailure(`column "${c}" holds JSON that does not parse: ${messageOf(err)}`, text, `${at.file}:${at.pos} change ${at.skip}`);
+        return new StreamDecodeFailure(`column "${c}" holds JSON that does not parse: ${messageOf(err)}`, text, `${tx.start.file}:${tx.start.pos} change ${tx.changes}`);
       }
     }
     return this.shape(image, op);
@@ -337,21 +366,17 @@ class BinlogSource implements MysqlBinlogSource {
       if (this.failure !== undefined) throw this.wrap(`reading the binary log from ${this.readFrom}`, this.failure);
       return { rows: [], position: binlogPositionJson(position) };
     }
-    const taken = this.queue.splice(0, Math.min(maxRows, this.queue.length));
-    if (this.paused && this.queue.length < this.o.batch) {
+    const { rows, position: after } = this.queue.take(Math.min(maxRows, this.queue.length));
+    if (this.paused && this.queue.length <= this.o.batch) {
       this.paused = false;
       this.reader?.connection?.resume();
     }
-    const last = (taken[taken.length - 1] as Queued).position;
-    return this.handOut(
-      taken.map((q) => q.row),
-      last,
-    );
+    return this.handOut(rows, after);
   }
 
   /** Snapshot rows, or undefined once the snapshot is read (the binlog is then started from its point). */
   private async nextSnapshot(snapshot: BinlogSnapshot, position: BinlogPosition, limit: number): Promise<StreamBatch | undefined> {
-    const { rows, keys } = await this.call("reading the snapshot", () => snapshot.fetch(limit));
+    const { rows, last } = await this.call("reading the snapshot", () => snapshot.fetch(limit));
     if (snapshot.finished) {
       await this.call("ending the snapshot", () => snapshot.finish());
       this.snapshot = undefined;
@@ -361,9 +386,8 @@ class BinlogSource implements MysqlBinlogSource {
     for (const row of rows) this.shape(row, "snapshot");
     this.counts.snapshot += rows.length;
     const { snapshot: _, ...binlog } = position;
-    const after = keys[keys.length - 1] as BinlogKey;
     // The last snapshot row's position says so (no snapshot part): a reopen goes straight to the binlog.
-    return this.handOut(rows, this.snapshot === undefined ? binlog : { ...binlog, snapshot: { after } });
+    return this.handOut(rows, this.snapshot === undefined ? binlog : { ...binlog, snapshot: { after: last } });
   }
 
   private handOut(rows: unknown[], position: BinlogPosition): StreamBatch {
