@@ -166,36 +166,54 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
       expect((await s.next(10, 200)).rows).toEqual([]);
     });
 
-    it("resumes inside a transaction cut by a batch, confirms the slot only on commit, and after a crash before commit skips what the slot sends again", async () => {
+    it("resumes inside a transaction cut by a batch, confirms the slot only on commits and one commit behind, skips what the slot sends again after a crash, and fails from a position the slot is past", async () => {
       const { name, slot } = await table();
       const first = await open({ table: name, slot });
       expect((await first.next(10, 0)).rows).toEqual([]);
       const start = await confirmedFlush(slot);
-      // Two transactions of five rows each.
-      await db().unsafe(`INSERT INTO ${name} SELECT g, 'one', g FROM generate_series(1, 5) g`);
-      await db().unsafe(`INSERT INTO ${name} SELECT g, 'two', g FROM generate_series(6, 10) g`);
+      const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 300));
+      const lsnOf = (p: SourcePosition | undefined): string => (p as { lsn: string }).lsn;
+      // Three transactions of five rows each.
+      for (const from of [1, 6, 11]) await db().unsafe(`INSERT INTO ${name} SELECT g, 'v', g FROM generate_series(${from}, ${from + 4}) g`);
       const a = await readN(first, 2, 2);
       expect(ids(a.rows)).toEqual([1, 2]);
       expect(a.position).toMatchObject({ n: 2 });
       const b = await readN(first, 5, 5);
       expect(ids(b.rows)).toEqual([3, 4, 5, 6, 7]);
-      // Nothing confirmed before a commit: the job owns the position.
+      expect(b.position).toMatchObject({ n: 2 });
+      // Nothing is confirmed before a commit: the job owns the position.
       expect(await confirmedFlush(slot)).toBe(start);
       await first.commit(a.position!);
-      await new Promise((r) => setTimeout(r, 300));
-      const confirmed = await confirmedFlush(slot);
-      expect(confirmed).toBe((a.position as { lsn: string }).lsn);
-      await first.close(); // a crash: rows 3..7 were handed out, never checkpointed
+      await settle();
+      expect(await confirmedFlush(slot)).toBe(start);
+      await first.commit(b.position!);
+      await settle();
+      // One commit behind: up to the commit of a's transaction, which the slot therefore sends again.
+      expect(await confirmedFlush(slot)).toBe(lsnOf(a.position));
+      expect(ids((await readN(first, 3, 3)).rows)).toEqual([8, 9, 10]);
+      await first.close(); // a crash: rows 8..10 were handed out, never checkpointed
 
-      // The slot sends the first transaction again (it was confirmed only up to its commit): rows 1 and 2 are skipped.
-      const again = await open({ table: name, slot }, JSON.parse(JSON.stringify(a.position)) as SourcePosition);
-      const rest = await readN(again, 8, 3);
-      expect(ids(rest.rows)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
-      expect((await again.next(10, 200)).rows).toEqual([]);
-      await again.commit(rest.position!);
-      await again.close();
+      // From the newest checkpoint (b), or from the one before (a) when the newest is damaged: the rest, once.
+      for (const [from, expected] of [
+        [b.position, [8, 9, 10, 11, 12, 13, 14, 15]],
+        [a.position, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]],
+      ] as const) {
+        const again = await open({ table: name, slot }, JSON.parse(JSON.stringify(from)) as SourcePosition);
+        expect(ids((await readN(again, expected.length, 4)).rows)).toEqual(expected);
+        expect((await again.next(10, 200)).rows).toEqual([]);
+        await again.close();
+      }
 
-      // A later open from the older position finds the slot past it: the changes between are gone, and it says so.
+      // A job that went on from b and committed twice: the slot is past a, and an open from a says so.
+      const on = await open({ table: name, slot }, b.position);
+      const c = await readN(on, 3, 3);
+      await on.commit(c.position!);
+      const d = await readN(on, 5, 5);
+      expect(ids(d.rows)).toEqual([11, 12, 13, 14, 15]);
+      await on.commit(d.position!);
+      await settle();
+      expect(await confirmedFlush(slot)).toBe(lsnOf(c.position));
+      await on.close();
       const stale = postgresReplicationSource({ url: url(), table: name, slot });
       sources.push(stale);
       const err = await stale.open(a.position).then(
@@ -203,12 +221,12 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(SourceError);
-      expect(String((err as Error).message)).toMatch(/PostgreSQL 127\.0\.0\.1:\d+\/test: .*past the saved position/);
+      expect(String((err as Error).message)).toMatch(/^PostgreSQL 127\.0\.0\.1:\d+\/test: replication slot "\w+" has confirmed changes up to [0-9A-F/]+, past the saved position/);
       // From the newest position: nothing again, then what comes next.
-      const latest = await open({ table: name, slot }, rest.position);
+      const latest = await open({ table: name, slot }, d.position);
       expect((await latest.next(10, 200)).rows).toEqual([]);
-      await db().unsafe(`INSERT INTO ${name} VALUES (11, 'three', 11)`);
-      expect(ids((await readN(latest, 1)).rows)).toEqual([11]);
+      await db().unsafe(`INSERT INTO ${name} VALUES (16, 'v', 16)`);
+      expect(ids((await readN(latest, 1)).rows)).toEqual([16]);
     });
 
     it("resumes an interrupted snapshot while the table changes: rows before the cut come with their changes, rows after it as the new snapshot sees them", async () => {

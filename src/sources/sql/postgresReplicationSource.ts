@@ -18,6 +18,8 @@ const MAX_PENDING = 4_096;
 const KEEPALIVE_MS = 10_000;
 /** Server error: the slot is active for another process. */
 const OBJECT_IN_USE = "55006";
+/** Temporary slots made by this process, for unique names. */
+let snapshotSlots = 0;
 
 /**
  * Change data capture from one PostgreSQL table by logical replication
@@ -85,6 +87,8 @@ class PostgresReplicationSource implements StreamSource {
   private txIndex = 0;
   /** The flush LSN last confirmed to the slot (never moved back). */
   private confirmed = 0n;
+  /** The commit LSN of the newest position committed: confirmed at the next commit. */
+  private lastCommitted = 0n;
   private read = 0;
   private committed = 0;
   private pending: Array<{ key: string; read: number }> = [];
@@ -98,6 +102,10 @@ class PostgresReplicationSource implements StreamSource {
     const start = from === undefined || from === null ? undefined : parsePosition(from);
     await this.close();
     this.closing = false;
+    this.failure = undefined;
+    this.segments = [];
+    this.txLsn = 0n;
+    this.txIndex = 0;
     try {
       await this.setUp(start);
     } catch (err) {
@@ -131,10 +139,14 @@ class PostgresReplicationSource implements StreamSource {
       const slot = await this.call("creating the replication slot", () => createSlot(o.url, o.slot, { temporary: false, exportSnapshot: o.snapshot !== false }));
       const point = slot.consistentPoint;
       this.confirmed = point;
+      this.lastCommitted = point;
       this.from = { lsn: point, n: 0, resumed: [] };
-      if (slot.snapshot !== undefined) await this.beginSnapshot(slot.snapshot, slot, { lsn: point, n: 0, snapshotAfter: [], resumed: [] });
+      // Before the first row, the position is "the snapshot, from its start":
+      // a job that saves it resumes the snapshot rather than skip it.
+      const before: ReplicationPosition = slot.snapshot === undefined ? this.from : { lsn: point, n: 0, snapshotAfter: [], resumed: [] };
+      if (slot.snapshot !== undefined) await this.beginSnapshot(slot.snapshot, slot, before);
       else await slot.close();
-      this.position = this.from;
+      this.position = before;
       return;
     }
     const state = await this.call("reading the replication slot", () => slotState(sql, o.slot));
@@ -146,6 +158,7 @@ class PostgresReplicationSource implements StreamSource {
       );
     }
     this.confirmed = state.confirmed;
+    this.lastCommitted = state.confirmed;
     this.from = start;
     this.position = start;
     this.segments = start.resumed;
@@ -153,7 +166,7 @@ class PostgresReplicationSource implements StreamSource {
       // The exported snapshot of the interrupted read is gone: the rest of the
       // table comes from a new one, taken at a new slot's consistent point,
       // and streamed changes to those rows committed before it are skipped.
-      const temp = await this.call("creating a snapshot slot", () => createSlot(o.url, `${o.slot.slice(0, 40)}_snap_${process.pid}`, { temporary: true, exportSnapshot: true }));
+      const temp = await this.call("creating a snapshot slot", () => createSlot(o.url, `${o.slot.slice(0, 40)}_snap_${process.pid}_${++snapshotSlots}`, { temporary: true, exportSnapshot: true }));
       const segment = { after: start.snapshotAfter, lsn: temp.consistentPoint };
       this.segments = [...start.resumed, segment];
       await this.beginSnapshot(temp.snapshot ?? "", temp, { ...start, resumed: this.segments });
@@ -406,10 +419,17 @@ class PostgresReplicationSource implements StreamSource {
       if (entry.read > this.committed) this.committed = entry.read;
       this.pending.splice(0, at + 1);
     }
-    // A snapshot position stands at the slot's start, which it keeps anyway.
-    if (p.snapshotAfter === undefined && p.lsn > this.confirmed) {
-      this.confirmed = p.lsn;
-      if (this.service !== undefined) this.confirm(this.service);
+    // The slot is confirmed one commit behind: up to the transaction of the
+    // position committed before this one. A job whose newest checkpoint
+    // turns out damaged falls back to the one before, and must still find
+    // the changes after it. (A snapshot position stands at the slot's start,
+    // which the slot keeps anyway.)
+    if (p.snapshotAfter === undefined && p.lsn > this.lastCommitted) {
+      if (this.lastCommitted > this.confirmed) {
+        this.confirmed = this.lastCommitted;
+        if (this.service !== undefined) this.confirm(this.service);
+      }
+      this.lastCommitted = p.lsn;
     }
   }
 
