@@ -61,8 +61,26 @@ function program(name: string): string {
   return found !== "" ? found : `/usr/sbin/${name}`;
 }
 
-/** Starts a private MariaDB with binary logging (ROW format), `extraArgs` appended to mariadbd's command line. */
+/**
+ * Starts a private MariaDB with binary logging (ROW format), `extraArgs`
+ * appended to mariadbd's command line. A free port can be taken by another
+ * process between the check and mariadbd's bind (test files start servers in
+ * parallel), so a server that exits before it accepts connections is started
+ * again on another port, up to three times.
+ */
 export async function startPrivateMariadb(extraArgs: readonly string[] = []): Promise<PrivateMariadb> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(extraArgs);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof ExitedEarly)) throw err;
+    }
+  }
+}
+
+class ExitedEarly extends Error {}
+
+async function startOnce(extraArgs: readonly string[]): Promise<PrivateMariadb> {
   const dir = mkdtempSync(join(tmpdir(), "freshet-mariadb-"));
   const data = join(dir, "data");
   const install = spawnSync(program("mariadb-install-db"), ["--no-defaults", `--datadir=${data}`, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"], {
@@ -113,7 +131,7 @@ export async function startPrivateMariadb(extraArgs: readonly string[] = []): Pr
 async function waitUntilAccepting(port: number, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`mariadbd exited (${child.exitCode ?? child.signalCode}) before accepting connections: ${log()}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new ExitedEarly(`mariadbd exited (${child.exitCode ?? child.signalCode}) before accepting connections: ${log()}`);
     try {
       const conn = await createConnection({ host: "127.0.0.1", port, user: "root", connectTimeout: 1_000 });
       await conn.query("CREATE DATABASE IF NOT EXISTS test");
