@@ -1,4 +1,5 @@
 import { encodeKey, keyGroupOf } from "../core/keys.js";
+import { StringCache } from "../core/stringCache.js";
 import { ReadBeforeRetentionError } from "../errors.js";
 import type { AggregateNode, Row } from "../plan/nodes.js";
 
@@ -66,6 +67,12 @@ export class AggregateOperator {
   private toCompact: KeyState[] = [];
   /** Keys with events whose history rows are not emitted yet (see KeyState.pendingMark). */
   private pendingEmit: KeyState[] = [];
+  /**
+   * States by key for process(), in front of `states`: an entry is the key's
+   * state in `states` (adopt() forgets a key whose state it replaces, release()
+   * clears all).
+   */
+  private readonly byKey = new StringCache<KeyState>();
 
   constructor(tableName: string, spec: AggregateSpec) {
     this.tableName = tableName;
@@ -98,8 +105,11 @@ export class AggregateOperator {
       } else {
         key = encodeKey(this.keyFields.map((f) => row[f]));
       }
-      let st = last !== undefined && last.key === key ? last : this.states.get(key);
-      if (st === undefined) st = this.create(key, row);
+      let st = last !== undefined && last.key === key ? last : this.byKey.get(key);
+      if (st === undefined) {
+        st = this.states.get(key) ?? this.create(key, row);
+        this.byKey.set(key, st);
+      }
       last = st;
       if (basic) {
         for (let f = 0; f < nf; f++) {
@@ -163,6 +173,7 @@ export class AggregateOperator {
 
   /** Takes over a key's state built elsewhere (a parallel replay handing its partition back). */
   adopt(st: KeyState): void {
+    this.byKey.forget(st.key);
     this.states.set(st.key, st);
     this.markOneDirty(st);
   }
@@ -174,6 +185,7 @@ export class AggregateOperator {
   release(): KeyState[] {
     const all = [...this.states.values()];
     this.states.clear();
+    this.byKey.clear();
     for (const st of all) {
       st.pendingMark = false;
       st.dirtyMark = false;
