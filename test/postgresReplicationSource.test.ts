@@ -271,6 +271,34 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
       expect(ids(mid)).toEqual([20, 15, 30, 50]);
     });
 
+    it("resumes a snapshot interrupted twice: each cut keeps the changes to the rows handed out before it, and no more", async () => {
+      const { name, slot } = await table();
+      await db().unsafe(`INSERT INTO ${name} SELECT g * 10, 'v', g FROM generate_series(1, 10) g`);
+      const options = { table: name, slot, deletes: "emit", changeColumn: "op" } as const;
+      const show = (rows: readonly unknown[]): string[] => rows.map((r) => `${(r as { op: string }).op} ${(r as { id: number }).id} ${(r as { v?: string }).v ?? "-"}`);
+      const run1 = await open(options);
+      const cut1 = await readN(run1, 3, 3);
+      expect(ids(cut1.rows)).toEqual([10, 20, 30]);
+      await run1.close();
+      await db().unsafe(`UPDATE ${name} SET v = 'x1' WHERE id IN (20, 50)`);
+      await db().unsafe(`INSERT INTO ${name} VALUES (35, 'v', 0)`);
+      const run2 = await open(options, cut1.position);
+      const cut2 = await readN(run2, 3, 3);
+      expect(show(cut2.rows)).toEqual(["snapshot 35 v", "snapshot 40 v", "snapshot 50 x1"]);
+      expect((cut2.position as { resumed: unknown[] }).resumed).toHaveLength(1);
+      await run2.close();
+      await db().unsafe(`UPDATE ${name} SET v = 'x2' WHERE id IN (20, 40, 70)`);
+      await db().unsafe(`DELETE FROM ${name} WHERE id = 100`);
+      const run3 = await open(options, cut2.position);
+      const rest = await readN(run3, 4, 100);
+      expect(show(rest.rows)).toEqual(["snapshot 60 v", "snapshot 70 x2", "snapshot 80 v", "snapshot 90 v"]);
+      expect((rest.position as { resumed: unknown[] }).resumed).toHaveLength(2);
+      await db().unsafe(`UPDATE ${name} SET v = 'later' WHERE id = 60`);
+      const changes = await readN(run3, 4, 100);
+      expect(show(changes.rows)).toEqual(["update 20 x1", "update 20 x2", "update 40 x2", "update 60 later"]);
+      expect((await run3.next(10, 200)).rows).toEqual([]);
+    });
+
     it("reads values in the snapshot and the stream as the table source does (bigint, numeric, timestamps, json, booleans)", async () => {
       const name = freshName();
       const slot = `${name}_slot`;
