@@ -15,7 +15,11 @@ export interface PostgresReplicationSourceOptions {
   readonly publication?: string;
   /** The columns each row carries (default: all of them, in table order). */
   readonly columns?: readonly string[];
-  /** Hand out the rows already in the table first (default true); false: only changes made after the first open. */
+  /**
+   * Hand out the rows already in the table first (default true). false: only
+   * changes; an open without a position then reads from what the slot kept
+   * (from its confirmed position) when it exists, else from the slot's creation.
+   */
   readonly snapshot?: boolean;
   /** An UPDATE as its after-image, a new row (default "emit"), or not at all ("skip"). */
   readonly updates?: "emit" | "skip";

@@ -132,6 +132,11 @@ class PostgresReplicationSource implements StreamSource {
     this.table = table;
     this.planColumns(table, sql);
     await this.call("creating the publication", () => ensurePublication(sql, o.publication, table));
+    if (start === undefined && o.snapshot === false) {
+      // Changes only: from what the slot kept when it exists, else from now.
+      const kept = await this.call("reading the replication slot", () => slotState(sql, o.slot));
+      if (kept !== undefined) start = { lsn: kept.confirmed, n: 0, resumed: [] };
+    }
     if (start === undefined) {
       // From the beginning: a slot left by an earlier run holds changes whose
       // effect the new snapshot already has, so it is made anew.
