@@ -210,6 +210,29 @@ describe.skipIf(!available)("MariaDB/MySQL binlog source", () => {
     expect(maxQueued).toBeLessThan(2_000);
   });
 
+  it("when the server drops a paused replica connection (a pause longer than net_write_timeout), reconnects where the queue ends and loses or repeats nothing", async () => {
+    const table = freshName();
+    await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, pad VARCHAR(500) NOT NULL)`);
+    await admin.query("SET GLOBAL net_write_timeout = 2");
+    try {
+      const s = await open({ table, snapshot: false, batch: 100 });
+      const pad = "x".repeat(500);
+      // 20 transactions of 1,000 rows: far more than the socket buffers hold while the reader is paused.
+      for (let t = 0; t < 20; t++) await admin.query(`INSERT INTO ${table} VALUES ?`, [Array.from({ length: 1_000 }, (_, i) => [t * 1_000 + i, pad])]);
+      const ids: number[] = (await s.next(50, 2_000)).rows.map((r) => Number((r as { id: unknown }).id));
+      await new Promise((r) => setTimeout(r, 5_000));
+      while (ids.length < 20_000) {
+        const b = await s.next(5_000, 3_000);
+        expect(b.rows.length).toBeGreaterThan(0);
+        ids.push(...b.rows.map((r) => Number((r as { id: unknown }).id)));
+      }
+      expect(ids).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
+      expect((await s.next(10, 300)).rows).toEqual([]);
+    } finally {
+      await admin.query("SET GLOBAL net_write_timeout = 60");
+    }
+  }, 60_000);
+
   it("a position whose binlog file the server no longer has fails the read with a SourceError", async () => {
     const table = freshName();
     await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`);

@@ -78,6 +78,16 @@ class RowQueue {
 }
 
 const MAX_PENDING = 4_096;
+/** Reconnects in a row, with no event read between them, before a lost connection fails the source. */
+const MAX_RECONNECTS = 3;
+
+/** Whether an error says the connection is gone (not that the server refused what was asked). */
+function connectionLost(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    code === "PROTOCOL_CONNECTION_LOST" || code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT" || /connection lost|server closed the connection/i.test(messageOf(err))
+  );
+}
 
 /**
  * A MariaDB/MySQL table's changes, read from the binary log as a replica does
@@ -112,6 +122,10 @@ class BinlogSource implements MysqlBinlogSource {
   private readFrom = "";
   /** Changes to skip in the first transaction read (from a position inside it). */
   private firstSkip = 0;
+  /** The point after the last commit read (or where reading started): where a reconnect resumes when no transaction is open. */
+  private lastCommit: BinlogPosition = { file: "", pos: 0, skip: 0 };
+  /** Reconnects since the last event read; a connection that keeps failing fails the source. */
+  private reconnects = 0;
   private failure: unknown;
   private wake: (() => void) | undefined;
   private paused = false;
@@ -216,6 +230,7 @@ class BinlogSource implements MysqlBinlogSource {
     const reader = new ZongJi(metadata);
     this.reader = reader;
     this.firstSkip = at.skip;
+    this.lastCommit = { file: at.file, pos: at.pos, skip: at.skip };
     this.readFrom = `${at.file}:${at.pos}`;
     this.tx = undefined;
     const ready = new Promise<void>((resolve, reject) => {
@@ -239,6 +254,7 @@ class BinlogSource implements MysqlBinlogSource {
 
   private onEvent(reader: ZongJi, event: AnyBinlogEvent): void {
     if (reader !== this.reader) return;
+    this.reconnects = 0;
     switch (event.getEventName()) {
       case "writerows":
         return this.onRows(reader, "insert", (event as BinlogEventByName<"writerows">).rows);
@@ -299,8 +315,9 @@ class BinlogSource implements MysqlBinlogSource {
   private onCommit(reader: ZongJi): void {
     const tx = this.tx;
     this.tx = undefined;
-    if (tx === undefined || tx.lastQueued === 0) return;
     const at = { file: String(reader.options.filename), pos: Number(reader.options.position) };
+    this.lastCommit = { ...at, skip: 0 };
+    if (tx === undefined || tx.lastQueued === 0) return;
     tx.committed = { ...at, skip: 0, windows: windowsAhead(tx.windows, at) };
   }
 
@@ -352,19 +369,23 @@ class BinlogSource implements MysqlBinlogSource {
       const batch = await this.nextSnapshot(this.snapshot, position, Math.min(maxRows, this.o.batch));
       if (batch !== undefined) return batch;
     }
-    if (this.queue.length === 0 && this.failure === undefined && maxWaitMs > 0) {
+    const deadline = Date.now() + maxWaitMs;
+    while (this.queue.length === 0) {
+      if (this.failure !== undefined) {
+        if (this.reconnects >= MAX_RECONNECTS || !connectionLost(this.failure)) throw this.wrap(`reading the binary log from ${this.readFrom}`, this.failure);
+        await this.reconnectAfter(this.failure);
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return { rows: [], position: binlogPositionJson(position) };
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, maxWaitMs);
+        const timer = setTimeout(resolve, left);
         this.wake = () => {
           clearTimeout(timer);
           resolve();
         };
       });
       this.wake = undefined;
-    }
-    if (this.queue.length === 0) {
-      if (this.failure !== undefined) throw this.wrap(`reading the binary log from ${this.readFrom}`, this.failure);
-      return { rows: [], position: binlogPositionJson(position) };
     }
     const { rows, position: after } = this.queue.take(Math.min(maxRows, this.queue.length));
     if (this.paused && this.queue.length <= this.o.batch) {
@@ -423,14 +444,22 @@ class BinlogSource implements MysqlBinlogSource {
   }
 
   async close(): Promise<void> {
-    const { reader, ctrl, snapshot, metadata } = this;
-    this.reader = undefined;
-    this.metadata = undefined;
+    const { ctrl, snapshot } = this;
     this.ctrl = undefined;
     this.snapshot = undefined;
     this.position = undefined;
-    this.paused = false;
     this.wake?.();
+    await this.stopReader();
+    if (snapshot !== undefined && ctrl !== undefined) await snapshot.finish().catch(() => undefined);
+    if (ctrl !== undefined) await ctrl.end().catch(() => ctrl.destroy());
+  }
+
+  /** Stops the replica connection and its metadata pool. */
+  private async stopReader(): Promise<void> {
+    const { reader, metadata } = this;
+    this.reader = undefined;
+    this.metadata = undefined;
+    this.paused = false;
     if (reader !== undefined) {
       const stopped = new Promise<void>((resolve) => {
         reader.once("stopped", () => resolve());
@@ -441,9 +470,28 @@ class BinlogSource implements MysqlBinlogSource {
       reader.stop();
       await stopped;
     }
-    if (snapshot !== undefined && ctrl !== undefined) await snapshot.finish().catch(() => undefined);
-    if (ctrl !== undefined) await ctrl.end().catch(() => ctrl.destroy());
     if (metadata !== undefined) await new Promise<void>((resolve) => metadata.end(() => resolve()));
+  }
+
+  /**
+   * After the server dropped the replica connection (a pause longer than its
+   * net_write_timeout, a restart), reads on from where the queue ends: inside
+   * the open transaction, skipping the changes of it already seen, or after
+   * the last commit read.
+   */
+  private async reconnectAfter(lost: unknown): Promise<void> {
+    const tx = this.tx;
+    const at = tx !== undefined ? { ...tx.start, skip: tx.changes } : this.lastCommit;
+    await this.stopReader();
+    this.failure = undefined;
+    this.reconnects++;
+    try {
+      await this.startBinlog(at);
+    } catch (err) {
+      // Kept, so later reads fail too once no reconnect is left.
+      this.failure = err;
+      throw this.wrap(`reconnecting to read the binary log at ${at.file}:${at.pos} (after: ${messageOf(lost)})`, err);
+    }
   }
 
   private tableName(): string {
