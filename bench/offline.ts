@@ -10,6 +10,8 @@
  *
  * Each timed section starts after a full GC and a pause (untimed). Sides
  * alternate within a run, so that noise on a shared machine spreads over both.
+ * Each section's CPU time (all threads of the process) is printed too: on a
+ * shared machine it moves less than the wall time.
  *
  * Setup, all untimed:
  * - DuckDB: the flights table, the per-event feature history as a table
@@ -120,16 +122,27 @@ async function appendLabels(conn: DuckDBConnection, name: string, labels: readon
 
 const ASOF_FROM = `FROM labels l ASOF LEFT JOIN history h ON l.origin = h.origin AND l.ts >= h.ts`;
 
-/** DuckDB (a): the ASOF join materialized into a DuckDB table. */
-async function duckMaterialized(conn: DuckDBConnection): Promise<number> {
+/**
+ * Wall time of one section, and the CPU time the process spent in it (all
+ * its threads: DuckDB's workers and V8's collector threads included). On a
+ * shared machine the CPU time moves less than the wall time.
+ */
+async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
+  const value = await f();
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { value, ms, cpuMs: (c.user + c.system) / 1000 };
+}
+
+/** DuckDB (a): the ASOF join materialized into a DuckDB table. */
+async function duckMaterialized(conn: DuckDBConnection): Promise<void> {
   await conn.run(`CREATE OR REPLACE TABLE asof_result AS SELECT l.id, l.origin, l.ts, ${FEATURE_SQL} ${ASOF_FROM}`);
-  return performance.now() - t0;
 }
 
 /** DuckDB (b): the ASOF join fetched into JS, chunk by chunk: each feature into a Float64Array by label id (NaN for null). */
-async function duckFetched(conn: DuckDBConnection, n: number): Promise<{ ms: number; columns: Float64Array[] }> {
-  const t0 = performance.now();
+async function duckFetched(conn: DuckDBConnection, n: number): Promise<Float64Array[]> {
   const columns = FEATURES.map(() => new Float64Array(n));
   const result = await conn.stream(`SELECT l.id, ${FEATURE_SQL} ${ASOF_FROM}`);
   for (;;) {
@@ -145,7 +158,7 @@ async function duckFetched(conn: DuckDBConnection, n: number): Promise<{ ms: num
       }
     }
   }
-  return { ms: performance.now() - t0, columns };
+  return columns;
 }
 
 /** A feature value as the check compares it: NaN for null. */
@@ -279,7 +292,7 @@ async function main(): Promise<void> {
   const ver = (await conn.runAndReadAll("SELECT version()")).getRows()[0]?.[0];
   const threads = (await conn.runAndReadAll("SELECT current_setting('threads')")).getRows()[0]?.[0];
   console.log(`duckdb: ${String(ver)}, threads=${String(threads)}; Freshet trainingSet: one thread`);
-  let t0 = performance.now();
+  const t0 = performance.now();
   const total = await createFlightsTable(conn, "flights", ROWS === undefined ? {} : { limit: ROWS });
   const rows = await readFlightsTable(conn, "flights");
   if (rows.length !== total) throw new Error(`loaded ${rows.length} rows, table has ${total}`);
@@ -298,6 +311,16 @@ async function main(): Promise<void> {
   const matMs: number[] = [];
   const mat1Ms: number[] = [];
   const fetchMs: number[] = [];
+  // CPU time per section, by the names of the rows printed below.
+  const cpuMs = new Map<string, number[]>();
+  const section = async <T>(name: string, wall: number[], f: () => Promise<T>): Promise<T> => {
+    const r = await timed(f);
+    wall.push(r.ms);
+    let c = cpuMs.get(name);
+    if (c === undefined) cpuMs.set(name, (c = []));
+    c.push(r.cpuMs);
+    return r.value;
+  };
   let result: Row[] = [];
   let fetched: Float64Array[] = [];
   let store: FeatureStore | undefined;
@@ -312,31 +335,23 @@ async function main(): Promise<void> {
     await s.materializeOffline({ flights: rows });
     store = s;
     await settle();
-    t0 = performance.now();
-    let out = await s.trainingSet(spec);
-    firstMs.push(performance.now() - t0);
+    let out = await section("Freshet trainingSet, first call", firstMs, () => s.trainingSet(spec));
     if (out.length !== LABELS) throw new Error(`trainingSet returned ${out.length} rows`);
     out = [];
     await settle();
-    t0 = performance.now();
-    result = await s.trainingSet(spec);
-    secondMs.push(performance.now() - t0);
+    result = await section("Freshet trainingSet, second call", secondMs, () => s.trainingSet(spec));
     await settle();
-    t0 = performance.now();
-    const cols = await s.getHistorical(TABLE, labels, { columns: true });
-    columnsMs.push(performance.now() - t0);
+    const cols = await section("Freshet getHistorical columns", columnsMs, () => s.getHistorical(TABLE, labels, { columns: true }));
     if (cols.features.size !== FEATURES.length) throw new Error(`getHistorical returned ${cols.features.size} columns`);
     await settle();
-    matMs.push(await duckMaterialized(conn));
+    await section(`DuckDB ASOF materialized, threads = ${String(threads)}`, matMs, () => duckMaterialized(conn));
     // The same on one thread, as Freshet's reads run.
     await settle();
     await conn.run("SET threads = 1");
-    mat1Ms.push(await duckMaterialized(conn));
+    await section("DuckDB ASOF materialized, threads = 1", mat1Ms, () => duckMaterialized(conn));
     await conn.run(`SET threads = ${String(threads)}`);
     await settle();
-    const f = await duckFetched(conn, LABELS);
-    fetchMs.push(f.ms);
-    fetched = f.columns;
+    fetched = await section("DuckDB ASOF fetched into JS columns", fetchMs, () => duckFetched(conn, LABELS));
     process.stdout.write(
       `  run ${run + 1}/${RUNS}: Freshet first ${fmtMs(firstMs[run] as number)}, second ${fmtMs(secondMs[run] as number)}, columns ${fmtMs(columnsMs[run] as number)}; DuckDB ASOF materialized ${fmtMs(matMs[run] as number)} (1 thread ${fmtMs(mat1Ms[run] as number)}), fetched ${fmtMs(fetchMs[run] as number)}\n`,
     );
@@ -376,6 +391,17 @@ async function main(): Promise<void> {
         ["first call / ASOF materialized", ratio(first, mat, "best"), ratio(first, mat, "median")],
         ["first call / ASOF fetched", ratio(first, fetch, "best"), ratio(first, fetch, "median")],
       ],
+    ),
+  );
+
+  console.log("");
+  console.log(
+    table(
+      ["CPU time of the process in each section (all threads)", "best", "median", "runs (s)"],
+      [...cpuMs].map(([name, ms]) => {
+        const t = timing(ms);
+        return [name, fmtMs(t.best), fmtMs(t.median), t.all.map((x) => (x / 1000).toFixed(3)).join(" / ")];
+      }),
     ),
   );
 
