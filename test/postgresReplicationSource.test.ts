@@ -323,6 +323,29 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
       expect((await run3.next(10, 200)).rows).toEqual([]);
     });
 
+    it("fails the snapshot read with a SourceError when its connection is lost (a reconnect would read outside the snapshot), and a reopen from the last position resumes it", async () => {
+      const { name, slot } = await table();
+      await db().unsafe(`INSERT INTO ${name} SELECT g, 'v', g FROM generate_series(1, 10) g`);
+      const s = await open({ table: name, slot });
+      const first = await readN(s, 4, 4);
+      expect(ids(first.rows)).toEqual([1, 2, 3, 4]);
+      const killed = await db()`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'freshet replication source' AND state = 'idle in transaction'`;
+      expect(killed).toHaveLength(1);
+      await db().unsafe(`INSERT INTO ${name} VALUES (11, 'after the snapshot', 11)`);
+      // Time for the driver to see the connection close, so the next query would go to a new one.
+      await new Promise((r) => setTimeout(r, 500));
+      const err = await s.next(4, 0).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SourceError);
+      expect(String((err as Error).message)).toMatch(/^PostgreSQL 127\.0\.0\.1:\d+\/test: .*snapshot/);
+      await s.close();
+      const again = await open({ table: name, slot }, first.position);
+      expect(ids((await readN(again, 7, 100)).rows)).toEqual([5, 6, 7, 8, 9, 10, 11]);
+      expect((await again.next(10, 200)).rows).toEqual([]);
+    });
+
     it("reads values in the snapshot and the stream as the table source does (bigint, numeric, timestamps, json, booleans)", async () => {
       const name = freshName();
       const slot = `${name}_slot`;

@@ -62,6 +62,8 @@ class PostgresReplicationSource implements StreamSource {
   readonly text = false;
   readonly description: string;
   private sql: Sql | undefined;
+  /** Times the client's connection closed (see setUp). */
+  private closes = 0;
   private table: ReplicatedTable | undefined;
   private columns: ReadonlyArray<ReplicatedColumn & { readonly parse: (text: string) => unknown }> = [];
   /** Names of the columns whose Date values the `timestamps` option converts. */
@@ -121,7 +123,9 @@ class PostgresReplicationSource implements StreamSource {
 
   private async setUp(start: ReplicationPosition | undefined): Promise<void> {
     const o = this.o;
-    const sql = openPostgresClient(o.url, o.decimalsAsText === true, "freshet replication source");
+    // The snapshot lives in this connection's transaction: a reconnect would
+    // silently read outside it, so closes are counted and the snapshot checks.
+    const sql = openPostgresClient(o.url, o.decimalsAsText === true, { applicationName: "freshet replication source", keepConnection: true, onclose: () => this.closes++ });
     this.sql = sql;
     const level = await this.call("connecting", () => sql<Array<{ wal_level: string }>>`SHOW wal_level`);
     const walLevel = level[0]?.wal_level ?? "unknown";
@@ -182,7 +186,7 @@ class PostgresReplicationSource implements StreamSource {
   private async beginSnapshot(name: string, slot: { close(): Promise<void> }, at: ReplicationPosition): Promise<void> {
     const sql = this.db();
     const table = this.table as ReplicatedTable;
-    const snapshot = new ReplicationSnapshot(sql, table, this.columns, at);
+    const snapshot = new ReplicationSnapshot(sql, table, this.columns, at, () => this.closes);
     try {
       await this.call("importing the snapshot", () => snapshot.begin(name));
     } finally {

@@ -36,13 +36,25 @@ export function postgresTableSource(o: PostgresTableSourceOptions): StreamSource
 
 type Sql = ReturnType<typeof openPostgresClient>;
 
+/** What a client of openPostgresClient may differ in. */
+export interface PostgresClientSession {
+  readonly applicationName?: string;
+  /** Called when the connection closes (the driver then opens a new one for the next query). */
+  readonly onclose?: () => void;
+  /** Never close the connection for its age (the driver does after 30 to 60 minutes): it holds a transaction. */
+  readonly keepConnection?: boolean;
+}
+
 /**
  * A one-connection client whose values are read as Freshet reads them (the
  * logical replication source reads its snapshot and parses streamed values
  * with the same client, so both sources hand out the same types).
  */
-export function openPostgresClient(url: string, decimalsAsText: boolean, applicationName = "freshet table source") {
+export function openPostgresClient(url: string, decimalsAsText: boolean, session: PostgresClientSession = {}) {
+  const { applicationName = "freshet table source", onclose, keepConnection = false } = session;
   return postgres(url, {
+    ...(onclose === undefined ? {} : { onclose }),
+    ...(keepConnection ? { max_lifetime: null } : {}),
     max: 1,
     connect_timeout: 10,
     onnotice: () => undefined,

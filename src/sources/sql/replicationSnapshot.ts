@@ -21,6 +21,8 @@ export interface SnapshotBatch {
 export class ReplicationSnapshot {
   private after: readonly string[];
   private inTransaction = false;
+  /** closes() when the transaction began: any close since means the snapshot is gone. */
+  private closesAtBegin = 0;
   private readonly selectList: string;
   private readonly order: string;
   private readonly afterCondition: string;
@@ -30,6 +32,8 @@ export class ReplicationSnapshot {
     private readonly table: ReplicatedTable,
     private readonly columns: readonly ReplicatedColumn[],
     private readonly at: ReplicationPosition,
+    /** How many times the client's connection has closed so far. */
+    private readonly closes: () => number,
   ) {
     this.after = at.snapshotAfter ?? [];
     const key = table.key;
@@ -41,9 +45,23 @@ export class ReplicationSnapshot {
   /** Starts the transaction and imports the snapshot `name` (from CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT). */
   async begin(name: string): Promise<void> {
     if (!/^[0-9A-Fa-f-]+$/.test(name)) throw new SourceError(`the server exported a snapshot named ${JSON.stringify(name)}, which is not a snapshot name`);
+    this.closesAtBegin = this.closes();
     await this.sql.unsafe("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     this.inTransaction = true;
     await this.sql.unsafe(`SET TRANSACTION SNAPSHOT '${name}'`);
+    this.checkConnection();
+  }
+
+  /**
+   * Fails when the connection closed since BEGIN: the driver would run the
+   * next query on a new connection, outside the snapshot, and its rows would
+   * not match the slot. The job then resumes the snapshot from its checkpoint.
+   */
+  private checkConnection(): void {
+    if (this.closes() !== this.closesAtBegin) {
+      this.inTransaction = false;
+      throw new SourceError("the connection holding the snapshot closed, and the snapshot with it; reopen from the last checkpoint to resume the snapshot");
+    }
   }
 
   /** Up to `limit` rows after the last one read. */
@@ -51,7 +69,9 @@ export class ReplicationSnapshot {
     const where = this.after.length === 0 ? "" : ` WHERE ${this.afterCondition}`;
     const params: Array<string | number> = [...this.after, limit];
     const query = `SELECT ${this.selectList} FROM ${this.table.quoted}${where} ORDER BY ${this.order} LIMIT $${params.length}`;
+    this.checkConnection();
     const raw = await this.sql.unsafe(query, params).values();
+    this.checkConnection();
     const width = this.columns.length;
     const rows: Array<Record<string, unknown>> = raw.map((values) => {
       const row: Record<string, unknown> = {};
