@@ -90,6 +90,8 @@ function sweepRead(
     at[j] = time[i] as number;
     slots[j] = slotOf[i] as number;
   }
+  // Scratch for the min/max deques, grown to the largest key swept so far.
+  let room = -1;
   let deques: Float64Array[] = [];
   let j = 0;
   while (j < n) {
@@ -102,7 +104,10 @@ function sweepRead(
     if (st === undefined) {
       for (let q = j; q < end; q++) op.readState(undefined, at[q] as number, columns, order[q] as number);
     } else {
-      if ((deques[0]?.length ?? 0) < st.size) deques = op.layout.deques.map(() => new Float64Array(Math.max(64, 2 * st.size)));
+      if (room < st.size) {
+        room = Math.max(64, 2 * st.size);
+        deques = op.layout.deques.map(() => new Float64Array(room));
+      }
       sweep(st, at, j, end, order, columns, deques);
     }
     j = end;
