@@ -37,7 +37,7 @@ export interface StreamSourceStats {
  * valid checkpoint saved, so a row is counted once whatever was acknowledged.
  */
 export interface StreamSource {
-  /** "nats", "kafka", "redis-streams", "postgres", "mysql", "memory". */
+  /** "nats", "kafka", "redis-streams", "postgres", "mysql", "postgres-replication", "mysql-binlog", "memory". */
   readonly kind: string;
   /** Where it reads, for messages and metrics (no passwords). */
   readonly description: string;
