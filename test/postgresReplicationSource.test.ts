@@ -129,10 +129,10 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
     const confirmedFlush = async (slot: string): Promise<string | undefined> =>
       (await db()`SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = ${slot}`)[0]?.lsn as string | undefined;
 
-    it("hands out the snapshot, then inserts, updates as after-images and deletes as the deleted key, each marked by changeColumn", async () => {
+    it("hands out the snapshot, then inserts, updates as after-images and deletes as the deleted key, each marked by operationField", async () => {
       const { name, slot } = await table();
       await db().unsafe(`INSERT INTO ${name} VALUES (2, 'b', 2.5), (1, 'a', 1.25)`);
-      const s = await open({ table: name, slot, deletes: "emit", changeColumn: "op" });
+      const s = await open({ table: name, slot, deletes: "emit", operationField: "op" });
       const snap = await s.next(10, 0);
       expect(snap.rows).toEqual([
         { id: 1, v: "a", amount: 1.25, op: "snapshot" },
@@ -256,7 +256,7 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
     it("resumes an interrupted snapshot while the table changes: rows before the cut come with their changes, rows after it as the new snapshot sees them", async () => {
       const { name, slot } = await table();
       await db().unsafe(`INSERT INTO ${name} SELECT g * 10, 'v' || g * 10, g FROM generate_series(1, 10) g`);
-      const first = await open({ table: name, slot, deletes: "emit", changeColumn: "op" });
+      const first = await open({ table: name, slot, deletes: "emit", operationField: "op" });
       const cut = await readN(first, 4, 4);
       expect(ids(cut.rows)).toEqual([10, 20, 30, 40]);
       await first.close(); // the job dies mid-snapshot; its checkpoint holds rows 10..40
@@ -264,7 +264,7 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
       await db().unsafe(`UPDATE ${name} SET v = 'changed' WHERE id IN (20, 80)`);
       await db().unsafe(`INSERT INTO ${name} VALUES (55, 'v55', 0), (15, 'v15', 0)`);
       await db().unsafe(`DELETE FROM ${name} WHERE id IN (90, 30)`);
-      const again = await open({ table: name, slot, deletes: "emit", changeColumn: "op" }, cut.position);
+      const again = await open({ table: name, slot, deletes: "emit", operationField: "op" }, cut.position);
       const snapshot = await readN(again, 6, 100);
       expect(snapshot.rows.map((r) => `${(r as { op: string }).op} ${(r as { id: number }).id} ${(r as { v: string }).v}`)).toEqual([
         "snapshot 50 v50",
@@ -289,7 +289,7 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
       // Reopening from a position inside the window still applies it.
       const mid = (await (async () => {
         await again.close();
-        const third = await open({ table: name, slot, deletes: "emit", changeColumn: "op" }, snapshot.position);
+        const third = await open({ table: name, slot, deletes: "emit", operationField: "op" }, snapshot.position);
         return readN(third, 4, 100);
       })()).rows;
       expect(ids(mid)).toEqual([20, 15, 30, 50]);
@@ -298,7 +298,7 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
     it("resumes a snapshot interrupted twice: each cut keeps the changes to the rows handed out before it, and no more", async () => {
       const { name, slot } = await table();
       await db().unsafe(`INSERT INTO ${name} SELECT g * 10, 'v', g FROM generate_series(1, 10) g`);
-      const options = { table: name, slot, deletes: "emit", changeColumn: "op" } as const;
+      const options = { table: name, slot, deletes: "emit", operationField: "op" } as const;
       const show = (rows: readonly unknown[]): string[] => rows.map((r) => `${(r as { op: string }).op} ${(r as { id: number }).id} ${(r as { v?: string }).v ?? "-"}`);
       const run1 = await open(options);
       const cut1 = await readN(run1, 3, 3);

@@ -8,7 +8,7 @@ const url = "mysql://user:secret@db.example:3307/shop";
 describe("mysqlBinlogSource options", () => {
   it("fills in the defaults and names the address without the password", () => {
     const o = checkOptions({ url, table: "orders" });
-    expect(o).toMatchObject({ address: "db.example:3307/shop", table: "orders", snapshot: true, updates: "row", deletes: "skip", batch: 10_000, timestamps: "date", decimalsAsText: false });
+    expect(o).toMatchObject({ address: "db.example:3307/shop", table: "orders", snapshot: true, updates: "emit", deletes: "skip", batch: 10_000, timestamps: "date", decimalsAsText: false });
     expect(o.serverId).toBeGreaterThanOrEqual(2 ** 20);
     expect(o.serverId).toBeLessThan(2 ** 31);
     expect(mysqlBinlogSource({ url, table: "orders" }).description).toBe("MariaDB/MySQL db.example:3307/shop binlog of table `orders`");

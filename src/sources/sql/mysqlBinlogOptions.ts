@@ -13,10 +13,10 @@ export interface MysqlBinlogSourceOptions {
   readonly columns?: readonly string[];
   /** On a first open, hand out the rows the table holds before its changes (default true; needs an integer primary key and MariaDB). */
   readonly snapshot?: boolean;
-  /** An UPDATE's new row as a row of its own ("row", default), or nothing ("skip"). */
-  readonly updates?: "row" | "skip";
-  /** A DELETE as nothing ("skip", default, counted in `changes()`), or the deleted row as a row ("row"). */
-  readonly deletes?: "skip" | "row";
+  /** An UPDATE's new row as a row of its own ("emit", default), or nothing ("skip"). */
+  readonly updates?: "emit" | "skip";
+  /** A DELETE as nothing ("skip", default, counted in `changes()`), or the deleted row as a row ("emit"). */
+  readonly deletes?: "skip" | "emit";
   /** Adds this field to each row: "snapshot", "insert", "update" or "delete". */
   readonly operationField?: string;
   /** Rows per snapshot query; binlog rows held in memory before reading pauses is twice this (default 10,000). */
@@ -69,8 +69,8 @@ export function checkOptions(o: MysqlBinlogSourceOptions): Checked {
     schema: o.schema === undefined ? undefined : named("schema", o.schema),
     columns: o.columns,
     snapshot: o.snapshot ?? true,
-    updates: oneOf("updates", o.updates, ["row", "skip"], "row"),
-    deletes: oneOf("deletes", o.deletes, ["skip", "row"], "skip"),
+    updates: oneOf("updates", o.updates, ["emit", "skip"], "emit"),
+    deletes: oneOf("deletes", o.deletes, ["skip", "emit"], "skip"),
     operationField: o.operationField === undefined ? undefined : named("operationField", o.operationField),
     batch,
     timestamps: oneOf("timestamps", o.timestamps, ["date", "iso", "ms"], "date"),

@@ -16,7 +16,7 @@ describe("postgresReplicationSource options", () => {
     [{ table: "" }, "table", /table must be a non-empty name/],
     [{ columns: [] }, "columns", /at least one column/],
     [{ updates: "after" }, "updates", /updates must be "emit" or "skip", got "after"/],
-    [{ deletes: "emit" }, "deletes", /needs changeColumn/],
+    [{ deletes: "emit" }, "deletes", /needs operationField/],
     [{ timestamps: "unix" }, "timestamps", /timestamps must be "date" or "iso" or "ms"/],
     [{ batch: 0 }, "batch", /batch must be a whole number >= 1, got 0/],
   ])("rejects %j, naming the field", (bad, field, message) => {

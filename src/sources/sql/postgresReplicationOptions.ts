@@ -23,10 +23,10 @@ export interface PostgresReplicationSourceOptions {
   readonly snapshot?: boolean;
   /** An UPDATE as its after-image, a new row (default "emit"), or not at all ("skip"). */
   readonly updates?: "emit" | "skip";
-  /** A DELETE as the deleted row ("emit", needs `changeColumn`), or not at all (default "skip"). */
+  /** A DELETE as the deleted row ("emit", needs `operationField`), or not at all (default "skip"). */
   readonly deletes?: "emit" | "skip";
   /** A field added to every row with "snapshot", "insert", "update" or "delete" (default: none). */
-  readonly changeColumn?: string;
+  readonly operationField?: string;
   /** Timestamp and date columns as Dates (default), ISO-8601 text or epoch ms. */
   readonly timestamps?: "date" | "iso" | "ms";
   /** NUMERIC columns as exact text instead of numbers (default false). */
@@ -69,8 +69,8 @@ export function checkReplicationOptions(o: PostgresReplicationSourceOptions): Ch
   oneOf("updates", o.updates, ["emit", "skip"]);
   oneOf("deletes", o.deletes, ["emit", "skip"]);
   oneOf("timestamps", o.timestamps, ["date", "iso", "ms"]);
-  if (o.changeColumn !== undefined) named("changeColumn", o.changeColumn);
-  if (o.deletes === "emit" && o.changeColumn === undefined) fail("deletes", '"emit" needs changeColumn, or a deleted row would read as an inserted one');
+  if (o.operationField !== undefined) named("operationField", o.operationField);
+  if (o.deletes === "emit" && o.operationField === undefined) fail("deletes", '"emit" needs operationField, or a deleted row would read as an inserted one');
   const batch = o.batch ?? 10_000;
   if (!Number.isSafeInteger(batch) || batch < 1) fail("batch", `must be a whole number >= 1, got ${String(o.batch)}`);
   return { ...o, address, publication, batch };

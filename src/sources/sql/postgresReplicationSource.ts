@@ -229,7 +229,7 @@ class PostgresReplicationSource implements StreamSource {
         await this.call("ending the snapshot", () => snapshot.end());
       }
       if (got.rows.length > 0) {
-        if (this.o.changeColumn !== undefined) for (const r of got.rows) r[this.o.changeColumn] = "snapshot";
+        if (this.o.operationField !== undefined) for (const r of got.rows) r[this.o.operationField] = "snapshot";
         return this.handOut(got.rows.map((row) => ({ row: this.convert(row), position: got.position })));
       }
     }
@@ -414,7 +414,7 @@ class PostgresReplicationSource implements StreamSource {
         return new StreamDecodeFailure(`column "${c.name}": ${messageOf(err)}`, JSON.stringify(tuple), `${formatLsn(p.lsn)}#${p.n}`);
       }
     }
-    if (this.o.changeColumn !== undefined) row[this.o.changeColumn] = change;
+    if (this.o.operationField !== undefined) row[this.o.operationField] = change;
     return this.convert(row);
   }
 
