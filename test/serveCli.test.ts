@@ -7,13 +7,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { weather, weatherCsv, weatherStats, weatherTotals } from "../examples/serving.js";
 import { csvSource, FeatureStore } from "../src/index.js";
+import { freePort } from "./helpers/freePort.js";
 
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const STARTUP_MS = 45_000;
@@ -43,19 +43,6 @@ async function tempDir(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), "freshet-serve-cli-"));
   dirs.push(d);
   return d;
-}
-
-/** A port nothing listens on right now (the OS picks it; the CLI takes no port 0). */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const a = probe.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      probe.close(() => resolvePort(port));
-    });
-  });
 }
 
 function spawnCli(args: readonly string[]): { child: ChildProcess; stderr: () => string } {

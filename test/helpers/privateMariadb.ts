@@ -11,10 +11,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConnection } from "mysql2/promise";
+import { freePort } from "./freePort.js";
 
 const PROGRAMS = ["mariadbd", "mariadb-install-db"] as const;
 
@@ -42,18 +42,6 @@ export function privateMariadbAvailable(): boolean {
   if (process.env.FRESHET_REQUIRE_SERVICES === "1") throw new Error(`private MariaDB: ${message}, and FRESHET_REQUIRE_SERVICES=1 requires it`);
   console.warn(`skipping MariaDB binlog tests: ${message}`);
   return false;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function program(name: string): string {

@@ -15,10 +15,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
+import { freePort } from "./freePort.js";
 
 const PROGRAMS = ["initdb", "pg_ctl"] as const;
 
@@ -54,18 +54,6 @@ export function privatePostgresAvailable(): boolean {
   if (process.env.FRESHET_REQUIRE_SERVICES === "1") throw new Error(`private PostgreSQL: ${message}, and FRESHET_REQUIRE_SERVICES=1 requires it`);
   console.warn(`skipping PostgreSQL logical replication tests: ${message}`);
   return false;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The uid/gid of the `postgres` system user, when this process is root (initdb will not run as root). */
