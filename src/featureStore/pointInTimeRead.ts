@@ -31,21 +31,27 @@ export function readPointInTime(
   if (order !== undefined && sweep !== undefined && typeof time !== "number" && allFinite(time)) {
     sweepRead(op, sweep, slotOf, slotKeys, order, time, columns);
   } else {
-    // A key's state is looked up once per run of its rows (ordered reads make one run per key).
-    let slot = -1;
-    let st: KeyState | undefined;
-    for (let j = 0; j < n; j++) {
-      const i = order === undefined ? j : (order[j] as number);
-      const s = slotOf[i] as number;
-      if (s !== slot) {
-        slot = s;
-        st = op.stateForRead(slotKeys[s] as unknown[]);
-      }
-      op.readState(st, typeof time === "number" ? time : (time[i] as number), columns, i);
-    }
+    forEachRowState(op, slotOf, slotKeys, order, n, (st, i) => op.readState(st, typeof time === "number" ? time : (time[i] as number), columns, i));
   }
   if (!eventTimes) return { columns, eventTimes: undefined };
   const times = new Array<number | null>(n);
+  forEachRowState(op, slotOf, slotKeys, order, n, (st, i) => {
+    const t = typeof time === "number" ? time : (time[i] as number);
+    const p = st === undefined ? 0 : st.upperBound(t);
+    times[i] = st !== undefined && p > st.first ? st.timeAt(p - 1) : null;
+  });
+  return { columns, eventTimes: times };
+}
+
+/** Calls `fn` with each row's key state, in read order; a key's state is looked up once per run of its rows (ordered reads make one run per key). */
+function forEachRowState(
+  op: AggregateOperator,
+  slotOf: Uint32Array,
+  slotKeys: readonly unknown[][],
+  order: Uint32Array | undefined,
+  n: number,
+  fn: (st: KeyState | undefined, row: number) => void,
+): void {
   let slot = -1;
   let st: KeyState | undefined;
   for (let j = 0; j < n; j++) {
@@ -55,11 +61,8 @@ export function readPointInTime(
       slot = s;
       st = op.stateForRead(slotKeys[s] as unknown[]);
     }
-    const t = typeof time === "number" ? time : (time[i] as number);
-    const p = st === undefined ? 0 : st.upperBound(t);
-    times[i] = st !== undefined && p > st.first ? st.timeAt(p - 1) : null;
+    fn(st, i);
   }
-  return { columns, eventTimes: times };
 }
 
 function allFinite(times: Float64Array): boolean {
