@@ -4,7 +4,7 @@ import { messageOf } from "../../core/errorMessage.js";
 import { FreshetError, SourceError } from "../../errors.js";
 export type { NatsSourceOptions } from "./natsOptions.js";
 import { checkNatsOptions, type CheckedNatsOptions, type NatsSourceOptions } from "./natsOptions.js";
-import { checkNextArgs, decodeJson, decoderThrew, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+import { checkNextArgs, decodeJson, decoderThrew, Wakeup, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
 
 /** A pull request stays open at most this long; `next` never waits on it longer than its own maxWaitMs. */
 const FETCH_EXPIRES_MS = 5_000;
@@ -56,7 +56,7 @@ class NatsStreamSource implements StreamSource {
   private fetch: ConsumerMessages | undefined;
   private fetching: Promise<void> | undefined;
   private fetchError: unknown;
-  private wake: (() => void) | undefined;
+  private readonly wakeup = new Wakeup();
   /** Consumer sequence of the last delivery taken from the buffer: deliveries are numbered 1, 2, 3... per consumer. */
   private lastDelivery = 0;
   /** A delivery never arrived (lost with a connection): the consumer must be placed again after `position`. */
@@ -249,7 +249,7 @@ class NatsStreamSource implements StreamSource {
         // After close the iterator is only drained (its close resolves once drained).
         if (this.consumer !== consumer) continue;
         this.buffer.push(msg);
-        this.wake?.();
+        this.wakeup.wake();
       }
     };
     this.fetching = pull()
@@ -259,7 +259,7 @@ class NatsStreamSource implements StreamSource {
       .finally(() => {
         this.fetch = undefined;
         this.fetching = undefined;
-        this.wake?.();
+        this.wakeup.wake();
       });
   }
 
@@ -270,16 +270,7 @@ class NatsStreamSource implements StreamSource {
       const left = deadline - performance.now();
       if (left <= 0) return;
       if (this.fetching === undefined) this.startFetch();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, left);
-        const wake = (): void => done();
-        this.wake = wake;
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      this.wake = undefined;
+      await this.wakeup.wait(left);
     }
     // Let the messages already read from the socket join the first one.
     if (this.buffer.length > 0) await new Promise((resolve) => setImmediate(resolve));

@@ -3,12 +3,14 @@ import { createPool, type Pool } from "mysql2";
 import { createConnection, type Connection, type ConnectionOptions } from "mysql2/promise";
 import { messageOf } from "../../core/errorMessage.js";
 import { FreshetError, SourceError } from "../../errors.js";
-import { checkNextArgs, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+import { checkNextArgs, StreamDecodeFailure, Wakeup, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
 import { binlogPositionJson, changeWanted, parseBinlogPosition, windowsAhead, type BinlogKey, type BinlogPosition } from "./binlogPosition.js";
 import { RowQueue, type OpenTx } from "./binlogRowQueue.js";
 import { checkOptions, type Checked, type MysqlBinlogSourceOptions } from "./mysqlBinlogOptions.js";
 import { binlogEnd, binlogSettingProblems, describeBinlogTable, type BinlogTable } from "./mysqlBinlogCatalog.js";
-import { BinlogSnapshot, quote } from "./mysqlBinlogSnapshot.js";
+import { mysqlIdent as quote } from "./identifiers.js";
+import { BinlogSnapshot } from "./mysqlBinlogSnapshot.js";
+import { mysqlConnectionOptions } from "./mysqlTableSource.js";
 
 export type { MysqlBinlogSourceOptions } from "./mysqlBinlogOptions.js";
 
@@ -78,7 +80,7 @@ class BinlogSource implements MysqlBinlogSource {
   /** Reconnects since the last event read; a connection that keeps failing fails the source. */
   private reconnects = 0;
   private failure: unknown;
-  private wake: (() => void) | undefined;
+  private readonly wakeup = new Wakeup();
   private paused = false;
   private read = 0;
   private committed = 0;
@@ -156,16 +158,7 @@ class BinlogSource implements MysqlBinlogSource {
   }
 
   private connectionOptions(): ConnectionOptions {
-    return {
-      uri: this.o.url,
-      connectTimeout: 10_000,
-      // As mysqlTableSource: DATETIME values are UTC, BIGINT beyond 2^53 is text, DECIMAL a number unless asked.
-      timezone: "Z",
-      dateStrings: false,
-      supportBigNumbers: true,
-      bigNumberStrings: false,
-      decimalNumbers: !this.o.decimalsAsText,
-    };
+    return mysqlConnectionOptions(this.o.url, this.o.decimalsAsText);
   }
 
   /** Starts the replica connection at `at` and waits until it is reading. */
@@ -190,7 +183,7 @@ class BinlogSource implements MysqlBinlogSource {
     });
     reader.on("error", (err: Error) => {
       this.failure ??= err;
-      this.wake?.();
+      this.wakeup.wake();
     });
     reader.on("binlog", (event: AnyBinlogEvent) => this.onEvent(reader, event));
     reader.start({
@@ -259,7 +252,7 @@ class BinlogSource implements MysqlBinlogSource {
       this.paused = true;
       reader.connection?.pause();
     }
-    this.wake?.();
+    this.wakeup.wake();
   }
 
   /** A commit: the transaction's last row can carry the point after the commit, where a reader need skip nothing. */
@@ -329,14 +322,7 @@ class BinlogSource implements MysqlBinlogSource {
       }
       const left = deadline - Date.now();
       if (left <= 0) return { rows: [], position: binlogPositionJson(position) };
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.wakeup.wait(left);
     }
     const { rows, position: after } = this.queue.take(Math.min(maxRows, this.queue.length));
     if (this.paused && this.queue.length <= this.o.batch) {
@@ -399,7 +385,7 @@ class BinlogSource implements MysqlBinlogSource {
     this.ctrl = undefined;
     this.snapshot = undefined;
     this.position = undefined;
-    this.wake?.();
+    this.wakeup.wake();
     await this.stopReader();
     if (snapshot !== undefined && ctrl !== undefined) await snapshot.finish().catch(() => undefined);
     if (ctrl !== undefined) await ctrl.end().catch(() => ctrl.destroy());

@@ -1,12 +1,13 @@
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
 import { messageOf } from "../../core/errorMessage.js";
 import { FreshetError, SourceError } from "../../errors.js";
-import { checkNextArgs, StreamDecodeFailure, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+import { checkNextArgs, StreamDecodeFailure, Wakeup, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
 import { checkReplicationOptions, type CheckedReplicationOptions as Checked, type PostgresReplicationSourceOptions } from "./postgresReplicationOptions.js";
 import { openPostgresClient } from "./postgresTableSource.js";
 import { formatLsn, isAfter, parseLsn, parsePosition, positionJson, type ReplicationPosition, type SnapshotSegment } from "./replicationPosition.js";
 import { ReplicationSnapshot } from "./replicationSnapshot.js";
-import { createSlot, describeTable, dropSlot, ensurePublication, quoteIdent, slotState, type ReplicatedColumn, type ReplicatedTable, type Sql } from "./replicationSetup.js";
+import { postgresIdent as quoteIdent } from "./identifiers.js";
+import { createSlot, describeTable, dropSlot, ensurePublication, slotState, type ReplicatedColumn, type ReplicatedTable, type Sql } from "./replicationSetup.js";
 
 /** Changes decoded and not yet handed out, at most: past it the stream pauses (TCP backpressure). */
 const BUFFERED = 20_000;
@@ -81,7 +82,7 @@ class PostgresReplicationSource implements StreamSource {
   /** Why the stream stopped, reported by the next call. */
   private failure: SourceError | undefined;
   private queue: Entry[] = [];
-  private wake: (() => void) | undefined;
+  private readonly wakeup = new Wakeup();
   private wakeScheduled = false;
   private room: (() => void) | undefined;
   /** The transaction being decoded: its commit LSN and the count of the table's changes so far. */
@@ -243,14 +244,7 @@ class PostgresReplicationSource implements StreamSource {
       }
       const left = deadline - Date.now();
       if (left <= 0) return { rows: [], position: this.positionOut() };
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.wakeup.wait(left);
     }
   }
 
@@ -368,11 +362,11 @@ class PostgresReplicationSource implements StreamSource {
    * rather than the first change alone.
    */
   private wakeSoon(): void {
-    if (this.wakeScheduled || this.wake === undefined) return;
+    if (this.wakeScheduled || !this.wakeup.waiting) return;
     this.wakeScheduled = true;
     setImmediate(() => {
       this.wakeScheduled = false;
-      this.wake?.();
+      this.wakeup.wake();
     });
   }
 
@@ -455,7 +449,7 @@ class PostgresReplicationSource implements StreamSource {
     this.opened = false;
     this.closing = true;
     this.room?.();
-    this.wake?.();
+    this.wakeup.wake();
     clearInterval(this.keepalive);
     this.keepalive = undefined;
     const service = this.service;
@@ -476,7 +470,7 @@ class PostgresReplicationSource implements StreamSource {
 
   private fail(what: string, err: unknown): void {
     if (this.failure === undefined && !this.closing) this.failure = this.error(`${what} failed: ${messageOf(err)}`, err);
-    this.wake?.();
+    this.wakeup.wake();
   }
 
   private error(message: string, cause?: unknown): SourceError {

@@ -113,6 +113,37 @@ function payloadText(payload: Uint8Array | string): string {
   return typeof payload === "string" ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8");
 }
 
+/**
+ * A reader's pause in `next` until data arrives: `wait(ms)` resolves when
+ * `wake()` is called (by whatever receives data) or after `ms`.
+ */
+export class Wakeup {
+  private resolveWait: (() => void) | undefined;
+
+  /** True while a `wait` is pending. */
+  get waiting(): boolean {
+    return this.resolveWait !== undefined;
+  }
+
+  wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.resolveWait = undefined;
+        resolve();
+      }
+      this.resolveWait = done;
+    });
+  }
+
+  /** Ends the pending wait, if any. */
+  wake(): void {
+    this.resolveWait?.();
+  }
+}
+
 /** Checks the `next` arguments every adapter takes. */
 export function checkNextArgs(kind: string, maxRows: number, maxWaitMs: number): void {
   if (!Number.isSafeInteger(maxRows) || maxRows < 1) throw new DefinitionError(`${kind} source: maxRows must be a positive integer, got ${maxRows}`);
