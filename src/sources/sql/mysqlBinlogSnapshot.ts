@@ -1,5 +1,6 @@
 import type { Connection, RowDataPacket } from "mysql2/promise";
 import type { BinlogKey, BinlogPoint } from "./binlogPosition.js";
+import { mysqlIdent as quote } from "./identifiers.js";
 
 /**
  * The rows a table holds at one binlog point, read in primary-key order in
@@ -129,9 +130,4 @@ export class BinlogSnapshot {
     };
     return { where: ` WHERE ${rest(0)}`, params };
   }
-}
-
-/** A quoted identifier: any name is safe, whatever it contains. */
-export function quote(name: string): string {
-  return `\`${name.replace(/`/g, "``")}\``;
 }

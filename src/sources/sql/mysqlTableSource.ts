@@ -1,5 +1,6 @@
-import { createConnection, type Connection, type RowDataPacket } from "mysql2/promise";
+import { createConnection, type Connection, type ConnectionOptions, type RowDataPacket } from "mysql2/promise";
 import { mysqlAddress } from "../../core/databaseUrl.js";
+import { mysqlIdent as quote } from "./identifiers.js";
 import type { StreamSource } from "../stream/streamSource.js";
 import {
   addedCursorColumns,
@@ -77,16 +78,7 @@ class MysqlDialect implements KeysetDialect {
   }
 
   async connect(): Promise<void> {
-    const conn = await createConnection({
-      uri: this.o.url,
-      connectTimeout: 10_000,
-      // DATETIME values are UTC in Freshet; the session zone makes TIMESTAMP values UTC too.
-      timezone: "Z",
-      dateStrings: false,
-      supportBigNumbers: true,
-      bigNumberStrings: false,
-      decimalNumbers: this.o.decimalsAsText !== true,
-    });
+    const conn = await createConnection(mysqlConnectionOptions(this.o.url, this.o.decimalsAsText === true));
     this.conn = conn;
     this.lost = undefined;
     // A connection the server drops emits "error" between queries; unheard, it would end the process.
@@ -201,11 +193,6 @@ class MysqlDialect implements KeysetDialect {
   }
 }
 
-/** A quoted identifier: any name is safe, whatever it contains. */
-function quote(name: string): string {
-  return `\`${name.replace(/`/g, "``")}\``;
-}
-
 /** The exact text of a cursor value (DATETIME/TIMESTAMP in the session's UTC; the poller rewrites the last one as ISO-8601). */
 function textOf(c: MyColumn): string {
   return `CAST(${quote(c.name)} AS CHAR)`;
@@ -230,4 +217,22 @@ function paramOf(dataType: string, columnType: string, precision: number, scale:
     default:
       return "?";
   }
+}
+
+/**
+ * How Freshet connects to MySQL/MariaDB and reads its values (the table and
+ * binlog sources alike): DATETIME values are UTC (the session zone makes
+ * TIMESTAMP values UTC too), BIGINT beyond 2^53 is text, DECIMAL a number
+ * unless asked for text.
+ */
+export function mysqlConnectionOptions(url: string, decimalsAsText: boolean): ConnectionOptions {
+  return {
+    uri: url,
+    connectTimeout: 10_000,
+    timezone: "Z",
+    dateStrings: false,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    decimalNumbers: !decimalsAsText,
+  };
 }

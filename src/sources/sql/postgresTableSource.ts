@@ -1,5 +1,6 @@
 import postgres from "postgres";
 import { postgresAddress } from "../../core/databaseUrl.js";
+import { postgresIdent as quote } from "./identifiers.js";
 import type { StreamSource } from "../stream/streamSource.js";
 import {
   addedCursorColumns,
@@ -181,11 +182,6 @@ class PostgresDialect implements KeysetDialect {
     if (this.sql === undefined) throw new Error("not connected");
     return this.sql;
   }
-}
-
-/** A quoted identifier: any name is safe, whatever it contains. */
-function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /**

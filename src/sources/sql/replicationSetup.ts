@@ -1,6 +1,7 @@
 import postgres from "postgres";
 import { SourceError } from "../../errors.js";
 import type { openPostgresClient } from "./postgresTableSource.js";
+import { postgresIdent as quoteIdent } from "./identifiers.js";
 import { parseLsn } from "./replicationPosition.js";
 
 /**
@@ -28,11 +29,6 @@ export interface ReplicatedTable {
   readonly columns: readonly ReplicatedColumn[];
   /** The primary key columns, in key order. */
   readonly key: readonly ReplicatedColumn[];
-}
-
-/** A quoted identifier: any name is safe, whatever it contains. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** The table's columns and primary key, or undefined when there is no such table. */

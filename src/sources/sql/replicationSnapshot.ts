@@ -1,6 +1,7 @@
 import { SourceError } from "../../errors.js";
 import type { ReplicationPosition } from "./replicationPosition.js";
-import { quoteIdent, type ReplicatedColumn, type ReplicatedTable, type Sql } from "./replicationSetup.js";
+import { postgresIdent as quoteIdent } from "./identifiers.js";
+import { type ReplicatedColumn, type ReplicatedTable, type Sql } from "./replicationSetup.js";
 
 export interface SnapshotBatch {
   /** Rows as the table source's client reads them. */
