@@ -21,7 +21,7 @@ import { postgresReplicationSource, type PostgresReplicationSourceOptions } from
 import { StreamDecodeFailure, type SourcePosition, type StreamSource } from "../src/sources/stream/streamSource.js";
 import { privatePostgresAvailable, startPrivatePostgres, type PrivatePostgres } from "./helpers/privatePostgres.js";
 import { SERVICES, serviceAvailable } from "./helpers/services.js";
-import { readN, streamSourceConformance, type TestRow } from "./streamSource.conformance.js";
+import { readN, streamSourceConformance, type StreamFixture, type TestRow } from "./streamSource.conformance.js";
 
 const available = privatePostgresAvailable();
 const sharedAvailable = await serviceAvailable("postgres");
@@ -60,24 +60,32 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
     for (const t of tables) await db().unsafe(`DROP TABLE IF EXISTS ${t}`);
   }
 
+  /** A fresh table and slot; `streamOnly`: the slot is made before anything is produced and opens read what it kept. */
+  async function conformanceFixture(streamOnly: boolean): Promise<StreamFixture> {
+    const table = freshName();
+    const slot = `${table}_slot`;
+    await db().unsafe(`CREATE TABLE ${table} (id bigint PRIMARY KEY, "user" text NOT NULL, ts timestamptz NOT NULL)`);
+    const options: PostgresReplicationSourceOptions = { url: url(), table, slot, timestamps: "iso", ...(streamOnly ? { snapshot: false } : {}) };
+    if (streamOnly) {
+      const prime = postgresReplicationSource(options);
+      await prime.open(undefined);
+      await prime.close();
+    }
+    return {
+      source: () => postgresReplicationSource(options),
+      childSource: { factory: "postgresReplicationSource", module: "../src/sources/sql/postgresReplicationSource.ts", options },
+      async produce(rows: readonly TestRow[]) {
+        await db()`INSERT INTO ${db()(table)} ${db()(rows.map((r) => ({ ...r })), "id", "user", "ts")}`;
+      },
+      teardown: () => dropAll(slot, [table]),
+    };
+  }
+
   streamSourceConformance("PostgreSQL logical replication", {
     systemName: /PostgreSQL/,
     lagUnknown: true,
     unreachable: () => postgresReplicationSource({ url: "postgres://postgres@127.0.0.1:1/test", table: "nothing", slot: "nothing" }),
-    async fixture() {
-      const table = freshName();
-      const slot = `${table}_slot`;
-      await db().unsafe(`CREATE TABLE ${table} (id bigint PRIMARY KEY, "user" text NOT NULL, ts timestamptz NOT NULL)`);
-      const options: PostgresReplicationSourceOptions = { url: url(), table, slot, timestamps: "iso" };
-      return {
-        source: () => postgresReplicationSource(options),
-        childSource: { factory: "postgresReplicationSource", module: "../src/sources/sql/postgresReplicationSource.ts", options },
-        async produce(rows: readonly TestRow[]) {
-          await db()`INSERT INTO ${db()(table)} ${db()(rows.map((r) => ({ ...r })), "id", "user", "ts")}`;
-        },
-        teardown: () => dropAll(slot, [table]),
-      };
-    },
+    fixture: () => conformanceFixture(false),
   });
 
   // The same suite with every row from the stream: the slot is made before anything is produced,
@@ -85,23 +93,7 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
   streamSourceConformance("PostgreSQL logical replication, stream only", {
     systemName: /PostgreSQL/,
     lagUnknown: true,
-    async fixture() {
-      const table = freshName();
-      const slot = `${table}_slot`;
-      await db().unsafe(`CREATE TABLE ${table} (id bigint PRIMARY KEY, "user" text NOT NULL, ts timestamptz NOT NULL)`);
-      const options: PostgresReplicationSourceOptions = { url: url(), table, slot, timestamps: "iso", snapshot: false };
-      const prime = postgresReplicationSource(options);
-      await prime.open(undefined);
-      await prime.close();
-      return {
-        source: () => postgresReplicationSource(options),
-        childSource: { factory: "postgresReplicationSource", module: "../src/sources/sql/postgresReplicationSource.ts", options },
-        async produce(rows: readonly TestRow[]) {
-          await db()`INSERT INTO ${db()(table)} ${db()(rows.map((r) => ({ ...r })), "id", "user", "ts")}`;
-        },
-        teardown: () => dropAll(slot, [table]),
-      };
-    },
+    fixture: () => conformanceFixture(true),
   });
 
   describe("change capture", () => {
