@@ -338,6 +338,11 @@ class NatsStreamSource implements StreamSource {
     // Stops the pull request; the pump drains what is queued and ends.
     void this.fetch?.close();
     await this.fetching;
-    if (nc !== undefined && !nc.isClosed()) await nc.close();
+    if (nc === undefined || nc.isClosed()) return;
+    // The pull request ended with an UNSUB of its inbox; a round trip makes sure the server has
+    // dropped it before close returns. Otherwise messages published just after could still be
+    // delivered into the dead inbox, and the next open would find the durable past its commit.
+    await nc.flush().catch(() => undefined);
+    await nc.close();
   }
 }
