@@ -5,7 +5,7 @@ import type { AggregateNode, Row } from "../plan/nodes.js";
 
 /** What an aggregate computes: its key fields and named aggregations (plain data, no functions). */
 export type AggregateSpec = Pick<AggregateNode, "keys" | "aggregations">;
-import { FeatureCode } from "./featureCode.js";
+import { emitKernelOf, type EmitKernel } from "./emitKernel.js";
 import { KeyState } from "./keyState.js";
 import { layoutOf, type Layout } from "./layout.js";
 import { WindowCursor } from "./windowCursor.js";
@@ -73,6 +73,8 @@ export class AggregateOperator {
    * clears all).
    */
   private readonly byKey = new StringCache<KeyState>();
+  /** Emission of every pending row of a key in one call (see emitKernel.ts); undefined where the read kernel is. */
+  private readonly emitKernel: EmitKernel | undefined;
 
   constructor(tableName: string, spec: AggregateSpec) {
     this.tableName = tableName;
@@ -81,6 +83,7 @@ export class AggregateOperator {
       aggregations: Object.fromEntries(Object.entries(spec.aggregations).map(([name, d]) => [name, { ...d }])),
     };
     this.layout = layoutOf(spec);
+    this.emitKernel = emitKernelOf(this.layout);
     this.keyFields = spec.keys;
     this.fieldNames = this.layout.fields;
     this.scratch = new Float64Array(this.fieldNames.length);
@@ -247,10 +250,19 @@ export class AggregateOperator {
     for (let k = 0; k < nfeat; k++) values.push((this.layout.features[k] as (typeof this.layout.features)[number]).out === "number" ? new Float64Array(cap) : new Array<unknown>(cap));
     let n = 0;
     const still: KeyState[] = [];
+    const kernel = this.emitKernel;
     for (const st of this.pendingEmit) {
+      const cur = (st.emitCursor ??= WindowCursor.of(this.layout));
+      if (kernel !== undefined) {
+        const from = n;
+        n = kernel(st, cur, upTo, ts, values, n);
+        for (let i = from; i < n; i++) owners[i] = st;
+        if (st.emitPos < st.end) still.push(st);
+        else st.pendingMark = false;
+        continue;
+      }
       let p = st.emitPos;
       if (p < st.first) p = st.first;
-      const cur = (st.emitCursor ??= WindowCursor.of(this.layout));
       while (p < st.end) {
         const t = st.timeAt(p);
         if (t >= upTo) break;

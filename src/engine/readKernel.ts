@@ -51,7 +51,7 @@ export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
   lines.push("  cur.t = t;");
   lines.push("} else st.rebuild(cur, t);");
   lines.push("const off = st.off, hi = cur.hi - off, los = cur.lo;");
-  const features = featureLines(layout, "index", "hi", (w) => `(los[${w}] - off)`, (d) => `cur.deques[${d}].front()`);
+  const features = featureLines(layout, { index: "index", hi: "hi", lo: (w) => `(los[${w}] - off)`, front: (d) => `cur.deques[${d}].front()` });
   if (features === undefined) return undefined;
   lines.push(...features);
   try {
@@ -61,42 +61,63 @@ export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
   }
 }
 
+/** How featureLines names what it reads and writes. */
+export interface FeatureNames {
+  /** The output row index. */
+  readonly index: string;
+  /** The array index one past the last event read. */
+  readonly hi: string;
+  /** Window w's first array index. */
+  readonly lo: (window: number) => string;
+  /** Deque d's front position (-1: empty). */
+  readonly front: (deque: number) => string;
+  /** Feature k's output column (default out[k]). */
+  readonly column?: (feature: number) => string;
+  /** A per-field array of the state (default st.psum[f], ...). */
+  readonly array?: (name: "psum" | "pcomp" | "pnn" | "vals", field: number) => string;
+}
+
 /**
- * The lines writing every feature into out[k][index] from a key's state `st`
- * (`off` in scope): `index` names the output index, `hi` the array index one
- * past the last event read; lo(w) gives window w's first array index and
- * front(d) deque d's front position (-1: empty). Undefined when a feature needs a window reader.
+ * The lines writing every feature into its output column at the output index
+ * from a key's state `st` (`off` in scope). Undefined when a feature needs a
+ * window reader.
  */
-export function featureLines(layout: KernelShape, index: string, hi: string, lo: (window: number) => string, front: (deque: number) => string): string[] | undefined {
+export function featureLines(layout: KernelShape, names: FeatureNames): string[] | undefined {
+  const { index, hi, lo, front } = names;
+  const column = names.column ?? ((k: number) => `out[${k}]`);
+  const array = names.array ?? ((name: string, field: number) => `st.${name}[${field}]`);
   const lines: string[] = [];
   for (const [k, f] of layout.features.entries()) {
+    const o = column(k);
     switch (f.code) {
       case FeatureCode.Count:
-        lines.push(`out[${k}][${index}] = ${hi} - ${lo(f.window)};`);
+        lines.push(`${o}[${index}] = ${hi} - ${lo(f.window)};`);
         break;
       case FeatureCode.Sum:
-        lines.push(`{ const lo = ${lo(f.window)}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}];`);
-        lines.push(`  out[${k}][${index}] = lo === ${hi} ? 0 : ps[${hi}] - ps[lo] + (pc[${hi}] - pc[lo]); }`);
+        lines.push(`{ const lo = ${lo(f.window)}, ps = ${array("psum", f.field)}, pc = ${array("pcomp", f.field)};`);
+        lines.push(`  ${o}[${index}] = lo === ${hi} ? 0 : ps[${hi}] - ps[lo] + (pc[${hi}] - pc[lo]); }`);
         break;
       case FeatureCode.Avg:
-        lines.push(`{ const lo = ${lo(f.window)}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}], pn = st.pnn[${f.field}];`);
+        lines.push(`{ const lo = ${lo(f.window)}, ps = ${array("psum", f.field)}, pc = ${array("pcomp", f.field)}, pn = ${array("pnn", f.field)};`);
         lines.push(`  const n = pn[${hi}] - pn[lo];`);
-        lines.push(`  out[${k}][${index}] = n === 0 ? NaN : (ps[${hi}] - ps[lo] + (pc[${hi}] - pc[lo])) / n; }`);
+        lines.push(`  ${o}[${index}] = n === 0 ? NaN : (ps[${hi}] - ps[lo] + (pc[${hi}] - pc[lo])) / n; }`);
         break;
       case FeatureCode.Variance:
       case FeatureCode.Stddev:
-        lines.push(`{ const lo = ${lo(f.window)}, ps = st.psum[${f.field}], pc = st.pcomp[${f.field}], pn = st.pnn[${f.field}], qs = st.psum[${f.square}], qc = st.pcomp[${f.square}];`);
+        lines.push(
+          `{ const lo = ${lo(f.window)}, ps = ${array("psum", f.field)}, pc = ${array("pcomp", f.field)}, pn = ${array("pnn", f.field)}, qs = ${array("psum", f.square)}, qc = ${array("pcomp", f.square)};`,
+        );
         lines.push(`  const n = pn[${hi}] - pn[lo];`);
-        lines.push(`  if (n === 0) out[${k}][${index}] = NaN; else {`);
+        lines.push(`  if (n === 0) ${o}[${index}] = NaN; else {`);
         lines.push(`    const s1 = ps[${hi}] - ps[lo] + (pc[${hi}] - pc[lo]), s2 = qs[${hi}] - qs[lo] + (qc[${hi}] - qc[lo]);`);
         lines.push(`    const d = (s2 - (s1 * s1) / n) / n, variance = d > 0 ? d : 0;`);
-        lines.push(`    out[${k}][${index}] = ${f.code === FeatureCode.Variance ? "variance" : "Math.sqrt(variance)"}; } }`);
+        lines.push(`    ${o}[${index}] = ${f.code === FeatureCode.Variance ? "variance" : "Math.sqrt(variance)"}; } }`);
         break;
       case FeatureCode.Window:
         return undefined; // window readers go through KeyState.readIntoGeneric
       case FeatureCode.Extremum:
         lines.push(`{ const front = ${front(f.deque)};`);
-        lines.push(`  out[${k}][${index}] = front < 0 ? NaN : st.vals[${f.field}][front - off]; }`);
+        lines.push(`  ${o}[${index}] = front < 0 ? NaN : ${array("vals", f.field)}[front - off]; }`);
         break;
     }
   }

@@ -59,13 +59,12 @@ export function compileSweepKernel(layout: KernelShape): SweepKernel | undefined
   });
   lines.push("  }");
   lines.push("  const h = hi - off, row = rows[index];");
-  const features = featureLines(
-    layout,
-    "row",
-    "h",
-    (w) => `(lo${w} - off)`,
-    (d) => `(h${d} < e${d} ? q${d}[h${d}] : -1)`,
-  );
+  const features = featureLines(layout, {
+    index: "row",
+    hi: "h",
+    lo: (w) => `(lo${w} - off)`,
+    front: (d) => `(h${d} < e${d} ? q${d}[h${d}] : -1)`,
+  });
   if (features === undefined) return undefined;
   lines.push(...features.map((l) => `  ${l}`));
   lines.push("}");

@@ -101,6 +101,24 @@ export class MonotonicDeque {
     this.tail = tail + 1;
   }
 
+  /**
+   * Makes room for `extra` more pushes without growing (for code that runs the
+   * deque in locals, as the emit kernel does): the entries move to the start
+   * of the buffer, which doubles until they fit.
+   */
+  reserve(extra: number): void {
+    const size = this.tail - this.head;
+    if (this.tail + extra <= this.buf.length) return;
+    let cap = this.buf.length;
+    while (size + extra > cap) cap *= 2;
+    const next = cap === this.buf.length ? this.buf : new Float64Array(cap);
+    if (next === this.buf) next.copyWithin(0, this.head, this.tail);
+    else next.set(this.buf.subarray(this.head, this.tail), 0);
+    this.buf = next;
+    this.head = 0;
+    this.tail = size;
+  }
+
   /** Drops positions before lo. */
   trim(lo: number): void {
     const buf = this.buf;

@@ -1,0 +1,84 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { t } from "../core/schema.js";
+import { avg, count, forever, hopping, max, min, stddev, sum, topK, tumbling, variance } from "../dsl/aggregations.js";
+import { dataset } from "../dsl/dataset.js";
+import { emitKernelOf } from "./emitKernel.js";
+import { KeyState } from "./keyState.js";
+import { layoutOf } from "./layout.js";
+import { WindowCursor } from "./windowCursor.js";
+
+const ev = dataset("ev", { k: t.string(), a: t.float().optional(), b: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
+
+const event = fc.tuple(fc.integer({ min: 0, max: 400 }), fc.oneof(fc.constant(Number.NaN), fc.constant(-0), fc.double({ min: -1e3, max: 1e3, noNaN: true })), fc.integer({ min: -9, max: 9 }));
+
+describe("generated emit kernel", () => {
+  it("emits each pending time exactly as reads through a cursor do, across batches, evictions and inserts", () => {
+    fc.assert(
+      fc.property(
+        // Steps: events appended (in any order: inserts too), an eviction horizon, then an emission up to a time.
+        fc.array(fc.tuple(fc.array(event, { maxLength: 25 }), fc.integer({ min: -1, max: 400 }), fc.integer({ min: 0, max: 450 })), { minLength: 1, maxLength: 8 }),
+        fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 4 })),
+        (steps, [w1, w2, hop, hops]) => {
+          const table = ev
+            .groupBy("k")
+            .aggregate({
+              n: count({ window: w1 }),
+              s: sum("a", { window: w2 }),
+              m: avg("b", { window: w1 }),
+              lo: min("a", { window: w2 }),
+              hi: max("b", { window: hopping(hop * hops, hop) }),
+              n2: count({ window: tumbling(w2) }),
+              v: variance("a", { window: hopping(hop * hops, hop) }),
+              sd: stddev("b", { window: forever() }),
+              total: sum("b", { window: forever() }),
+              top: max("a", { window: forever() }),
+            })
+            .as("t");
+          const layout = layoutOf(table.root);
+          const kernel = emitKernelOf(layout);
+          expect(kernel).toBeDefined();
+          if (kernel === undefined) return;
+          const nf = layout.features.length;
+          // The same events go to two states: one emitted by the kernel, one read time by time.
+          const fast = new KeyState("x", ["x"], 0, layout);
+          const slow = new KeyState("x", ["x"], 0, layout);
+          // Registered as emit cursors: evictions and inserts reset them.
+          const fastCur = (fast.emitCursor = WindowCursor.of(layout));
+          const slowCur = (slow.emitCursor = WindowCursor.of(layout));
+          for (const [events, horizon, upTo] of steps) {
+            for (const st of [fast, slow]) {
+              st.evict(horizon);
+              for (const [time, a, b] of events) st.append(time, layout.fields.map((f, i) => ((v) => (layout.squares[i] === true ? v * v : v))(f === "a" ? a : b)));
+            }
+            const cap = fast.end - fast.first + 2;
+            const got = Array.from({ length: nf }, () => new Float64Array(cap));
+            const gotTs = new Float64Array(cap);
+            // Rows start at index 2: the kernel writes from the index it is given.
+            const n = kernel(fast, fastCur, upTo, gotTs, got, 2) - 2;
+            const want = Array.from({ length: nf }, () => new Float64Array(cap));
+            const wantTs: number[] = [];
+            let p = Math.max(slow.emitPos, slow.first);
+            while (p < slow.end && slow.timeAt(p) < upTo) {
+              const at = slow.timeAt(p);
+              while (p < slow.end && slow.timeAt(p) === at) p++;
+              slow.readIntoGeneric(slowCur, at, want, wantTs.length);
+              wantTs.push(at);
+            }
+            slow.emitPos = p;
+            expect(fast.emitPos).toBe(slow.emitPos);
+            expect(Array.from(gotTs.subarray(2, 2 + n))).toEqual(wantTs);
+            // Object.is: -0 and 0 differ, NaN equals NaN.
+            for (let k = 0; k < nf; k++) for (let j = 0; j < n; j++) expect(Object.is(got[k]?.[2 + j], want[k]?.[j])).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 400, seed: 13 },
+    );
+  });
+
+  it("is not generated where the read kernel is not (window readers)", () => {
+    const table = ev.groupBy("k").aggregate({ top: topK("k", { k: 3, window: 10 }) }).as("t2");
+    expect(emitKernelOf(layoutOf(table.root))).toBeUndefined();
+  });
+});

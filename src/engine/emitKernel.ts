@@ -1,0 +1,110 @@
+import type { Layout } from "./layout.js";
+import { featureLines, type KernelShape, type KernelState } from "./readKernel.js";
+import type { WindowCursor } from "./windowCursor.js";
+import type { FeatureColumn } from "./windowReaders.js";
+
+/** What emission reads and moves of a key's state beyond the read kernel's (KeyState has these). */
+export interface EmitState extends KernelState {
+  readonly first: number;
+  emitPos: number;
+}
+
+/**
+ * Emits one key's pending rows: one row per distinct event time from
+ * `st.emitPos` (or `st.first`) while the time is below `upTo`, row i at
+ * out[k][n + i] and outTs[n + i]. Moves `st.emitPos` past them and `cur` to
+ * the last time emitted; returns n plus the rows written. The columns must
+ * have room for one row per pending event.
+ */
+export type EmitKernel = (st: EmitState, cur: WindowCursor, upTo: number, outTs: Float64Array, out: readonly FeatureColumn[], n: number) => number;
+
+/**
+ * Generates the emission of one table's layout: the read kernel's arithmetic
+ * (readKernel.ts) at every pending event time of a key, in one call per key,
+ * with the window positions, the min/max deques, the output columns and the
+ * state's arrays in locals. The cursor is moved as the read kernel moves it
+ * (forward from where it is, or rebuilt at the first time), and written back
+ * at the end, so each row equals what KeyState.readInto gives at its time (a
+ * test checks both on random data). Undefined where the read kernel is
+ * (sessions, tiles, window readers).
+ */
+export function compileEmitKernel(layout: KernelShape): EmitKernel | undefined {
+  const wins = layout.windows;
+  const dqs = layout.deques;
+  const bound = (i: number): string => {
+    const w = wins[i] as (typeof wins)[number];
+    return w.hop === 0 ? `t - ${w.size}` : `Math.floor(t / ${w.hop}) * ${w.hop} - ${w.size - w.hop + 1}`;
+  };
+  const prefixedFields = [...new Set(layout.features.filter((f) => f.field >= 0).flatMap((f) => (f.square >= 0 ? [f.field, f.square] : [f.field])))];
+  const lines: string[] = [];
+  lines.push("const ts = st.ts, off = st.off, end = st.end;");
+  lines.push("let p = st.emitPos; if (p < st.first) p = st.first;");
+  lines.push("if (p >= end || ts[p - off] >= upTo) { st.emitPos = p; return n; }");
+  // Not named n: featureLines declares its own locals (n, lo, ...) inside each feature's block.
+  lines.push("let row = n;");
+  lines.push("let t = ts[p - off];");
+  // As the read kernel: forward from the cursor, or rebuilt at the first time.
+  lines.push("if (!(cur.valid && t >= cur.t)) st.rebuild(cur, t);");
+  lines.push("let hi = cur.hi; const los = cur.lo;");
+  wins.forEach((_, i) => lines.push(`let lo${i} = los[${i}];`));
+  dqs.forEach((d, i) => {
+    // The deque runs in locals: room for every push of this call first.
+    lines.push(`const dq${i} = cur.deques[${i}]; dq${i}.reserve(end - hi);`);
+    lines.push(`const q${i} = dq${i}.buf, v${i} = st.vals[${d.field}]; let h${i} = dq${i}.head, e${i} = dq${i}.tail;`);
+  });
+  layout.features.forEach((_, k) => lines.push(`const o${k} = out[${k}];`));
+  for (const f of prefixedFields) lines.push(`const psum${f} = st.psum[${f}], pcomp${f} = st.pcomp[${f}], pnn${f} = st.pnn[${f}], vals${f} = st.vals[${f}];`);
+  for (const d of dqs) if (!prefixedFields.includes(d.field)) lines.push(`const vals${d.field} = st.vals[${d.field}];`);
+  lines.push("while (p < end) {");
+  lines.push("  const at = ts[p - off];");
+  lines.push("  if (at >= upTo) break;");
+  lines.push("  t = at;");
+  // All events at the same time share one row: after them, p is the first event after t.
+  lines.push("  const from = hi;");
+  lines.push("  do p++; while (p < end && ts[p - off] === t);");
+  lines.push("  hi = p;");
+  wins.forEach((_, i) => lines.push(`  { const b = ${bound(i)}; while (lo${i} < hi && ts[lo${i} - off] <= b) lo${i}++; }`));
+  dqs.forEach((d, i) => {
+    // MonotonicDeque.push then trim: positions in q{i}[h{i}..e{i}), better-first; null never wins.
+    const worse = d.kind === "max" ? "<=" : ">=";
+    lines.push(`  for (let j = from; j < hi; j++) { const v = v${i}[j - off]; if (v === v) { while (e${i} > h${i} && v${i}[q${i}[e${i} - 1] - off] ${worse} v) e${i}--; q${i}[e${i}++] = j; } }`);
+    lines.push(`  while (h${i} < e${i} && q${i}[h${i}] < lo${d.window}) h${i}++;`);
+  });
+  lines.push("  const h = hi - off;");
+  lines.push("  outTs[row] = t;");
+  const features = featureLines(layout, {
+    index: "row",
+    hi: "h",
+    lo: (w) => `(lo${w} - off)`,
+    front: (d) => `(h${d} < e${d} ? q${d}[h${d}] : -1)`,
+    column: (k) => `o${k}`,
+    array: (name, field) => `${name}${field}`,
+  });
+  if (features === undefined) return undefined;
+  lines.push(...features.map((l) => `  ${l}`));
+  lines.push("  row++;");
+  lines.push("}");
+  lines.push("cur.hi = hi; cur.t = t;");
+  wins.forEach((_, i) => lines.push(`los[${i}] = lo${i};`));
+  dqs.forEach((_, i) => lines.push(`if (h${i} === e${i}) { h${i} = 0; e${i} = 0; } dq${i}.head = h${i}; dq${i}.tail = e${i};`));
+  lines.push("st.emitPos = p;");
+  lines.push("return row;");
+  try {
+    return new Function("st", "cur", "upTo", "outTs", "out", "n", `${lines.join("\n")}\n//# sourceURL=freshet-generated/emit-kernel.js`) as EmitKernel;
+  } catch {
+    return undefined;
+  }
+}
+
+const kernels = new WeakMap<Layout, EmitKernel | null>();
+
+/** The emission of a layout, compiled once per layout; undefined where the read kernel is. */
+export function emitKernelOf(layout: Layout): EmitKernel | undefined {
+  if (layout.readKernel === undefined) return undefined;
+  let k = kernels.get(layout);
+  if (k === undefined) {
+    k = compileEmitKernel(layout) ?? null;
+    kernels.set(layout, k);
+  }
+  return k ?? undefined;
+}
