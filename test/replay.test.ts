@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { t } from "../src/core/schema.js";
-import { count, sum } from "../src/dsl/aggregations.js";
+import { count, first, last, sum } from "../src/dsl/aggregations.js";
 import { dataset } from "../src/dsl/dataset.js";
 import { FeatureStore } from "../src/featureStore/featureStore.js";
 import type { ReplayBatch } from "../src/featureStore/recordedStream.js";
@@ -56,6 +56,28 @@ describe("replay of recorded events", () => {
     expect(batches.slice(0, orderBatch).every((b) => b.dataset === "clicks" && [...b.ts].every((x) => x <= T0 + 10 * SEC))).toBe(true);
     expect(batches.slice(orderBatch + 1).every((b) => [...b.ts].every((x) => x > T0 + 10 * SEC))).toBe(true);
     await live.close();
+  });
+
+  it("into a store with a union: events of both sources at the same time come in the order the live store processed them", async () => {
+    const web = dataset("web", { user: t.string(), price: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
+    const app = dataset("app", { user: t.string(), price: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
+    const w = { window: "1h" } as const;
+    const both = web.union(app).groupBy("user").aggregate({ head: first("price", w), tail: last("price", w), n: count(w) }).as("both");
+    const live = await FeatureStore.open({ clock: "event" });
+    await live.apply([web, app, both]);
+    // app, web, app at one time: `sources` lists web first, yet the replay keeps app's first batch first.
+    await live.push("app", [{ user: "u", price: 1, ts: T0 }]);
+    await live.push("web", [{ user: "u", price: 2, ts: T0 }]);
+    await live.push("app", [{ user: "u", price: 3, ts: T0 }]);
+    const order = (await collect(live, ["web", "app"])).flatMap((b) => b.rows.map((r) => r.price));
+    expect(order).toEqual([1, 2, 3]);
+    const backtest = await FeatureStore.open({ clock: "event" });
+    await backtest.apply([web, app, both]);
+    await live.replay({ sources: ["web", "app"], into: backtest });
+    expect(await backtest.getOnline(both, [{ user: "u" }])).toEqual([{ user: "u", head: 1, tail: 3, n: 3 }]);
+    expect(await backtest.getOnline(both, [{ user: "u" }])).toEqual(await live.getOnline(both, [{ user: "u" }]));
+    await live.close();
+    await backtest.close();
   });
 
   it("paced: event-time gaps become waits divided by the speed", async () => {

@@ -3,26 +3,45 @@
  * each source with its own lateness, pushed in random interleaved batches.
  * The table's watermark is the smaller of the two; online reads at or after
  * it equal point-in-time reads and a recomputation over both sources'
- * accepted events. (Features here do not depend on the order of events at the
- * same time: across sources, ties are ordered by arrival online and by union
- * branch in a replay.)
+ * accepted events. Times lie on a grid, so events of the two sources at
+ * exactly the same time are common: `first`/`last` and float sums depend on
+ * their order, which online is the order of processing and in a replay comes
+ * from the arrival numbers recorded with the history; the two agree exactly.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { accepted, grid, watermarkOf } from "./helpers/eventTime.js";
-import { count, dataset, FeatureStore, ManualClock, max, sum, t } from "../src/index.js";
+import { count, dataset, FeatureStore, first, last, ManualClock, max, sum, t } from "../src/index.js";
 
 interface Click {
   user: string;
   amount: number;
+  price: number;
   ts: number;
+  /** Which push made it and where in it: the order the store processed it. */
+  seq: number;
 }
 const USERS = ["ann", "bob"];
 const BASE = Date.UTC(2025, 0, 1);
 
+/** A's features over the events of a window, given in processing order. */
+function expectedFor(user: string, win: readonly Click[]): Record<string, unknown> {
+  const byTime = [...win].sort((a, b) => a.ts - b.ts || a.seq - b.seq); // stable in processing order
+  return {
+    user,
+    n: win.length,
+    spend: win.reduce((a, c) => a + c.amount, 0),
+    hi: win.length === 0 ? null : Math.max(...win.map((c) => c.amount)),
+    firstPrice: byTime[0]?.price ?? null,
+    lastPrice: byTime[byTime.length - 1]?.price ?? null,
+  };
+}
 
 describe("union of two sources (property)", () => {
-  it("online == offline == recomputation at and after the table's watermark", async () => {
+  it("online == offline == recomputation at and after the table's watermark, ties across sources included", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -30,31 +49,53 @@ describe("union of two sources (property)", () => {
           appLateness: grid(20),
           window: grid(40).map((x) => x + 100),
           steps: fc.array(
-            fc.record({ app: fc.boolean(), user: fc.constantFrom(...USERS), dt: grid(5), back: fc.oneof(fc.constant(0), grid(30)), amount: fc.integer({ min: 1, max: 9 }), flush: fc.boolean() }),
+            fc.record({
+              app: fc.boolean(),
+              user: fc.constantFrom(...USERS),
+              dt: grid(3),
+              back: fc.oneof(fc.constant(0), grid(30)),
+              amount: fc.integer({ min: 1, max: 9 }),
+              cents: fc.integer({ min: 1, max: 99 }),
+              flush: fc.boolean(),
+            }),
             { minLength: 1, maxLength: 60 },
           ),
         }),
         async (sc) => {
-          const web = dataset("web", { user: t.string(), amount: t.float(), ts: t.timestamp() }, { timestamp: "ts", lateness: sc.webLateness });
-          const app = dataset("app", { user: t.string(), amount: t.float(), ts: t.timestamp() }, { timestamp: "ts", lateness: sc.appLateness });
+          const schema = { user: t.string(), amount: t.float(), price: t.float(), ts: t.timestamp() };
+          const web = dataset("web", schema, { timestamp: "ts", lateness: sc.webLateness });
+          const app = dataset("app", schema, { timestamp: "ts", lateness: sc.appLateness });
+          const w = { window: sc.window };
           const both = web
             .union(app.filter((c) => c.amount > 2))
             .groupBy("user")
-            .aggregate({ n: count({ window: sc.window }), spend: sum("amount", { window: sc.window }), hi: max("amount", { window: sc.window }) })
+            .aggregate({
+              n: count(w),
+              spend: sum("amount", w),
+              hi: max("amount", w),
+              firstPrice: first("price", w),
+              lastPrice: last("price", w),
+              money: sum("price", w),
+            })
             .as("both");
           const store = await FeatureStore.open({ clock: "event" });
           await store.apply([web, app, both]);
           let now = BASE;
+          let seq = 0;
           const sent: { web: Click[]; app: Click[] } = { web: [], app: [] };
           const pending: { web: Click[]; app: Click[] } = { web: [], app: [] };
           const flush = async () => {
-            if (pending.web.length > 0) await store.push("web", pending.web.splice(0));
-            if (pending.app.length > 0) await store.push("app", pending.app.splice(0));
+            // Web's batch, then app's: the order the store processes them in.
+            for (const name of ["web", "app"] as const) {
+              if (pending[name].length === 0) continue;
+              for (const c of pending[name]) c.seq = seq++;
+              sent[name].push(...pending[name]);
+              await store.push(name, pending[name].splice(0).map(({ seq: _s, ...c }) => c));
+            }
           };
           for (const s of sc.steps) {
             now += s.dt;
-            const c = { user: s.user, amount: s.amount, ts: now - s.back };
-            sent[s.app ? "app" : "web"].push(c);
+            const c = { user: s.user, amount: s.amount, price: s.amount + s.cents / 100, ts: now - s.back, seq: -1 };
             pending[s.app ? "app" : "web"].push(c);
             if (s.flush) await flush();
           }
@@ -70,12 +111,15 @@ describe("union of two sources (property)", () => {
           for (const at of [tableWm, tableWm + Math.floor(sc.window / 2), tableWm + sc.window]) {
             const online = await store.getOnline(both, USERS.map((user) => ({ user })), { at });
             const offline = await store.getHistorical(both, USERS.map((user) => ({ user, ts: at })));
+            // Bit for bit, float sums included.
             expect(online).toEqual(offline.map(({ ts: _ts, ...r }) => r));
-            const expected = USERS.map((user) => {
+            USERS.forEach((user, i) => {
               const win = events.filter((c) => c.user === user && c.ts > at - sc.window && c.ts <= at);
-              return { user, n: win.length, spend: win.reduce((a, c) => a + c.amount, 0), hi: win.length === 0 ? null : Math.max(...win.map((c) => c.amount)) };
+              const { money, ...rest } = online[i] as Record<string, unknown>;
+              expect(rest).toEqual(expectedFor(user, win));
+              if (win.length === 0) expect(money).toBe(0);
+              else expect(money).toBeCloseTo(win.reduce((a, c) => a + c.price, 0), 9);
             });
-            expect(online).toEqual(expected);
           }
           await store.close();
         },
@@ -115,5 +159,56 @@ describe("union of two sources (property)", () => {
     expect(letters[0]?.message).toMatch(/before the watermark .* of union table "merged"/);
     expect(await s2.getOnline(merged, [{ user: "u" }], { at: 7000 })).toEqual([{ user: "u", n: 4 }]);
     await s2.close();
+  });
+  it("orders ties of two branches of one source as they were processed, across pushes", async () => {
+    const a = dataset("a", { user: t.string(), x: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
+    const small = a.filter((r) => r.x < 5);
+    const big = a.filter((r) => r.x >= 5).map((r) => ({ ...r, x: r.x * 10 }));
+    const w = { window: "1h" } as const;
+    const split = small.union(big).groupBy("user").aggregate({ head: first("x", w), tail: last("x", w), n: count(w) }).as("split");
+    const store = await FeatureStore.open({ clock: "event" });
+    await store.apply([a, split]);
+    // Three pushes at one time: small, big, small. Online they are aggregated in that order.
+    for (const x of [1, 7, 2]) await store.push("a", [{ user: "u", x, ts: 1000 }]);
+    const online = await store.getOnline(split, [{ user: "u" }], { at: 1000 });
+    expect(online).toEqual([{ user: "u", head: 1, tail: 2, n: 3 }]);
+    expect(await store.getHistorical(split, [{ user: "u", ts: 1000 }])).toEqual([{ user: "u", ts: 1000, head: 1, tail: 2, n: 3 }]);
+    await store.close();
+  });
+
+  it("keeps the processing order of ties through a restart of a data directory (arrival numbers saved with the state)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "freshet-union-"));
+    try {
+      const schema = { user: t.string(), price: t.float(), ts: t.timestamp() };
+      const web = dataset("web", schema, { timestamp: "ts", lateness: "1s" });
+      const app = dataset("app", schema, { timestamp: "ts", lateness: "1s" });
+      const w = { window: "1h" } as const;
+      const both = web.union(app).groupBy("user").aggregate({ head: first("price", w), tail: last("price", w), money: sum("price", w) }).as("both");
+      const read = async (store: FeatureStore) => ({
+        online: await store.getOnline(both, [{ user: "u" }], { at: 1000 }),
+        offline: (await store.getHistorical(both, [{ user: "u", ts: 1000 }])).map(({ ts: _ts, ...r }) => r),
+      });
+      let store = await FeatureStore.open({ dir, clock: "event" });
+      await store.apply([web, app, both]);
+      await store.push("app", [{ user: "u", price: 0.1, ts: 1000 }]);
+      await store.push("web", [{ user: "u", price: 0.2, ts: 1000 }]);
+      await store.close();
+      store = await FeatureStore.open({ dir, clock: "event" });
+      await store.apply([web, app, both]);
+      // After the restart, web before app again: later batches must still come after the earlier ones.
+      await store.push("web", [{ user: "u", price: 0.3, ts: 1000 }]);
+      await store.push("app", [{ user: "u", price: 0.4, ts: 1000 }]);
+      const r = await read(store);
+      expect(r.online).toEqual([{ user: "u", head: 0.1, tail: 0.4, money: 0.1 + 0.2 + 0.3 + 0.4 }]);
+      expect(r.offline).toEqual(r.online);
+      await store.close();
+      // And read back from the Parquet history alone.
+      store = await FeatureStore.open({ dir, clock: "event" });
+      await store.apply([web, app, both]);
+      expect(await read(store)).toEqual(r);
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -301,6 +301,8 @@ export function dataset<Name extends string, S extends Schema, const O extends D
   }
   for (const [field, type] of Object.entries(schema)) {
     if (!isFieldType(type)) throw new DefinitionError(`field "${field}" of dataset "${name}" is not a field type; use t.string(), t.float(), ...`, { dataset: name, field });
+    // The offline history keeps its own columns beside the fields under this prefix.
+    if (field.startsWith("__freshet")) throw new DefinitionError(`field "${field}" of dataset "${name}": names starting with "__freshet" are reserved`, { dataset: name, field });
   }
   const tsType = schema[options.timestamp];
   if (tsType === undefined || tsType.kind !== "timestamp") {

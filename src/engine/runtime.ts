@@ -1,12 +1,12 @@
 import type { Schema } from "../core/schema.js";
-import type { OperatorTableDef, Row, SourceDef, StepNode, TableDef } from "../plan/nodes.js";
+import type { OperatorTableDef, Row, SourceDef, TableDef } from "../plan/nodes.js";
 import { pipelineOf, sourceOf, type JoinNode } from "../plan/nodes.js";
 import { HeldRows, LookupState, lookupJoin } from "./lookupJoin.js";
-import { IntervalJoinState } from "./intervalJoin.js";
+import { branchSteps } from "./branchSteps.js";
 import { AggregateOperator, type EmittedRows } from "./aggregateOperator.js";
 import type { DeadLetter, DeadLetterSink } from "./deadLetters.js";
 import type { PartitionedAggregate } from "./parallel/partitioned.js";
-import { byTime, compileSteps, composeSteps, mergeByTime, mergeSteps, type Batch, type RowSteps } from "./rowSteps.js";
+import { compileSteps, type Batch, type RowSteps } from "./rowSteps.js";
 import { OperatorTableRuntime, type StagedOutputs } from "./operatorTable.js";
 
 /** An ingest between its user code and its commit. */
@@ -23,7 +23,8 @@ interface Prepared {
 
 /** Receives every accepted source event, in processing order (the offline history). */
 export interface HistorySink {
-  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array): void;
+  /** `arrival` numbers the batch among all batches the runtime processed (see Runtime.arrivals). */
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, arrival?: number): void;
 }
 
 /** Event-time bookkeeping of one source: watermark = max event time − lateness. */
@@ -76,47 +77,12 @@ export class TableRuntime {
   ) {
     const p = pipelineOf(def.root);
     this.operator = new AggregateOperator(def.name, def.root);
-    if (p.branches !== undefined && p.interval !== undefined) {
+    if (p.branches !== undefined) {
       const sources: SourceRuntime[] = [];
-      const [l, r] = p.branches as [{ source: SourceDef; steps: StepNode[] }, { source: SourceDef; steps: StepNode[] }];
-      const watermark = (name: string): number => sources.find((s) => s.def.name === name)?.watermark ?? Number.NEGATIVE_INFINITY;
-      const state = new IntervalJoinState(p.interval, () => ({ left: watermark(l.source.name), right: watermark(r.source.name) }));
-      const stateful = (fn: (b: Batch) => Batch): RowSteps => Object.assign(fn, { commit: () => state.commit(), rollback: () => state.rollback() });
-      const leftSteps = compileSteps(l.steps, l.source.lateness);
-      const rightSteps = compileSteps(r.steps, r.source.lateness);
-      const post = compileSteps(p.post, source.def.lateness);
-      const steps = new Map<string, RowSteps>();
-      if (l.source.name === r.source.name) {
-        // One source on both sides: its rows are left rows and right rows.
-        const self: RowSteps = Object.assign((b: Batch) => mergeByTime(byTime(state.addLeft(leftSteps(b))), byTime(state.addRight(rightSteps(b)))), {
-          commit: () => {
-            leftSteps.commit();
-            rightSteps.commit();
-            state.commit();
-          },
-          rollback: () => {
-            leftSteps.rollback();
-            rightSteps.rollback();
-            state.rollback();
-          },
-        });
-        steps.set(l.source.name, composeSteps(self, post));
-      } else {
-        steps.set(l.source.name, composeSteps(composeSteps(leftSteps, stateful((b) => state.addLeft(b))), post));
-        steps.set(r.source.name, composeSteps(composeSteps(rightSteps, stateful((b) => state.addRight(b))), post));
-      }
+      const [l, r] = p.branches;
+      const watermark = (name: string | undefined): number => sources.find((s) => s.def.name === name)?.watermark ?? Number.NEGATIVE_INFINITY;
+      const steps = branchSteps(p, source.def.lateness, () => ({ left: watermark(l?.source.name), right: watermark(r?.source.name) }));
       this.union = { steps, sources, held: new HeldRows() };
-      this.steps = steps.get(source.def.name) as RowSteps;
-    } else if (p.branches !== undefined) {
-      const post = compileSteps(p.post, source.def.lateness);
-      const bySource = new Map<string, RowSteps>();
-      for (const br of p.branches) {
-        const s = compileSteps(br.steps, br.source.lateness);
-        const prev = bySource.get(br.source.name);
-        bySource.set(br.source.name, prev === undefined ? s : mergeSteps(prev, s));
-      }
-      const steps = new Map([...bySource].map(([name, s]) => [name, composeSteps(s, post)]));
-      this.union = { steps, sources: [], held: new HeldRows() };
       this.steps = steps.get(source.def.name) as RowSteps;
     } else {
       this.union = undefined;
@@ -171,6 +137,13 @@ export class Runtime {
   replaying = false;
   /** Set while someone subscribes to table updates (store.subscribe); unset, ingest pays nothing. */
   onUpdate: TableUpdateListener | undefined;
+  /**
+   * Batches numbered so far among those of sources feeding a union or an
+   * interval join. Their history records the number, so that a replay merges
+   * the sources' events of the same time in the order this runtime processed
+   * them (see replayHistory); it is saved with the state.
+   */
+  arrivals = 0;
 
   constructor(
     private readonly deadLetters: DeadLetterSink,
@@ -308,7 +281,10 @@ export class Runtime {
     src.maxTs = p.maxTs;
     src.accepted += acceptedRows.length;
     if (acceptedRows.length === 0) return 0;
-    if (src.def.record !== false) this.history.append(src.def.name, src.def.schema, acceptedRows, acceptedTs);
+    if (src.def.record !== false) {
+      const merged = src.tables.some((t) => t.union !== undefined);
+      this.history.append(src.def.name, src.def.schema, acceptedRows, acceptedTs, merged ? ++this.arrivals : undefined);
+    }
     src.lookup?.add(acceptedRows, acceptedTs);
     src.finished = false;
     src.lastArrival = this.now();

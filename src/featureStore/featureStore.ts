@@ -39,7 +39,7 @@ import type { Table as ArrowTable } from "apache-arrow";
 import { parseSource, type OnError, type RowInput } from "./inputs.js";
 import { replayDataset } from "./replay.js";
 import { DeadLetterFile } from "./deadLetterFile.js";
-import { openStateStore, persist, restore, savedProgress, type BackfillMark } from "./persistence.js";
+import { openStateStore, persist, restore, savedArrivals, savedProgress, type BackfillMark } from "./persistence.js";
 import { inputFingerprint } from "./inputs.js";
 import { WorkerPool } from "../engine/parallel/pool.js";
 import { batchSizeOption } from "../sources/rowSource.js";
@@ -245,6 +245,8 @@ export class FeatureStore {
         if (marks !== undefined || fresh) await this.history.discardAfter(src.def.name, marks?.[src.def.name] ?? 0);
       }
       const unseen = restore({ sources, tables }, this.states, this.deadLetterSink);
+      // Later batches are numbered after every batch in the history.
+      this.runtime.arrivals = Math.max(this.runtime.arrivals, savedArrivals(this.states));
       // A table added to a source that already has events starts from that history.
       for (const t of unseen) {
         if (sourcesOf(t).every((d) => this.history.version(d.name) === 0 && this.runtime.sources.get(d.name)?.accepted === 0)) continue;

@@ -4,10 +4,10 @@ import { KeyState } from "../engine/keyState.js";
 import type { TableRuntime } from "../engine/runtime.js";
 import type { OperatorTableRuntime } from "../engine/operatorTable.js";
 import { compileSteps } from "../engine/rowSteps.js";
-import { pipelineOf, stepChain, type Row, type SourceDef } from "../plan/nodes.js";
+import { pipelineOf, stepChain, type Pipeline, type Row, type SourceDef } from "../plan/nodes.js";
 import { LookupState, lookupJoin } from "../engine/lookupJoin.js";
-import { IntervalJoinState } from "../engine/intervalJoin.js";
-import type { Batch } from "../engine/rowSteps.js";
+import { branchSteps } from "../engine/branchSteps.js";
+import type { Batch, RowSteps } from "../engine/rowSteps.js";
 import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { sortByEventTime } from "./inputs.js";
 
@@ -38,22 +38,7 @@ export function replayHistory(
   const lateness = table.source.def.lateness;
   let input: { rows: Row[]; ts: Float64Array };
   if (p.branches !== undefined) {
-    // Each branch through its own steps, then all rows in event-time order (ties: branch order);
-    // for an interval join, every pair of the two branches' rows.
-    const parts = p.branches.map((br) => {
-      const sorted = sortByEventTime([history(br.source.name)]);
-      const steps = compileSteps(br.steps, br.source.lateness);
-      const out = steps(sorted);
-      steps.commit();
-      return out;
-    });
-    if (p.interval !== undefined) {
-      const state = new IntervalJoinState(p.interval, () => ({ left: Number.NEGATIVE_INFINITY, right: Number.NEGATIVE_INFINITY }));
-      state.addLeft(parts[0] as Batch);
-      input = sortByEventTime([state.addRight(parts[1] as Batch)]);
-    } else {
-      input = sortByEventTime(parts);
-    }
+    input = branchInput(p, history, lateness);
   } else {
     input = sortByEventTime([history(table.source.def.name)]);
   }
@@ -73,7 +58,8 @@ export function replayHistory(
     let b = pre({ rows: input.rows.slice(start, end), ts: input.ts.subarray(start, end) });
     pre.commit();
     if (p.join !== undefined && lookup !== undefined) b = lookupJoin(p.join, lookup, b);
-    if (p.join !== undefined || p.branches !== undefined) {
+    // A union's or interval join's steps after it ran in branchInput.
+    if (p.join !== undefined) {
       b = post(b);
       post.commit();
     }
@@ -88,6 +74,49 @@ export function replayHistory(
   }
   if (emit !== undefined) op.emit(Number.POSITIVE_INFINITY, emit);
   return op;
+}
+
+/**
+ * The rows a union or interval join feeds its aggregate, in event-time order,
+ * as the runtime made them. Rows recorded without an arrival number (before
+ * any table merged their source) go first, one source after another, each
+ * in event-time order: as applying the table replayed them. Then every
+ * numbered batch, in the order it was processed, through the same steps:
+ * events of different sources at the same time keep the order in which the
+ * runtime aggregated them, so first/last and float sums agree exactly with
+ * the online state. Nothing is forgotten (watermarks stay at −∞), so an
+ * interval join makes every pair it made online.
+ */
+function branchInput(p: Pipeline, history: (name: string) => HistoryBatch, lateness: number): { rows: Row[]; ts: Float64Array } {
+  const steps = branchSteps(p, lateness, () => ({ left: Number.NEGATIVE_INFINITY, right: Number.NEGATIVE_INFINITY }));
+  const outs: Batch[] = [];
+  const run = (name: string, b: Batch): void => {
+    const s = steps.get(name) as RowSteps;
+    outs.push(s(b));
+    s.commit();
+  };
+  const batches: Array<{ arrival: number; name: string; b: Batch }> = [];
+  for (const name of steps.keys()) {
+    const h = history(name);
+    const a = h.arrivals;
+    if (a === undefined) {
+      run(name, sortByEventTime([h]));
+      continue;
+    }
+    const unnumbered: number[] = [];
+    for (let i = 0; i < a.length; ) {
+      // A batch's rows are next to each other in its source's history.
+      let j = i + 1;
+      while (j < a.length && a[j] === a[i]) j++;
+      if (a[i] === 0) for (let k = i; k < j; k++) unnumbered.push(k);
+      else batches.push({ arrival: a[i] as number, name, b: { rows: h.rows.slice(i, j), ts: h.ts.subarray(i, j) } });
+      i = j;
+    }
+    run(name, sortByEventTime([{ rows: unnumbered.map((k) => h.rows[k] as Row), ts: Float64Array.from(unnumbered, (k) => h.ts[k] as number) }]));
+  }
+  batches.sort((x, y) => x.arrival - y.arrival);
+  for (const { name, b } of batches) run(name, b);
+  return sortByEventTime(outs);
 }
 
 /**

@@ -29,6 +29,8 @@ interface StoreMeta extends CommitProgress {
   readonly sources: Record<string, { maxTs: number; accepted: number }>;
   readonly tables: Record<string, { horizon: number }>;
   readonly deadLetters: Record<string, { late: number; invalid: number }>;
+  /** Runtime.arrivals (absent in stores written before it existed). */
+  readonly arrivals?: number;
 }
 
 /**
@@ -41,12 +43,18 @@ export type BackfillMark = Readonly<Record<string, { readonly input: string; rea
 export function savedProgress(store: StateStore): CommitProgress {
   const meta = store.meta();
   if (!isMeta(meta)) return {};
-  const { v: _v, sources: _s, tables: _t, deadLetters: _d, ...progress } = meta;
+  const { v: _v, sources: _s, tables: _t, deadLetters: _d, arrivals: _a, ...progress } = meta;
   return progress;
 }
 
 function isMeta(value: unknown): value is StoreMeta {
   return typeof value === "object" && value !== null && (value as { v?: unknown }).v === 1;
+}
+
+/** The arrival numbers the last commit had handed out (Runtime.arrivals); 0 when none. */
+export function savedArrivals(store: StateStore): number {
+  const meta = store.meta();
+  return isMeta(meta) ? (meta.arrivals ?? 0) : 0;
 }
 
 /**
@@ -109,6 +117,7 @@ export async function persist(runtime: Runtime, store: StateStore, deadLetters: 
     deadLetters: Object.fromEntries(
       [...runtime.sources.keys()].map((n) => [n, { late: deadLetters.count(n, "late"), invalid: deadLetters.count(n, "invalid") }]),
     ),
+    arrivals: runtime.arrivals,
     ...progress,
     epoch,
   };

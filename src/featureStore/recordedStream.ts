@@ -15,7 +15,7 @@ export interface ReplayBatch {
 export type ReplayTarget = { push(dataset: string, rows: readonly Row[]): Promise<unknown> } | ((batch: ReplayBatch) => void | Promise<void>);
 
 export interface ReplayOptions {
-  /** Recorded source datasets to replay, merged in event-time order (ties: the order given, then arrival order). */
+  /** Recorded source datasets to replay, merged in event-time order (ties: the order the store processed them where recorded, else the order given; then arrival order). */
   readonly sources: readonly string[];
   /** Only events at or after this time. */
   readonly start?: Date | number | string;
@@ -99,12 +99,21 @@ export async function replayRecorded(scan: (dataset: string) => Promise<HistoryB
     ts = [];
   };
   for (;;) {
-    // The next event: the smallest time over the sources (ties: the earlier source).
+    // The next event: the smallest time over the sources; ties in the order the store processed
+    // them (arrival numbers, recorded for sources feeding a union or an interval join), then the earlier source.
     let next: (typeof streams)[number] | undefined;
+    let nextTs = 0;
+    let nextArrival = 0;
     for (const st of streams) {
       if (st.pos >= st.idx.length) continue;
-      const t = st.h.ts[st.idx[st.pos] as number] as number;
-      if (next === undefined || t < (next.h.ts[next.idx[next.pos] as number] as number)) next = st;
+      const j = st.idx[st.pos] as number;
+      const t = st.h.ts[j] as number;
+      const arrival = st.h.arrivals?.[j] ?? 0;
+      if (next === undefined || t < nextTs || (t === nextTs && arrival < nextArrival)) {
+        next = st;
+        nextTs = t;
+        nextArrival = arrival;
+      }
     }
     if (next === undefined) break;
     const i = next.idx[next.pos++] as number;

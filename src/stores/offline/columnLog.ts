@@ -6,6 +6,8 @@ import { StringCodes } from "../../core/stringCodes.js";
 interface Chunk {
   readonly length: number;
   readonly ts: Float64Array;
+  /** The batch's store-wide arrival number (HistoryStore.append), 0 when none was given. */
+  readonly arrival: number;
   /** Per field: Float64Array (numbers, NaN = null), Uint8Array (bools, 2 = null) or Int32Array (string codes, −1 = null). */
   readonly cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>;
 }
@@ -37,13 +39,29 @@ export class ColumnLog {
     this.copy = compileCopy(this.fields, this.types);
   }
 
-  append(rows: readonly Row[], ts: Float64Array): void {
+  append(rows: readonly Row[], ts: Float64Array, arrival = 0): void {
     const n = rows.length;
     if (n === 0) return;
     const cols = this.types.map((ft) => newColumn(ft, n));
     this.copy(rows, cols, this.code);
-    this.chunks.push({ length: n, ts: ts.slice(0, n), cols });
+    this.chunks.push({ length: n, ts: ts.slice(0, n), arrival, cols });
     this.length += n;
+    if (arrival > 0) this.arrivals = true;
+  }
+
+  /** Whether any batch came with an arrival number. */
+  private arrivals = false;
+
+  /** Each row's arrival number (0 for none), or undefined when no batch had one. */
+  arrivalColumn(): Float64Array | undefined {
+    if (!this.arrivals) return undefined;
+    const out = new Float64Array(this.length);
+    let o = 0;
+    for (const ch of this.chunks) {
+      out.fill(ch.arrival, o, o + ch.length);
+      o += ch.length;
+    }
+    return out;
   }
 
   /** One column's values in order, null for missing ones (for writers). */
@@ -72,7 +90,8 @@ export class ColumnLog {
         rows[o++] = r;
       }
     }
-    return { rows, ts };
+    const arrivals = this.arrivalColumn();
+    return arrivals === undefined ? { rows, ts } : { rows, ts, arrivals };
   }
 
   private decode(f: number, col: Float64Array | Uint8Array | Int32Array, i: number): unknown {

@@ -4,6 +4,12 @@ import type { Row, Schema } from "../../core/schema.js";
 export interface HistoryBatch {
   readonly rows: readonly Row[];
   readonly ts: Float64Array;
+  /**
+   * Per row, the store-wide arrival number of the batch it came in (see
+   * HistoryStore.append); 0 for rows recorded without one. Absent when no row
+   * has one.
+   */
+  readonly arrivals?: Float64Array;
 }
 
 /**
@@ -11,8 +17,13 @@ export interface HistoryBatch {
  * order it was processed so that a replay reproduces online state exactly.
  */
 export interface HistoryStore {
-  /** Appends accepted events of a dataset with this schema. */
-  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array): void;
+  /**
+   * Appends accepted events of a dataset with this schema. `arrival`, when
+   * given, numbers the batch among all batches of all datasets of the store
+   * (increasing in processing order): a replay merging several datasets uses
+   * it to put events of the same time in the order they were processed.
+   */
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, arrival?: number): void;
   /** All events of a dataset, in processing order. */
   scan(dataset: string, schema: Schema, timestampField: string): Promise<HistoryBatch>;
   /** Changes whenever the dataset's history grows (for caches). */
@@ -39,11 +50,14 @@ export function concatHistory(parts: readonly HistoryBatch[]): HistoryBatch {
   for (const p of parts) n += p.rows.length;
   const rows: Row[] = new Array<Row>(n);
   const ts = new Float64Array(n);
+  // Parts without arrival numbers read as 0 (recorded before any was given).
+  const arrivals = parts.some((p) => p.arrivals !== undefined) ? new Float64Array(n) : undefined;
   let o = 0;
   for (const p of parts) {
     for (let i = 0; i < p.rows.length; i++) rows[o + i] = p.rows[i] as Row;
     ts.set(p.ts, o);
+    if (arrivals !== undefined && p.arrivals !== undefined) arrivals.set(p.arrivals, o);
     o += p.rows.length;
   }
-  return { rows, ts };
+  return arrivals === undefined ? { rows, ts } : { rows, ts, arrivals };
 }

@@ -7,10 +7,10 @@ export class MemoryHistory implements HistoryStore {
   private readonly logs = new Map<string, ColumnLog>();
   private readonly versions = new Map<string, number>();
 
-  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array): void {
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, arrival?: number): void {
     let log = this.logs.get(dataset);
     if (log === undefined) this.logs.set(dataset, (log = new ColumnLog(schema)));
-    log.append(rows, ts);
+    log.append(rows, ts, arrival);
     this.versions.set(dataset, this.version(dataset) + 1);
   }
 

@@ -11,7 +11,9 @@ import { concatHistory, type HistoryBatch, type HistoryStore } from "./historySt
 /**
  * History as Parquet files: <dir>/<dataset>/part-NNNNNN.parquet, one file per
  * flush, rows in processing order. Timestamps are stored as DOUBLE epoch
- * milliseconds (UTC). A part is written to a temporary name and renamed, so a
+ * milliseconds (UTC). Batches appended with an arrival number (see
+ * HistoryStore.append) add a DOUBLE column ARRIVAL_COLUMN to their part;
+ * parts without it read as arrival 0. A part is written to a temporary name and renamed, so a
  * crash never leaves half a part behind.
  */
 export class ParquetHistory implements HistoryStore {
@@ -20,10 +22,10 @@ export class ParquetHistory implements HistoryStore {
 
   constructor(private readonly dir: string) {}
 
-  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array): void {
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, arrival?: number): void {
     let p = this.pending.get(dataset);
     if (p === undefined) this.pending.set(dataset, (p = new ColumnLog(schema)));
-    p.append(rows, ts);
+    p.append(rows, ts, arrival);
     this.versions.set(dataset, this.version(dataset) + 1);
   }
 
@@ -106,11 +108,17 @@ function parquetType(ft: FieldType): "STRING" | "DOUBLE" | "BOOLEAN" {
   }
 }
 
+/** The column of arrival numbers; dataset field names cannot start with "__freshet". */
+const ARRIVAL_COLUMN = "__freshet_arrival";
+
 function columnsOf(log: ColumnLog, schema: Schema): ColumnSource[] {
-  return Object.entries(schema).map(([name, ft]) => {
+  const columns: ColumnSource[] = Object.entries(schema).map(([name, ft]) => {
     const data = log.column(name);
     return { name, data, type: parquetType(ft), nullable: ft.nullable };
   });
+  const arrivals = log.arrivalColumn();
+  if (arrivals !== undefined) columns.push({ name: ARRIVAL_COLUMN, data: Array.from(arrivals), type: "DOUBLE", nullable: false });
+  return columns;
 }
 
 async function readPart(path: string, schema: Schema, timestampField: string): Promise<HistoryBatch> {
@@ -119,11 +127,12 @@ async function readPart(path: string, schema: Schema, timestampField: string): P
     const meta = await parquetMetadataAsync(file);
     const n = Number(meta.num_rows);
     const names = Object.keys(schema);
+    const withArrivals = meta.schema.some((el) => el.name === ARRIVAL_COLUMN);
     const columns = new Map<string, unknown[]>();
     await parquetRead({
       file,
       metadata: meta,
-      columns: names,
+      columns: withArrivals ? [...names, ARRIVAL_COLUMN] : names,
       compressors,
       onChunk(chunk) {
         let col = columns.get(chunk.columnName);
@@ -142,7 +151,11 @@ async function readPart(path: string, schema: Schema, timestampField: string): P
     const tsCol = columns.get(timestampField) ?? [];
     const ts = new Float64Array(n);
     for (let i = 0; i < n; i++) ts[i] = Number(tsCol[i]);
-    return { rows, ts };
+    if (!withArrivals) return { rows, ts };
+    const arrivalCol = columns.get(ARRIVAL_COLUMN) ?? [];
+    const arrivals = new Float64Array(n);
+    for (let i = 0; i < n; i++) arrivals[i] = Number(arrivalCol[i] ?? 0);
+    return { rows, ts, arrivals };
   } catch (cause) {
     throw new StorageError(`cannot read history part ${path}`, { cause });
   }
