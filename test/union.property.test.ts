@@ -158,7 +158,40 @@ describe("union of two sources (property)", () => {
     expect(letters).toHaveLength(1);
     expect(letters[0]?.message).toMatch(/before the watermark .* of union table "merged"/);
     expect(await s2.getOnline(merged, [{ user: "u" }], { at: 7000 })).toEqual([{ user: "u", n: 4 }]);
+    // Point-in-time reads leave the dropped row out too (the history records what the table dropped).
+    expect(await s2.getHistorical(merged, [{ user: "u", ts: 7000 }])).toEqual([{ user: "u", ts: 7000, n: 4 }]);
     await s2.close();
+  });
+
+  it("a row dropped as late by a union table after its source was idle stays out of point-in-time reads, also from a reopened data directory", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "freshet-union-idle-"));
+    try {
+      const a = dataset("a", { user: t.string(), x: t.float(), ts: t.timestamp() }, { timestamp: "ts", idleTimeout: "1s" });
+      const c = dataset("c", { user: t.string(), x: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
+      const merged = a.union(c).groupBy("user").aggregate({ n: count({ window: "1h" }), s: sum("x", { window: "1h" }) }).as("merged");
+      const aOnly = a.groupBy("user").aggregate({ n: count({ window: "1h" }) }).as("a_only");
+      const clock = new ManualClock(0);
+      let store = await FeatureStore.open({ dir, clock });
+      await store.apply([a, c, merged, aOnly]);
+      await store.push("a", [{ user: "u", x: 1, ts: 1000 }]);
+      await store.push("c", [{ user: "u", x: 10, ts: 5000 }]);
+      clock.advance(2000); // a is idle now
+      await store.push("c", [{ user: "u", x: 100, ts: 6000 }]);
+      await store.push("a", [{ user: "u", x: 1000, ts: 2000 }, { user: "u", x: 10000, ts: 7000 }]);
+      const keys = [{ user: "u", ts: 7000 }];
+      const expected = [{ user: "u", ts: 7000, n: 4, s: 10111 }];
+      expect(await store.getHistorical(merged, keys)).toEqual(expected);
+      // The row is late only for the union table: a's own table counts it.
+      expect(await store.getHistorical(aOnly, keys)).toEqual([{ user: "u", ts: 7000, n: 3 }]);
+      await store.close();
+      store = await FeatureStore.open({ dir, clock });
+      await store.apply([a, c, merged, aOnly]);
+      expect(await store.getOnline(merged, [{ user: "u" }], { at: 7000 })).toEqual([{ user: "u", n: 4, s: 10111 }]);
+      expect(await store.getHistorical(merged, keys)).toEqual(expected);
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
   it("orders ties of two branches of one source as they were processed, across pushes", async () => {
     const a = dataset("a", { user: t.string(), x: t.float(), ts: t.timestamp() }, { timestamp: "ts" });

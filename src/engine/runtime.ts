@@ -1,4 +1,5 @@
 import type { Schema } from "../core/schema.js";
+import type { BatchArrival } from "../stores/offline/historyStore.js";
 import type { OperatorTableDef, Row, SourceDef, TableDef } from "../plan/nodes.js";
 import { pipelineOf, sourceOf, type JoinNode } from "../plan/nodes.js";
 import { HeldRows, LookupState, lookupJoin } from "./lookupJoin.js";
@@ -23,8 +24,8 @@ interface Prepared {
 
 /** Receives every accepted source event, in processing order (the offline history). */
 export interface HistorySink {
-  /** `arrival` numbers the batch among all batches the runtime processed (see Runtime.arrivals). */
-  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, arrival?: number): void;
+  /** `merge` numbers the batch among the batches the runtime merged (see Runtime.arrivals and BatchArrival). */
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, merge?: BatchArrival): void;
 }
 
 /** Event-time bookkeeping of one source: watermark = max event time − lateness. */
@@ -270,10 +271,12 @@ export class Runtime {
   private commit(p: Prepared, staged: readonly StagedOutputs[], emit: TableRowsSink | undefined): number {
     const { src, late, acceptedRows, acceptedTs } = p;
     // A union table's watermark may be ahead of this source's (it was idle):
-    // its rows behind the table's watermark are late for that table.
+    // its rows behind the table's watermark are late for that table. The
+    // history records the watermarks that dropped rows, for replays.
+    const lateFor: Record<string, number> = {};
     const inputs = p.inputs.map((b, i) => {
       const table = src.tables[i] as TableRuntime;
-      return table.union === undefined ? b : this.lateForTable(table, b, src);
+      return table.union === undefined ? b : this.lateForTable(table, b, src, lateFor);
     });
     for (const table of src.tables) table.stepsFor(src).commit();
     for (const table of src.operatorTables) table.steps.commit();
@@ -283,7 +286,8 @@ export class Runtime {
     if (acceptedRows.length === 0) return 0;
     if (src.def.record !== false) {
       const merged = src.tables.some((t) => t.union !== undefined);
-      this.history.append(src.def.name, src.def.schema, acceptedRows, acceptedTs, merged ? ++this.arrivals : undefined);
+      const dropped = Object.keys(lateFor).length > 0 ? lateFor : undefined;
+      this.history.append(src.def.name, src.def.schema, acceptedRows, acceptedTs, merged ? { arrival: ++this.arrivals, lateFor: dropped } : undefined);
     }
     src.lookup?.add(acceptedRows, acceptedTs);
     src.finished = false;
@@ -310,8 +314,11 @@ export class Runtime {
     return acceptedRows.length;
   }
 
-  /** Keeps the rows at or after a union table's watermark; the others are dead-lettered as late for the table. */
-  private lateForTable(table: TableRuntime, b: Batch, src: SourceRuntime): Batch {
+  /**
+   * Keeps the rows at or after a union table's watermark; the others are
+   * dead-lettered as late for the table, and the watermark noted in `lateFor`.
+   */
+  private lateForTable(table: TableRuntime, b: Batch, src: SourceRuntime, lateFor: Record<string, number>): Batch {
     const wm = table.watermark;
     if (!Number.isFinite(wm)) return b;
     const rows: Row[] = [];
@@ -324,6 +331,7 @@ export class Runtime {
         continue;
       }
       this.deadLetters.add(lateLetter(src.def.name, b.rows[i], t, wm, `of union table "${table.def.name}" (the source was idle while the other went on)`));
+      lateFor[table.def.name] = wm;
     }
     return rows.length === b.rows.length ? b : { rows, ts: Float64Array.from(ts) };
   }

@@ -38,7 +38,7 @@ export function replayHistory(
   const lateness = table.source.def.lateness;
   let input: { rows: Row[]; ts: Float64Array };
   if (p.branches !== undefined) {
-    input = branchInput(p, history, lateness);
+    input = branchInput(table.def.name, p, history, lateness);
   } else {
     input = sortByEventTime([history(table.source.def.name)]);
   }
@@ -81,21 +81,24 @@ export function replayHistory(
  * as the runtime made them. Rows recorded without an arrival number (before
  * any table merged their source) go first, one source after another, each
  * in event-time order: as applying the table replayed them. Then every
- * numbered batch, in the order it was processed, through the same steps:
+ * numbered batch, in the order it was processed, through the same steps,
+ * leaving out the rows the table dropped as late (BatchArrival.lateFor):
  * events of different sources at the same time keep the order in which the
  * runtime aggregated them, so first/last and float sums agree exactly with
  * the online state. Nothing is forgotten (watermarks stay at −∞), so an
  * interval join makes every pair it made online.
  */
-function branchInput(p: Pipeline, history: (name: string) => HistoryBatch, lateness: number): { rows: Row[]; ts: Float64Array } {
+function branchInput(table: string, p: Pipeline, history: (name: string) => HistoryBatch, lateness: number): { rows: Row[]; ts: Float64Array } {
   const steps = branchSteps(p, lateness, () => ({ left: Number.NEGATIVE_INFINITY, right: Number.NEGATIVE_INFINITY }));
   const outs: Batch[] = [];
-  const run = (name: string, b: Batch): void => {
+  const run = (name: string, b: Batch, lateBefore = Number.NEGATIVE_INFINITY): void => {
     const s = steps.get(name) as RowSteps;
-    outs.push(s(b));
+    const out = s(b);
     s.commit();
+    // What the table dropped as late (behind its watermark, the source having been idle) stays out.
+    outs.push(lateBefore === Number.NEGATIVE_INFINITY ? out : keepFrom(out, lateBefore));
   };
-  const batches: Array<{ arrival: number; name: string; b: Batch }> = [];
+  const batches: Array<{ arrival: number; name: string; b: Batch; lateBefore: number | undefined }> = [];
   for (const name of steps.keys()) {
     const h = history(name);
     const a = h.arrivals;
@@ -109,14 +112,21 @@ function branchInput(p: Pipeline, history: (name: string) => HistoryBatch, laten
       let j = i + 1;
       while (j < a.length && a[j] === a[i]) j++;
       if (a[i] === 0) for (let k = i; k < j; k++) unnumbered.push(k);
-      else batches.push({ arrival: a[i] as number, name, b: { rows: h.rows.slice(i, j), ts: h.ts.subarray(i, j) } });
+      else batches.push({ arrival: a[i] as number, name, b: { rows: h.rows.slice(i, j), ts: h.ts.subarray(i, j) }, lateBefore: h.lateFor?.get(a[i] as number)?.[table] });
       i = j;
     }
     run(name, sortByEventTime([{ rows: unnumbered.map((k) => h.rows[k] as Row), ts: Float64Array.from(unnumbered, (k) => h.ts[k] as number) }]));
   }
   batches.sort((x, y) => x.arrival - y.arrival);
-  for (const { name, b } of batches) run(name, b);
+  for (const { name, b, lateBefore } of batches) run(name, b, lateBefore);
   return sortByEventTime(outs);
+}
+
+/** The rows at or after `from`. */
+function keepFrom(b: Batch, from: number): Batch {
+  const idx: number[] = [];
+  for (let i = 0; i < b.ts.length; i++) if ((b.ts[i] as number) >= from) idx.push(i);
+  return { rows: idx.map((i) => b.rows[i] as Row), ts: Float64Array.from(idx, (i) => b.ts[i] as number) };
 }
 
 /**

@@ -1,13 +1,14 @@
 import type { FieldType, Row, Schema } from "../../core/schema.js";
-import type { HistoryBatch } from "./historyStore.js";
+import type { BatchArrival, HistoryBatch } from "./historyStore.js";
 import { StringCodes } from "../../core/stringCodes.js";
 
 /** One appended batch, column by column. */
 interface Chunk {
   readonly length: number;
   readonly ts: Float64Array;
-  /** The batch's store-wide arrival number (HistoryStore.append), 0 when none was given. */
+  /** The batch's store-wide arrival number (BatchArrival), 0 when none was given. */
   readonly arrival: number;
+  readonly lateFor: Readonly<Record<string, number>> | undefined;
   /** Per field: Float64Array (numbers, NaN = null), Uint8Array (bools, 2 = null) or Int32Array (string codes, −1 = null). */
   readonly cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>;
 }
@@ -39,14 +40,33 @@ export class ColumnLog {
     this.copy = compileCopy(this.fields, this.types);
   }
 
-  append(rows: readonly Row[], ts: Float64Array, arrival = 0): void {
+  append(rows: readonly Row[], ts: Float64Array, merge?: BatchArrival): void {
     const n = rows.length;
     if (n === 0) return;
     const cols = this.types.map((ft) => newColumn(ft, n));
     this.copy(rows, cols, this.code);
-    this.chunks.push({ length: n, ts: ts.slice(0, n), arrival, cols });
+    this.chunks.push({ length: n, ts: ts.slice(0, n), arrival: merge?.arrival ?? 0, lateFor: merge?.lateFor, cols });
     this.length += n;
-    if (arrival > 0) this.arrivals = true;
+    if (merge !== undefined) this.arrivals = true;
+  }
+
+  /** BatchArrival.lateFor as JSON on the first row of each batch that has it, null elsewhere (for writers); undefined when none. */
+  lateForColumn(): Array<string | null> | undefined {
+    if (!this.chunks.some((ch) => ch.lateFor !== undefined)) return undefined;
+    const out = new Array<string | null>(this.length).fill(null);
+    let o = 0;
+    for (const ch of this.chunks) {
+      if (ch.lateFor !== undefined) out[o] = JSON.stringify(ch.lateFor);
+      o += ch.length;
+    }
+    return out;
+  }
+
+  /** The batches some union tables dropped rows of, by arrival number (BatchArrival.lateFor); undefined when none. */
+  lateFor(): Map<number, Readonly<Record<string, number>>> | undefined {
+    const out = new Map<number, Readonly<Record<string, number>>>();
+    for (const ch of this.chunks) if (ch.lateFor !== undefined) out.set(ch.arrival, ch.lateFor);
+    return out.size === 0 ? undefined : out;
   }
 
   /** Whether any batch came with an arrival number. */
@@ -91,7 +111,8 @@ export class ColumnLog {
       }
     }
     const arrivals = this.arrivalColumn();
-    return arrivals === undefined ? { rows, ts } : { rows, ts, arrivals };
+    const lateFor = this.lateFor();
+    return { rows, ts, ...(arrivals === undefined ? {} : { arrivals }), ...(lateFor === undefined ? {} : { lateFor }) };
   }
 
   private decode(f: number, col: Float64Array | Uint8Array | Int32Array, i: number): unknown {

@@ -10,6 +10,21 @@ export interface HistoryBatch {
    * has one.
    */
   readonly arrivals?: Float64Array;
+  /** By arrival number: the batches whose rows some union tables dropped as late (BatchArrival.lateFor). */
+  readonly lateFor?: ReadonlyMap<number, Readonly<Record<string, number>>>;
+}
+
+/**
+ * What the runtime records of a batch of a source that feeds a union or an
+ * interval join, so that a replay aggregates what it aggregated, in the same
+ * order: the batch's store-wide arrival number (increasing in processing
+ * order across all datasets), and, when some union tables' watermarks were
+ * ahead of this source's (it had been idle), those watermarks by table: the
+ * table dropped the batch's rows before them.
+ */
+export interface BatchArrival {
+  readonly arrival: number;
+  readonly lateFor?: Readonly<Record<string, number>> | undefined;
 }
 
 /**
@@ -18,12 +33,11 @@ export interface HistoryBatch {
  */
 export interface HistoryStore {
   /**
-   * Appends accepted events of a dataset with this schema. `arrival`, when
-   * given, numbers the batch among all batches of all datasets of the store
-   * (increasing in processing order): a replay merging several datasets uses
-   * it to put events of the same time in the order they were processed.
+   * Appends accepted events of a dataset with this schema, as one batch.
+   * `merge`, given for sources feeding a union or an interval join, is kept
+   * with the batch and read back in HistoryBatch.arrivals and lateFor.
    */
-  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, arrival?: number): void;
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, merge?: BatchArrival): void;
   /** All events of a dataset, in processing order. */
   scan(dataset: string, schema: Schema, timestampField: string): Promise<HistoryBatch>;
   /** Changes whenever the dataset's history grows (for caches). */
@@ -52,6 +66,7 @@ export function concatHistory(parts: readonly HistoryBatch[]): HistoryBatch {
   const ts = new Float64Array(n);
   // Parts without arrival numbers read as 0 (recorded before any was given).
   const arrivals = parts.some((p) => p.arrivals !== undefined) ? new Float64Array(n) : undefined;
+  const lateFor = parts.some((p) => p.lateFor !== undefined) ? new Map(parts.flatMap((p) => [...(p.lateFor ?? [])])) : undefined;
   let o = 0;
   for (const p of parts) {
     for (let i = 0; i < p.rows.length; i++) rows[o + i] = p.rows[i] as Row;
@@ -59,5 +74,5 @@ export function concatHistory(parts: readonly HistoryBatch[]): HistoryBatch {
     if (arrivals !== undefined && p.arrivals !== undefined) arrivals.set(p.arrivals, o);
     o += p.rows.length;
   }
-  return arrivals === undefined ? { rows, ts } : { rows, ts, arrivals };
+  return { rows, ts, ...(arrivals === undefined ? {} : { arrivals }), ...(lateFor === undefined ? {} : { lateFor }) };
 }

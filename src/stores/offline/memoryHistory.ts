@@ -1,16 +1,16 @@
 import type { Row, Schema } from "../../core/schema.js";
 import { ColumnLog } from "./columnLog.js";
-import type { HistoryBatch, HistoryStore } from "./historyStore.js";
+import type { BatchArrival, HistoryBatch, HistoryStore } from "./historyStore.js";
 
 /** History kept in memory, column by column: the embedded default without a data directory. */
 export class MemoryHistory implements HistoryStore {
   private readonly logs = new Map<string, ColumnLog>();
   private readonly versions = new Map<string, number>();
 
-  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, arrival?: number): void {
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, merge?: BatchArrival): void {
     let log = this.logs.get(dataset);
     if (log === undefined) this.logs.set(dataset, (log = new ColumnLog(schema)));
-    log.append(rows, ts, arrival);
+    log.append(rows, ts, merge);
     this.versions.set(dataset, this.version(dataset) + 1);
   }
 

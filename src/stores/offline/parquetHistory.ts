@@ -6,14 +6,15 @@ import { parquetWriteFile, type ColumnSource } from "hyparquet-writer";
 import type { FieldType, Row, Schema } from "../../core/schema.js";
 import { StorageError } from "../../errors.js";
 import { ColumnLog } from "./columnLog.js";
-import { concatHistory, type HistoryBatch, type HistoryStore } from "./historyStore.js";
+import { concatHistory, type BatchArrival, type HistoryBatch, type HistoryStore } from "./historyStore.js";
 
 /**
  * History as Parquet files: <dir>/<dataset>/part-NNNNNN.parquet, one file per
  * flush, rows in processing order. Timestamps are stored as DOUBLE epoch
- * milliseconds (UTC). Batches appended with an arrival number (see
- * HistoryStore.append) add a DOUBLE column ARRIVAL_COLUMN to their part;
- * parts without it read as arrival 0. A part is written to a temporary name and renamed, so a
+ * milliseconds (UTC). Batches appended with a BatchArrival add a DOUBLE
+ * column ARRIVAL_COLUMN to their part (parts without it read as arrival 0)
+ * and, when some had rows dropped as late by union tables, a STRING column
+ * LATE_FOR_COLUMN (JSON on a batch's first row). A part is written to a temporary name and renamed, so a
  * crash never leaves half a part behind.
  */
 export class ParquetHistory implements HistoryStore {
@@ -22,10 +23,10 @@ export class ParquetHistory implements HistoryStore {
 
   constructor(private readonly dir: string) {}
 
-  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, arrival?: number): void {
+  append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, merge?: BatchArrival): void {
     let p = this.pending.get(dataset);
     if (p === undefined) this.pending.set(dataset, (p = new ColumnLog(schema)));
-    p.append(rows, ts, arrival);
+    p.append(rows, ts, merge);
     this.versions.set(dataset, this.version(dataset) + 1);
   }
 
@@ -108,8 +109,9 @@ function parquetType(ft: FieldType): "STRING" | "DOUBLE" | "BOOLEAN" {
   }
 }
 
-/** The column of arrival numbers; dataset field names cannot start with "__freshet". */
+/** The columns of BatchArrival; dataset field names cannot start with "__freshet". */
 const ARRIVAL_COLUMN = "__freshet_arrival";
+const LATE_FOR_COLUMN = "__freshet_late_for";
 
 function columnsOf(log: ColumnLog, schema: Schema): ColumnSource[] {
   const columns: ColumnSource[] = Object.entries(schema).map(([name, ft]) => {
@@ -118,6 +120,8 @@ function columnsOf(log: ColumnLog, schema: Schema): ColumnSource[] {
   });
   const arrivals = log.arrivalColumn();
   if (arrivals !== undefined) columns.push({ name: ARRIVAL_COLUMN, data: Array.from(arrivals), type: "DOUBLE", nullable: false });
+  const lateFor = log.lateForColumn();
+  if (lateFor !== undefined) columns.push({ name: LATE_FOR_COLUMN, data: lateFor, type: "STRING", nullable: true });
   return columns;
 }
 
@@ -128,11 +132,12 @@ async function readPart(path: string, schema: Schema, timestampField: string): P
     const n = Number(meta.num_rows);
     const names = Object.keys(schema);
     const withArrivals = meta.schema.some((el) => el.name === ARRIVAL_COLUMN);
+    const withLateFor = withArrivals && meta.schema.some((el) => el.name === LATE_FOR_COLUMN);
     const columns = new Map<string, unknown[]>();
     await parquetRead({
       file,
       metadata: meta,
-      columns: withArrivals ? [...names, ARRIVAL_COLUMN] : names,
+      columns: [...names, ...(withArrivals ? [ARRIVAL_COLUMN] : []), ...(withLateFor ? [LATE_FOR_COLUMN] : [])],
       compressors,
       onChunk(chunk) {
         let col = columns.get(chunk.columnName);
@@ -155,7 +160,14 @@ async function readPart(path: string, schema: Schema, timestampField: string): P
     const arrivalCol = columns.get(ARRIVAL_COLUMN) ?? [];
     const arrivals = new Float64Array(n);
     for (let i = 0; i < n; i++) arrivals[i] = Number(arrivalCol[i] ?? 0);
-    return { rows, ts, arrivals };
+    if (!withLateFor) return { rows, ts, arrivals };
+    const lateForCol = columns.get(LATE_FOR_COLUMN) ?? [];
+    const lateFor = new Map<number, Record<string, number>>();
+    for (let i = 0; i < n; i++) {
+      const v = lateForCol[i];
+      if (typeof v === "string") lateFor.set(arrivals[i] as number, JSON.parse(v) as Record<string, number>);
+    }
+    return { rows, ts, arrivals, lateFor };
   } catch (cause) {
     throw new StorageError(`cannot read history part ${path}`, { cause });
   }
