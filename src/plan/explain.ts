@@ -15,6 +15,21 @@ export function explainTable(table: { readonly name: string; readonly root: Plan
   return lines.join("\n");
 }
 
+/** The source datasets a stream reads, through nested unions (in definition order, each once). */
+function sourcesIn(node: PlanNode): string[] {
+  const out: string[] = [];
+  const walk = (n: PlanNode): void => {
+    if (n.kind === "source") {
+      if (!out.includes(n.source.name)) out.push(n.source.name);
+      return;
+    }
+    walk(n.input);
+    if (n.kind === "union") walk(n.other);
+  };
+  walk(node);
+  return out;
+}
+
 function describeWindow(size: number, hop: number | undefined): string {
   if (size === Number.POSITIVE_INFINITY) return "forever";
   if (hop === undefined) return formatDuration(size);
@@ -49,7 +64,7 @@ function describe(node: PlanNode): string {
     case "intervalJoin":
       return `interval join ${sourceOf(node.other).name} on [${node.on.join(", ")}] = [${node.otherOn.join(", ")}], right from ${node.lower === 0 ? "0ms" : formatDuration(node.lower)} before to ${node.upper === 0 ? "0ms" : formatDuration(node.upper)} after`;
     case "union":
-      return `union with ${sourceOf(node.other).name}`;
+      return `union with ${sourcesIn(node.other).join(" ∪ ")}`;
     case "join":
       return `${node.how} join ${node.right.name} on [${node.on.join(", ")}]${node.within === undefined ? "" : ` within ${formatDuration(node.within)}`} as of event time`;
     case "operator":

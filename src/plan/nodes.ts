@@ -309,6 +309,12 @@ export function pipelineOf(root: PlanNode): Pipeline {
   const isStep = (n: ChainNode): n is StepNode => n.kind !== "join" && n.kind !== "union" && n.kind !== "intervalJoin";
   const steps = (part: ChainNode[]): StepNode[] => part.filter(isStep);
   const special = chain.filter((n) => !isStep(n));
+  if (special.length > 0 && special.every((n) => n.kind === "union")) {
+    // Unions only (nested too): one branch per stream merged, the steps between unions copied into each.
+    const outer = special[special.length - 1] as UnionNode;
+    const branches = unionBranches(outer);
+    return { pre: (branches[0] as Branch).steps, join: undefined, post: steps(chain.slice(chain.indexOf(outer) + 1)), branches, interval: undefined };
+  }
   if (special.length > 1) throw new DefinitionError("a table's pipeline may have one join or one union, not several, in this version");
   const two = special[0];
   if (two !== undefined && (two.kind === "union" || two.kind === "intervalJoin")) {
@@ -331,6 +337,35 @@ export function pipelineOf(root: PlanNode): Pipeline {
   return at < 0
     ? { pre: steps(chain), join: undefined, post: [], branches: undefined, interval: undefined }
     : { pre: steps(chain.slice(0, at)), join, post: steps(chain.slice(at + 1)), branches: undefined, interval: undefined };
+}
+
+type Branch = { readonly source: SourceDef; readonly steps: StepNode[] };
+
+/**
+ * The streams a union (of unions) merges: each from its source through its
+ * own steps and the steps after the inner unions it passes. A dedup after an
+ * inner union would see each stream alone, so it is refused there.
+ */
+function unionBranches(node: PlanNode): Branch[] {
+  switch (node.kind) {
+    case "source":
+      return [{ source: node.source, steps: [] }];
+    case "union":
+      return [...unionBranches(node.input), ...unionBranches(node.other)];
+    case "join":
+    case "intervalJoin":
+      throw new DefinitionError("a table's pipeline may have one join or one union, not several, in this version");
+    case "aggregate":
+    case "operator":
+      throw new DefinitionError("a table cannot read from another table yet: one table reads from one source dataset");
+    default: {
+      const inner = unionBranches(node.input);
+      if (node.kind === "dedup" && inner.length > 1) {
+        throw new DefinitionError("dedup between two unions is not supported: dedup after the last union, or in each stream before it");
+      }
+      return inner.map((b) => ({ source: b.source, steps: [...b.steps, node] }));
+    }
+  }
 }
 
 /** The row steps between the source and a node, in execution order (a join is refused: see pipelineOf). */
