@@ -50,11 +50,10 @@ export function compileEmitKernel(layout: KernelShape): EmitKernel | undefined {
   dqs.forEach((d, i) => {
     // The deque runs in locals: room for every push of this call first.
     lines.push(`const dq${i} = cur.deques[${i}]; dq${i}.reserve(end - hi);`);
-    lines.push(`const q${i} = dq${i}.buf, v${i} = st.vals[${d.field}]; let h${i} = dq${i}.head, e${i} = dq${i}.tail;`);
+    lines.push(`const q${i} = dq${i}.buf, qv${i} = dq${i}.vals, v${i} = st.vals[${d.field}]; let h${i} = dq${i}.head, e${i} = dq${i}.tail;`);
   });
   layout.features.forEach((_, k) => lines.push(`const o${k} = out[${k}];`));
-  for (const f of prefixedFields) lines.push(`const psum${f} = st.psum[${f}], pcomp${f} = st.pcomp[${f}], pnn${f} = st.pnn[${f}], vals${f} = st.vals[${f}];`);
-  for (const d of dqs) if (!prefixedFields.includes(d.field)) lines.push(`const vals${d.field} = st.vals[${d.field}];`);
+  for (const f of prefixedFields) lines.push(`const psum${f} = st.psum[${f}], pcomp${f} = st.pcomp[${f}], pnn${f} = st.pnn[${f}];`);
   lines.push("while (p < end) {");
   lines.push("  const at = ts[p - off];");
   lines.push("  if (at >= upTo) break;");
@@ -65,9 +64,9 @@ export function compileEmitKernel(layout: KernelShape): EmitKernel | undefined {
   lines.push("  hi = p;");
   wins.forEach((_, i) => lines.push(`  { const b = ${bound(i)}; while (lo${i} < hi && ts[lo${i} - off] <= b) lo${i}++; }`));
   dqs.forEach((d, i) => {
-    // MonotonicDeque.push then trim: positions in q{i}[h{i}..e{i}), better-first; null never wins.
+    // MonotonicDeque.push then trim: positions in q{i}[h{i}..e{i}) and their values in qv{i}, better-first; null never wins.
     const worse = d.kind === "max" ? "<=" : ">=";
-    lines.push(`  for (let j = from; j < hi; j++) { const v = v${i}[j - off]; if (v === v) { while (e${i} > h${i} && v${i}[q${i}[e${i} - 1] - off] ${worse} v) e${i}--; q${i}[e${i}++] = j; } }`);
+    lines.push(`  for (let j = from; j < hi; j++) { const v = v${i}[j - off]; if (v === v) { while (e${i} > h${i} && qv${i}[e${i} - 1] ${worse} v) e${i}--; q${i}[e${i}] = j; qv${i}[e${i}++] = v; } }`);
     lines.push(`  while (h${i} < e${i} && q${i}[h${i}] < lo${d.window}) h${i}++;`);
   });
   lines.push("  const h = hi - off;");
@@ -76,7 +75,7 @@ export function compileEmitKernel(layout: KernelShape): EmitKernel | undefined {
     index: "row",
     hi: "h",
     lo: (w) => `(lo${w} - off)`,
-    front: (d) => `(h${d} < e${d} ? q${d}[h${d}] : -1)`,
+    extreme: (d) => `(h${d} < e${d} ? qv${d}[h${d}] : NaN)`,
     column: (k) => `o${k}`,
     array: (name, field) => `${name}${field}`,
   });

@@ -360,10 +360,8 @@ export class KeyState implements TileSource {
         case FeatureCode.Window:
           (cur.readers[fs.reader] as WindowReader).write(this, (los[fs.window] as number), cur.hi, t, out[k] as FeatureColumn, outIndex);
           continue;
-        default: {
-          const front = (cur.deques[fs.deque] as MonotonicDeque).front();
-          v = front < 0 ? Number.NaN : ((this.vals[fs.field] as Float64Array)[front - off] as number);
-        }
+        default:
+          v = (cur.deques[fs.deque] as MonotonicDeque).frontValue();
       }
       (out[k] as Float64Array)[outIndex] = v;
     }
@@ -408,7 +406,7 @@ export class KeyState implements TileSource {
       const isMax = slot.kind === "max";
       for (let p = from; p < hi; p++) {
         const v = vals[p - off] as number;
-        if (v === v) dq.push(p, v, vals, off, isMax); // null never wins min or max
+        if (v === v) dq.push(p, v, isMax); // null never wins min or max
       }
       dq.trim(los[slot.window] as number);
     }
@@ -440,7 +438,7 @@ export class KeyState implements TileSource {
       const vals = this.vals[slot.field] as Float64Array;
       for (let p = cur.lo[slot.window] as number; p < hi; p++) {
         const v = vals[p - off] as number;
-        if (v === v) dq.push(p, v, vals, off, slot.kind === "max");
+        if (v === v) dq.push(p, v, slot.kind === "max");
       }
     }
     for (let r = 0; r < cur.readers.length; r++) (cur.readers[r] as WindowReader).enter(this, cur.lo[(L.readers[r] as (typeof L.readers)[number]).window] as number, hi);

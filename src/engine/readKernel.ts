@@ -45,13 +45,13 @@ export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
   });
   layout.deques.forEach((d, i) => {
     lines.push(`  { const dq = cur.deques[${i}], vals = st.vals[${d.field}];`);
-    lines.push(`    for (let p = from; p < hi; p++) { const v = vals[p - off]; if (v === v) dq.push(p, v, vals, off, ${d.kind === "max"}); }`);
+    lines.push(`    for (let p = from; p < hi; p++) { const v = vals[p - off]; if (v === v) dq.push(p, v, ${d.kind === "max"}); }`);
     lines.push(`    dq.trim(los[${d.window}]); }`);
   });
   lines.push("  cur.t = t;");
   lines.push("} else st.rebuild(cur, t);");
   lines.push("const off = st.off, hi = cur.hi - off, los = cur.lo;");
-  const features = featureLines(layout, { index: "index", hi: "hi", lo: (w) => `(los[${w}] - off)`, front: (d) => `cur.deques[${d}].front()` });
+  const features = featureLines(layout, { index: "index", hi: "hi", lo: (w) => `(los[${w}] - off)`, extreme: (d) => `cur.deques[${d}].frontValue()` });
   if (features === undefined) return undefined;
   lines.push(...features);
   try {
@@ -69,8 +69,10 @@ export interface FeatureNames {
   readonly hi: string;
   /** Window w's first array index. */
   readonly lo: (window: number) => string;
-  /** Deque d's front position (-1: empty). */
-  readonly front: (deque: number) => string;
+  /** Deque d's front value (NaN: empty); used where given. */
+  readonly extreme?: (deque: number) => string;
+  /** Otherwise deque d's front position (-1: empty), whose value is read from the state. */
+  readonly front?: (deque: number) => string;
   /** Feature k's output column (default out[k]). */
   readonly column?: (feature: number) => string;
   /** A per-field array of the state (default st.psum[f], ...). */
@@ -83,7 +85,7 @@ export interface FeatureNames {
  * window reader.
  */
 export function featureLines(layout: KernelShape, names: FeatureNames): string[] | undefined {
-  const { index, hi, lo, front } = names;
+  const { index, hi, lo, front, extreme } = names;
   const column = names.column ?? ((k: number) => `out[${k}]`);
   const array = names.array ?? ((name: string, field: number) => `st.${name}[${field}]`);
   const lines: string[] = [];
@@ -116,8 +118,14 @@ export function featureLines(layout: KernelShape, names: FeatureNames): string[]
       case FeatureCode.Window:
         return undefined; // window readers go through KeyState.readIntoGeneric
       case FeatureCode.Extremum:
-        lines.push(`{ const front = ${front(f.deque)};`);
-        lines.push(`  ${o}[${index}] = front < 0 ? NaN : ${array("vals", f.field)}[front - off]; }`);
+        if (extreme !== undefined) {
+          lines.push(`${o}[${index}] = ${extreme(f.deque)};`);
+        } else if (front !== undefined) {
+          lines.push(`{ const front = ${front(f.deque)};`);
+          lines.push(`  ${o}[${index}] = front < 0 ? NaN : ${array("vals", f.field)}[front - off]; }`);
+        } else {
+          return undefined;
+        }
         break;
     }
   }

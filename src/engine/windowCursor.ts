@@ -65,12 +65,18 @@ export class WindowCursor {
 }
 
 /**
- * Positions of a sliding min or max: values along the deque are strictly
- * better-first, so the front is the answer. A flat typed buffer with a moving
- * head; compacted or grown when the tail reaches the end.
+ * Positions of a sliding min or max, each with its value: values along the
+ * deque are strictly better-first, so the front is the answer. Flat typed
+ * buffers with a moving head; compacted or grown when the tail reaches the
+ * end. Keeping the values beside the positions spares a read of the key's
+ * event values (scattered over the window) at each comparison; a position's
+ * value never changes while the deque holds it (an insert before it resets
+ * the cursor).
  */
 export class MonotonicDeque {
   buf = new Float64Array(16);
+  /** vals[i]: the value of the event at position buf[i]. */
+  vals = new Float64Array(16);
   head = 0;
   tail = 0;
 
@@ -80,41 +86,44 @@ export class MonotonicDeque {
   }
 
   /** Adds position p with value v, dropping positions it beats (max: v >= theirs; min: v <= theirs). */
-  push(p: number, v: number, vals: Float64Array, off: number, isMax: boolean): void {
-    const buf = this.buf;
+  push(p: number, v: number, isMax: boolean): void {
+    const vals = this.vals;
     let tail = this.tail;
     const head = this.head;
     if (isMax) {
-      while (tail > head && (vals[(buf[tail - 1] as number) - off] as number) <= v) tail--;
+      while (tail > head && (vals[tail - 1] as number) <= v) tail--;
     } else {
-      while (tail > head && (vals[(buf[tail - 1] as number) - off] as number) >= v) tail--;
+      while (tail > head && (vals[tail - 1] as number) >= v) tail--;
     }
-    if (tail === buf.length) {
-      const size = tail - head;
-      const next = size * 2 >= buf.length ? new Float64Array(buf.length * 2) : buf;
-      next.set(buf.subarray(head, tail), 0);
-      this.buf = next;
-      this.head = 0;
-      tail = size;
-    }
+    this.tail = tail;
+    if (tail === this.buf.length) this.reserve(1);
+    tail = this.tail;
     this.buf[tail] = p;
+    this.vals[tail] = v;
     this.tail = tail + 1;
   }
 
   /**
    * Makes room for `extra` more pushes without growing (for code that runs the
    * deque in locals, as the emit kernel does): the entries move to the start
-   * of the buffer, which doubles until they fit.
+   * of the buffers, which double until they fit.
    */
   reserve(extra: number): void {
     const size = this.tail - this.head;
     if (this.tail + extra <= this.buf.length) return;
     let cap = this.buf.length;
     while (size + extra > cap) cap *= 2;
-    const next = cap === this.buf.length ? this.buf : new Float64Array(cap);
-    if (next === this.buf) next.copyWithin(0, this.head, this.tail);
-    else next.set(this.buf.subarray(this.head, this.tail), 0);
-    this.buf = next;
+    if (cap === this.buf.length) {
+      this.buf.copyWithin(0, this.head, this.tail);
+      this.vals.copyWithin(0, this.head, this.tail);
+    } else {
+      const buf = new Float64Array(cap);
+      const vals = new Float64Array(cap);
+      buf.set(this.buf.subarray(this.head, this.tail), 0);
+      vals.set(this.vals.subarray(this.head, this.tail), 0);
+      this.buf = buf;
+      this.vals = vals;
+    }
     this.head = 0;
     this.tail = size;
   }
@@ -136,5 +145,10 @@ export class MonotonicDeque {
   /** Front position, or -1 when empty. */
   front(): number {
     return this.head < this.tail ? (this.buf[this.head] as number) : -1;
+  }
+
+  /** Front value, or NaN (null) when empty. */
+  frontValue(): number {
+    return this.head < this.tail ? (this.vals[this.head] as number) : Number.NaN;
   }
 }
