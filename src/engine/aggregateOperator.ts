@@ -73,6 +73,17 @@ export class AggregateOperator {
    * clears all).
    */
   private readonly byKey = new StringCache<KeyState>();
+  /**
+   * Whether a batch's events are appended key by key (appendLinked): each
+   * key's arrays stay in cache over its run of events, where event by event
+   * (add) every event touches another key's. Not for tiled layouts and
+   * value fields (those go through add).
+   */
+  private readonly grouped: boolean;
+  /** The grouped path's scratch: numeric field columns, chains of events by key, and the keys with events. */
+  private batchCols: Float64Array[] = [];
+  private batchNext = new Int32Array(0);
+  private readonly batchKeys: KeyState[] = [];
   /** Emission of every pending row of a key in one call (see emitKernel.ts); undefined where the read kernel is. */
   private readonly emitKernel: EmitKernel | undefined;
 
@@ -84,6 +95,7 @@ export class AggregateOperator {
     };
     this.layout = layoutOf(spec);
     this.emitKernel = emitKernelOf(this.layout);
+    this.grouped = this.layout.tiled === undefined && this.layout.valueFields.length === 0;
     this.keyFields = spec.keys;
     this.fieldNames = this.layout.fields;
     this.scratch = new Float64Array(this.fieldNames.length);
@@ -92,12 +104,15 @@ export class AggregateOperator {
 
   /** Appends events `rows` with event times `ts` to their keys. */
   process(rows: readonly Row[], ts: ArrayLike<number>, trackEmit: boolean): void {
+    const grouped = this.grouped;
     const fields = this.fieldNames;
     const nf = fields.length;
+    const squares = this.layout.squares;
     const scratch = this.scratch;
+    const cols = grouped ? this.batchColumns(rows.length) : [];
     const single = this.keyFields.length === 1 ? (this.keyFields[0] as string) : undefined;
     const horizon = this.horizon;
-    const basic = this.layout.valueFields.length === 0 && !this.layout.squares.includes(true);
+    const basic = this.layout.valueFields.length === 0 && !squares.includes(true);
     let last: KeyState | undefined;
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as Row;
@@ -114,16 +129,25 @@ export class AggregateOperator {
         this.byKey.set(key, st);
       }
       last = st;
-      if (basic) {
+      if (grouped) {
         for (let f = 0; f < nf; f++) {
           const v = row[fields[f] as string];
-          scratch[f] = typeof v === "number" ? v : Number.NaN;
+          (cols[f] as Float64Array)[i] = typeof v === "number" ? (squares[f] === true ? v * v : v) : Number.NaN;
         }
+        this.link(st, i, trackEmit);
       } else {
-        this.extractAll(row);
+        if (basic) {
+          for (let f = 0; f < nf; f++) {
+            const v = row[fields[f] as string];
+            scratch[f] = typeof v === "number" ? v : Number.NaN;
+          }
+        } else {
+          this.extractAll(row);
+        }
+        this.add(st, ts[i] as number, scratch, horizon, trackEmit);
       }
-      this.add(st, ts[i] as number, scratch, horizon, trackEmit);
     }
+    if (grouped) this.appendLinked(ts, cols, horizon);
   }
 
   /** Numeric fields (squared where variance needs it) and value fields of a row, into the scratch arrays. */
@@ -141,14 +165,61 @@ export class AggregateOperator {
    * replay): event i belongs to `byId[ids[i]]`, its field f value is cols[f][i].
    */
   processColumns(byId: readonly KeyState[], ids: Int32Array, ts: Float64Array, cols: readonly Float64Array[], trackEmit: boolean): void {
+    const horizon = this.horizon;
+    if (this.grouped) {
+      if (this.batchNext.length < ids.length) this.batchNext = new Int32Array(ids.length);
+      for (let i = 0; i < ids.length; i++) this.link(byId[ids[i] as number] as KeyState, i, trackEmit);
+      this.appendLinked(ts, cols, horizon);
+      return;
+    }
     const nf = this.fieldNames.length;
     const scratch = this.scratch;
-    const horizon = this.horizon;
     for (let i = 0; i < ids.length; i++) {
       const st = byId[ids[i] as number] as KeyState;
       for (let f = 0; f < nf; f++) scratch[f] = (cols[f] as Float64Array)[i] as number;
       this.add(st, ts[i] as number, scratch, horizon, trackEmit);
     }
+  }
+
+  /** Columns for a grouped batch of n events (and room for its chains), reused from batch to batch. */
+  private batchColumns(n: number): Float64Array[] {
+    if ((this.batchCols[0]?.length ?? this.batchNext.length) < n) {
+      const cap = Math.max(n, 2 * this.batchNext.length);
+      this.batchCols = this.fieldNames.map(() => new Float64Array(cap));
+      this.batchNext = new Int32Array(cap);
+    }
+    return this.batchCols;
+  }
+
+  /**
+   * Event i of a grouped batch belongs to st: chained after the key's previous
+   * event of the batch. The key is marked dirty and pending at its first event,
+   * so the lists keep the order of the keys' first events, as add() makes them.
+   */
+  private link(st: KeyState, i: number, trackEmit: boolean): void {
+    const next = this.batchNext;
+    next[i] = -1;
+    if (st.runHead < 0) {
+      st.runHead = i;
+      this.batchKeys.push(st);
+      this.markOneDirty(st);
+      if (trackEmit && !st.pendingMark) {
+        st.pendingMark = true;
+        this.pendingEmit.push(st);
+      }
+    } else {
+      next[st.runTail] = i;
+    }
+    st.runTail = i;
+  }
+
+  /** Appends each linked key's events of the batch in one run: the same evictions and appends as add(), key by key. */
+  private appendLinked(ts: ArrayLike<number>, cols: readonly Float64Array[], horizon: number): void {
+    for (const st of this.batchKeys) {
+      st.appendRun(ts, cols, this.batchNext, st.runHead, horizon, this.scratch);
+      st.runHead = -1;
+    }
+    this.batchKeys.length = 0;
   }
 
   private add(st: KeyState, t: number, values: Float64Array, horizon: number, trackEmit: boolean): void {

@@ -50,6 +50,9 @@ export class KeyState implements TileSource {
   dirtyMark = false;
   pendingMark = false;
   compactMark = false;
+  /** AggregateOperator's grouped batch: the key's first and last event in it (-1: none), chained in between. */
+  runHead = -1;
+  runTail = -1;
   /** The key's index in a parallel replay's partition (set by the worker that holds it). */
   slot = -1;
   readCursor: WindowCursor | undefined;
@@ -115,6 +118,37 @@ export class KeyState implements TileSource {
       this.end++;
     } else {
       this.insert(t, values, refValues);
+    }
+  }
+
+  /**
+   * Appends a batch's events of this key, each after evicting up to
+   * `horizon`, exactly as evict then append per event: event i at times[i]
+   * with field f value cols[f][i], for i = head, next[head], ... until -1.
+   * In-order events with room go straight into the arrays.
+   */
+  appendRun(times: ArrayLike<number>, cols: readonly Float64Array[], next: Int32Array, head: number, horizon: number, scratch: Float64Array): void {
+    const nf = this.vals.length;
+    const plain = this.decays.length === 0 && this.refs.length === 0;
+    const prefixed = this.layout.prefixed;
+    for (let i = head; i >= 0; i = next[i] as number) {
+      const t = times[i] as number;
+      // evict()'s own test: it drops nothing unless the oldest event is at or before the horizon.
+      if (this.first < this.end && (this.ts[this.first - this.off] as number) <= horizon) this.evict(horizon);
+      const k = this.end - this.off;
+      if (plain && k < this.cap && this.end > this.first && t >= (this.ts[k - 1] as number)) {
+        if (!(t <= this.latest)) this.latest = t;
+        this.ts[k] = t;
+        for (let f = 0; f < nf; f++) {
+          const v = (cols[f] as Float64Array)[i] as number;
+          (this.vals[f] as Float64Array)[k] = v;
+          if (prefixed[f] === true) addToPrefix(this.psum[f] as Float64Array, this.pcomp[f] as Float64Array, this.pnn[f] as Float64Array, k, v);
+        }
+        this.end++;
+      } else {
+        for (let f = 0; f < nf; f++) scratch[f] = (cols[f] as Float64Array)[i] as number;
+        this.append(t, scratch);
+      }
     }
   }
 
