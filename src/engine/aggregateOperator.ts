@@ -27,10 +27,14 @@ export interface EmittedRows {
 
 export type EmitSink = (rows: EmittedRows) => void;
 
-/** Emitted rows before their keys are resolved: `owners[i]` is the state row i belongs to. */
+/**
+ * Emitted rows before their keys are resolved, in runs of one key: rows
+ * [runEnds[r − 1], runEnds[r]) (from 0 for r = 0) belong to the state runs[r].
+ */
 export interface CollectedRows {
   readonly length: number;
-  readonly owners: readonly KeyState[];
+  readonly runs: readonly KeyState[];
+  readonly runEnds: readonly number[];
   readonly ts: Float64Array;
   readonly values: readonly FeatureColumn[];
 }
@@ -304,18 +308,24 @@ export class AggregateOperator {
     const c = this.collect(upTo);
     if (c === undefined) return;
     const keys = new Array<readonly unknown[]>(c.length);
-    for (let i = 0; i < c.length; i++) keys[i] = (c.owners[i] as KeyState).keyValues;
+    let from = 0;
+    for (let r = 0; r < c.runs.length; r++) {
+      const to = c.runEnds[r] as number;
+      keys.fill((c.runs[r] as KeyState).keyValues, from, to);
+      from = to;
+    }
     sink({ length: c.length, keys, ts: c.ts, values: c.values });
   }
 
-  /** What emit() emits, with each row's key state instead of its key values. */
+  /** What emit() emits, with runs of rows by key state instead of each row's key values. */
   collect(upTo: number): CollectedRows | undefined {
     const nfeat = this.layout.features.length;
     // At most one row per pending event: size the columns once.
     let cap = 0;
     for (const st of this.pendingEmit) cap += st.end - Math.max(st.emitPos, st.first);
     if (cap === 0) return undefined;
-    const owners = new Array<KeyState>(cap);
+    const runs: KeyState[] = [];
+    const runEnds: number[] = [];
     const ts = new Float64Array(cap);
     const values: FeatureColumn[] = [];
     for (let k = 0; k < nfeat; k++) values.push((this.layout.features[k] as (typeof this.layout.features)[number]).out === "number" ? new Float64Array(cap) : new Array<unknown>(cap));
@@ -324,35 +334,36 @@ export class AggregateOperator {
     const kernel = this.emitKernel;
     for (const st of this.pendingEmit) {
       const cur = (st.emitCursor ??= WindowCursor.of(this.layout));
-      if (kernel !== undefined) {
-        const from = n;
-        n = kernel(st, cur, upTo, ts, values, n);
-        for (let i = from; i < n; i++) owners[i] = st;
-        if (st.emitPos < st.end) still.push(st);
-        else st.pendingMark = false;
-        continue;
+      const from = n;
+      n = kernel !== undefined ? kernel(st, cur, upTo, ts, values, n) : this.emitGeneric(st, cur, upTo, ts, values, n);
+      if (n > from) {
+        runs.push(st);
+        runEnds.push(n);
       }
-      let p = st.emitPos;
-      if (p < st.first) p = st.first;
-      while (p < st.end) {
-        const t = st.timeAt(p);
-        if (t >= upTo) break;
-        // All events at the same time share one output row.
-        do p++;
-        while (p < st.end && st.timeAt(p) === t);
-        st.readInto(cur, t, values, n);
-        ts[n] = t;
-        owners[n] = st;
-        n++;
-      }
-      st.emitPos = p;
-      if (p < st.end) still.push(st);
+      if (st.emitPos < st.end) still.push(st);
       else st.pendingMark = false;
     }
     this.pendingEmit = still;
     if (n === 0) return undefined;
-    owners.length = n;
-    return { length: n, owners, ts: ts.subarray(0, n), values: values.map((v) => (v instanceof Float64Array ? v.subarray(0, n) : ((v.length = n), v))) };
+    return { length: n, runs, runEnds, ts: ts.subarray(0, n), values: values.map((v) => (v instanceof Float64Array ? v.subarray(0, n) : ((v.length = n), v))) };
+  }
+
+  /** What the emit kernel does (see EmitKernel), through KeyState.readInto: for layouts without a kernel. */
+  private emitGeneric(st: KeyState, cur: WindowCursor, upTo: number, ts: Float64Array, values: readonly FeatureColumn[], n: number): number {
+    let p = st.emitPos;
+    if (p < st.first) p = st.first;
+    while (p < st.end) {
+      const t = st.timeAt(p);
+      if (t >= upTo) break;
+      // All events at the same time share one output row.
+      do p++;
+      while (p < st.end && st.timeAt(p) === t);
+      st.readInto(cur, t, values, n);
+      ts[n] = t;
+      n++;
+    }
+    st.emitPos = p;
+    return n;
   }
 
   markDirty(states: readonly KeyState[]): void {

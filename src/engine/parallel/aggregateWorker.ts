@@ -18,7 +18,12 @@ const partitions = new Map<number, Partition>();
 function rowsReply(c: CollectedRows | undefined): Extract<Reply, { t: "rows" }> {
   if (c === undefined) return { t: "rows", n: 0, ids: new Int32Array(0), ts: new Float64Array(0), values: [] };
   const ids = new Int32Array(c.length);
-  for (let i = 0; i < c.length; i++) ids[i] = (c.owners[i] as KeyState).slot;
+  let from = 0;
+  for (let r = 0; r < c.runs.length; r++) {
+    const to = c.runEnds[r] as number;
+    ids.fill((c.runs[r] as KeyState).slot, from, to);
+    from = to;
+  }
   // Partitions only hold basic layouts (Layout.basic), whose features are all numeric.
   return { t: "rows", n: c.length, ids, ts: c.ts, values: c.values as Float64Array[] };
 }
