@@ -28,17 +28,26 @@ export class WindowCursor {
    */
   readonly tileBases: Array<{ readonly k: number; readonly version: number; readonly base: unknown } | undefined> = [];
 
-  constructor(windowCount: number, dequeCount: number, readers: WindowReader[] = []) {
+  /**
+   * Whether an eviction moves the cursor's positions up to the first event
+   * kept rather than resetting it (see evictedBefore): for sliding and
+   * hopping windows without window readers on raw events.
+   */
+  private readonly keepsOnEvict: boolean;
+
+  constructor(windowCount: number, dequeCount: number, readers: WindowReader[] = [], keepsOnEvict = false) {
     this.lo = new Float64Array(windowCount);
     this.before = new Float64Array(windowCount);
     this.deques = [];
     for (let i = 0; i < dequeCount; i++) this.deques.push(new MonotonicDeque());
     this.readers = readers;
+    this.keepsOnEvict = keepsOnEvict && readers.length === 0;
   }
 
   /** A cursor over the windows, deques and readers of a layout. */
-  static of(layout: Pick<Layout, "windows" | "deques" | "readers">): WindowCursor {
-    return new WindowCursor(layout.windows.length, layout.deques.length, layout.readers.map(makeReader));
+  static of(layout: Pick<Layout, "windows" | "deques" | "readers" | "tiled">): WindowCursor {
+    const keeps = layout.tiled === undefined && layout.readers.length === 0 && layout.windows.every((w) => w.gap === 0);
+    return new WindowCursor(layout.windows.length, layout.deques.length, layout.readers.map(makeReader), keeps);
   }
 
   reset(): void {
@@ -52,15 +61,29 @@ export class WindowCursor {
     if (this.valid && p < this.hi) this.reset();
   }
 
-  /** Events before position `first` were evicted. */
+  /**
+   * Events before position `first` were evicted. Where the cursor keeps
+   * them out instead of resetting, it becomes the cursor of its time over
+   * the events kept: every window starts at `first` or later, and a deque
+   * over [first, hi) is the deque over [lo, hi) without the positions before
+   * first (an entry's place depends only on later events). Moving on from
+   * there to a later time gives what a rebuild there gives, as the windows'
+   * starts only move forward.
+   */
   evictedBefore(first: number): void {
     if (!this.valid) return;
     for (let w = 0; w < this.lo.length; w++) {
       if ((this.lo[w] as number) < first) {
-        this.reset();
-        return;
+        if (!this.keepsOnEvict) {
+          this.reset();
+          return;
+        }
+        this.lo[w] = first;
       }
     }
+    if (!this.keepsOnEvict) return;
+    if (this.hi < first) this.hi = first;
+    for (const d of this.deques) d.trim(first);
   }
 }
 
