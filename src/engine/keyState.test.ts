@@ -52,10 +52,11 @@ describe("KeyState.appendRun", () => {
               oneByOne.append(e[0], Array.from({ length: nf }, (_, f) => value(e, f)));
             }
             if (batch.length === 0) continue;
-            // The batch's events as columns, chained in order (the chain skips nothing here).
-            const times = Float64Array.from(batch, (e) => e[0]);
-            const cols = Array.from({ length: nf }, (_, f) => Float64Array.from(batch, (e) => value(e, f)));
-            const next = Int32Array.from(batch, (_, i) => (i + 1 < batch.length ? i + 1 : -1));
+            // The batch's events as columns, every other slot another key's event the chain skips.
+            const slots = batch.flatMap((e) => [e, [-1, 999, 999] as const]);
+            const times = Float64Array.from(slots, (e) => e[0]);
+            const cols = Array.from({ length: nf }, (_, f) => Float64Array.from(slots, (e) => value(e as (typeof events)[number], f)));
+            const next = Int32Array.from(slots, (_, i) => (i % 2 === 0 && i + 2 < slots.length ? i + 2 : -1));
             byRun.appendRun(times, cols, next, 0, horizon, new Float64Array(nf));
           }
           const a = retained(byRun);

@@ -131,24 +131,41 @@ export class KeyState implements TileSource {
     const nf = this.vals.length;
     const plain = this.decays.length === 0 && this.refs.length === 0;
     const prefixed = this.layout.prefixed;
-    for (let i = head; i >= 0; i = next[i] as number) {
-      const t = times[i] as number;
-      // evict()'s own test: it drops nothing unless the oldest event is at or before the horizon.
-      if (this.first < this.end && (this.ts[this.first - this.off] as number) <= horizon) this.evict(horizon);
-      const k = this.end - this.off;
-      if (plain && k < this.cap && this.end > this.first && t >= (this.ts[k - 1] as number)) {
-        if (!(t <= this.latest)) this.latest = t;
-        this.ts[k] = t;
-        for (let f = 0; f < nf; f++) {
-          const v = (cols[f] as Float64Array)[i] as number;
-          (this.vals[f] as Float64Array)[k] = v;
-          if (prefixed[f] === true) addToPrefix(this.psum[f] as Float64Array, this.pcomp[f] as Float64Array, this.pnn[f] as Float64Array, k, v);
+    let i = head;
+    while (i >= 0) {
+      // A stretch of in-order events with room, none to evict: the oldest event
+      // is after the horizon, so every event at or after the latest one is too.
+      const ts = this.ts;
+      const off = this.off;
+      let end = this.end;
+      if (plain && end > this.first && (ts[this.first - off] as number) > horizon) {
+        const room = this.cap + off;
+        let last = ts[end - 1 - off] as number;
+        for (; i >= 0 && end < room; i = next[i] as number) {
+          const t = times[i] as number;
+          if (!(t >= last)) break;
+          last = t;
+          const k = end - off;
+          ts[k] = t;
+          for (let f = 0; f < nf; f++) {
+            const v = (cols[f] as Float64Array)[i] as number;
+            (this.vals[f] as Float64Array)[k] = v;
+            if (prefixed[f] === true) addToPrefix(this.psum[f] as Float64Array, this.pcomp[f] as Float64Array, this.pnn[f] as Float64Array, k, v);
+          }
+          end++;
         }
-        this.end++;
-      } else {
-        for (let f = 0; f < nf; f++) scratch[f] = (cols[f] as Float64Array)[i] as number;
-        this.append(t, scratch);
+        if (end > this.end) {
+          this.end = end;
+          if (!(last <= this.latest)) this.latest = last;
+        }
+        if (i < 0) return;
       }
+      // One event the general way: evict()'s own test, then append.
+      const t = times[i] as number;
+      if (this.first < this.end && (this.ts[this.first - this.off] as number) <= horizon) this.evict(horizon);
+      for (let f = 0; f < nf; f++) scratch[f] = (cols[f] as Float64Array)[i] as number;
+      this.append(t, scratch);
+      i = next[i] as number;
     }
   }
 
