@@ -233,10 +233,78 @@ describe.skipIf(!available)("MariaDB/MySQL binlog source", () => {
     }
   }, 60_000);
 
+  it("reports lagBytes as the binlog written after the position: the server's own figure, growing with unread changes and across a rotation, once everything is read 0 or only events that are not changes", async () => {
+    const table = freshName();
+    await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, v VARCHAR(10) NOT NULL)`);
+    const s = await open({ table, snapshot: false });
+    const pointOf = (p: SourcePosition | undefined): { file: string; pos: number; skip: number } => p as { file: string; pos: number; skip: number };
+    const start = pointOf((await s.next(10, 100)).position);
+    /** The server's figure: from `at` to the end of its file (its last event's end), plus the current file up to SHOW MASTER STATUS. */
+    const serverFigure = async (at: { file: string; pos: number }): Promise<number> => {
+      const end = await binlogEnd();
+      if (end.file === at.file) return end.pos - at.pos;
+      const [events] = await admin.query<RowDataPacket[]>(`SHOW BINLOG EVENTS IN '${at.file}'`);
+      const fileEnd = Number(events[events.length - 1]?.End_log_pos);
+      expect(Number(end.file.slice(-6))).toBe(Number(at.file.slice(-6)) + 1);
+      return fileEnd - at.pos + end.pos;
+    };
+    /**
+     * Once everything is read: lagBytes beside the events after `at` in its (current) file, read around it
+     * again until none was written in between. MariaDB writes a Binlog_checkpoint event on its own some
+     * time after a rotation, which may land after the last commit read.
+     */
+    const caughtUpAt = async (at: { file: string; pos: number }): Promise<{ lag: number | undefined; bytes: number; events: string[] }> => {
+      const after = async (): Promise<RowDataPacket[]> => (await admin.query<RowDataPacket[]>("SHOW BINLOG EVENTS IN ? FROM ?", [at.file, at.pos]))[0];
+      for (;;) {
+        const before = await after();
+        const lag = await s.lagBytes();
+        if ((await after()).length === before.length) {
+          return { lag, bytes: before.reduce((n, e) => n + Number(e.End_log_pos) - Number(e.Pos), 0), events: before.map((e) => String(e.Event_type)) };
+        }
+      }
+    };
+    // Reading only from an empty table, at the binlog's end.
+    expect(await s.lagBytes()).toBe(0);
+    expect(await serverFigure(start)).toBe(0);
+
+    for (let id = 1; id <= 5; id++) await admin.query(`INSERT INTO ${table} VALUES (${id}, 'v')`);
+    const unread = await s.lagBytes();
+    expect(unread).toBe(await serverFigure(start));
+    // Five transactions (GTID, table map, rows, commit): over 5 x 100 bytes.
+    expect(unread).toBeGreaterThan(500);
+
+    // Read once every event is queued, so the last row's position is after its commit, where nothing of the binlog remains.
+    await new Promise((r) => setTimeout(r, 500));
+    const at = pointOf((await readAll(s, 5)).position);
+    expect(at).toMatchObject({ file: start.file, skip: 0 });
+    const caughtUp = await caughtUpAt(at);
+    expect(caughtUp.lag).toBe(caughtUp.bytes);
+    expect(caughtUp.events.filter((e) => e !== "Binlog_checkpoint")).toEqual([]);
+    expect(caughtUp.lag).toBe(await serverFigure(at));
+
+    // Across a rotation: the rest of the old file (its rotate event) plus the new one up to the end.
+    await admin.query("FLUSH BINARY LOGS");
+    await admin.query(`INSERT INTO ${table} VALUES ?`, [Array.from({ length: 100 }, (_, i) => [100 + i, "w"])]);
+    const rotated = await s.lagBytes();
+    expect(rotated).toBe(await serverFigure(at));
+    expect(rotated).toBeGreaterThan(100 * 10);
+    await new Promise((r) => setTimeout(r, 500));
+    const after = pointOf((await readAll(s, 100)).position);
+    expect(after).toMatchObject({ file: expect.not.stringMatching(at.file), skip: 0 });
+    // Nothing but the Binlog_checkpoint event, when it came after the last commit (40 bytes), else 0.
+    const rotatedCaughtUp = await caughtUpAt(after);
+    expect(rotatedCaughtUp.lag).toBe(rotatedCaughtUp.bytes);
+    expect(rotatedCaughtUp.events.filter((e) => e !== "Binlog_checkpoint")).toEqual([]);
+    await s.close();
+    expect(await s.lagBytes()).toBeUndefined();
+  });
+
   it("a position whose binlog file the server no longer has fails the read with a SourceError", async () => {
     const table = freshName();
     await admin.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`);
     const s = await open({ table }, { file: "binlog.000999", pos: 4, skip: 0 });
+    // How much the missing file held is unknown.
+    expect(await s.lagBytes()).toBeUndefined();
     const err = await s.next(10, 5_000).then(
       () => undefined,
       (e: unknown) => e,

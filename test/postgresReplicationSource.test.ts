@@ -379,6 +379,55 @@ describe.skipIf(!available)("PostgreSQL logical replication source", () => {
       expect((await readN(s, 1)).rows).toEqual([{ id: 2, v: "after", amount: 0 }]);
     });
 
+    it("reports lagBytes as the WAL written after the commit of the last change handed out (before any, after the slot's start): the server's own figure, growing with unread changes", async () => {
+      const { name, slot } = await table();
+      // To read the commit record the caught-up figure is made of (PostgreSQL 15 and later).
+      const walinspect = (await db()`SELECT 1 FROM pg_available_extensions WHERE name = 'pg_walinspect'`).length > 0;
+      if (walinspect) await db()`CREATE EXTENSION IF NOT EXISTS pg_walinspect`;
+      const s = await open({ table: name, slot, snapshot: false });
+      const lsnOf = (p: SourcePosition | undefined): string => (p as { lsn: string }).lsn;
+      const start = lsnOf((await s.next(10, 100)).position);
+      expect(start).toBe(await confirmedFlush(slot));
+      // The server's own figure: WAL inserted after the LSN (the private server commits asynchronously, so the write LSN trails).
+      /** lagBytes and the server's figure taken around it, again until the server wrote no WAL in between. */
+      const measure = async (lsn: string): Promise<{ lag: number | undefined; server: number }> => {
+        const server = async (): Promise<number> => Number((await db()`SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), ${lsn}::pg_lsn)::text AS b`)[0]?.b);
+        for (;;) {
+          const before = await server();
+          const lag = await s.lagBytes?.();
+          if ((await server()) === before) return { lag, server: before };
+        }
+      };
+      const atStart = await measure(start);
+      expect(atStart.lag).toBe(atStart.server);
+      for (let id = 1; id <= 5; id++) await db().unsafe(`INSERT INTO ${name} VALUES (${id}, 'v', ${id})`);
+      const unread = await measure(start);
+      expect(unread.lag).toBe(unread.server);
+      // Five inserts of a row each, with their commits: over 5 x 100 bytes of WAL.
+      expect(unread.lag).toBeGreaterThan(atStart.server + 500);
+
+      const { rows, position } = await readN(s, 5);
+      expect(ids(rows)).toEqual([1, 2, 3, 4, 5]);
+      const last = lsnOf(position);
+      const caughtUp = await measure(last);
+      expect(caughtUp.lag).toBe(caughtUp.server);
+      // Read everything: what remains is the last transaction's commit record, from its start (the position's LSN) to the WAL's end.
+      expect(caughtUp.lag).toBeGreaterThan(0);
+      expect(caughtUp.lag).toBeLessThan(100);
+      if (walinspect) {
+        const [record] = await db()`SELECT record_type, pg_wal_lsn_diff(end_lsn, start_lsn)::int AS bytes FROM pg_get_wal_record_info(${last}::pg_lsn)`;
+        expect(record).toEqual({ record_type: "COMMIT", bytes: caughtUp.lag });
+      }
+
+      await db().unsafe(`INSERT INTO ${name} SELECT g, 'v', g FROM generate_series(6, 105) g`);
+      const more = await measure(last);
+      expect(more.lag).toBe(more.server);
+      expect(more.lag).toBeGreaterThan(caughtUp.server + 100 * 50);
+      expect(ids((await readN(s, 100)).rows)).toHaveLength(100);
+      await s.close();
+      expect(await s.lagBytes?.()).toBeUndefined();
+    });
+
     it("hands out an update that leaves a TOASTed value unchanged as a StreamDecodeFailure naming the column, and goes on", async () => {
       const { name, slot } = await table();
       // About 16 kB of poorly compressible text: stored out of line (TOAST).

@@ -3,9 +3,10 @@ import type { JobStats, OnlineJob } from "./onlineJob.js";
 
 /**
  * The online job's Prometheus metrics, in the server's registry: per source
- * its lag, rows read and acknowledged and its read rate; checkpoints and
- * how long the last took. `job.stats()` only copies counters (the lag is
- * measured at checkpoints), so each gauge reads it afresh.
+ * its lag (in messages, and in log bytes for change data capture), rows read
+ * and acknowledged and its read rate; checkpoints and how long the last took.
+ * `job.stats()` only copies counters (the lag is measured at checkpoints), so
+ * each gauge reads it afresh.
  */
 export function registerJobMetrics(registry: Registry, job: OnlineJob): void {
   const stats = (): JobStats => job.stats();
@@ -16,6 +17,8 @@ export function registerJobMetrics(registry: Registry, job: OnlineJob): void {
       labelNames: ["source", "dataset", "kind"],
       registers: [registry],
       collect() {
+        // A source whose figure became unknown has no sample, rather than its last one.
+        this.reset();
         for (const s of stats().sources) {
           const v = value(s);
           if (v !== undefined) this.set({ source: s.name, dataset: s.dataset, kind: s.kind }, v);
@@ -24,6 +27,11 @@ export function registerJobMetrics(registry: Registry, job: OnlineJob): void {
     });
   };
   perSource("freshet_source_lag_messages", "Messages in each stream source not yet read by the job (at the last checkpoint)", (s) => s.lag);
+  perSource(
+    "freshet_source_lag_bytes",
+    "Bytes of the server's change log (WAL, binlog) written after the last change each log-based source handed out (at the last checkpoint)",
+    (s) => s.lagBytes,
+  );
   perSource("freshet_source_read_total", "Rows the job read from each stream source since it started", (s) => s.read);
   perSource("freshet_source_committed_total", "Rows acknowledged to each stream source after checkpoints", (s) => s.committed);
   perSource("freshet_source_events_per_second", "Rows per second read from each stream source over the last checkpoint interval", (s) => s.eventsPerSecond);

@@ -66,6 +66,8 @@ export interface JobSourceStats {
   readonly committed: number;
   /** Messages not yet read, when the source can tell (measured at the last checkpoint). */
   readonly lag: number | undefined;
+  /** Bytes of the server's change log (WAL, binlog) after the last change read, for log-based sources (measured at the last checkpoint). */
+  readonly lagBytes: number | undefined;
   /** Rows per second read over the last checkpoint interval. */
   readonly eventsPerSecond: number;
   /** The position of the last row in the store's state (saved by the next checkpoint). */
@@ -89,6 +91,7 @@ interface Input {
   position: SourcePosition | undefined;
   read: number;
   lag: number | undefined;
+  lagBytes: number | undefined;
   readAtLastCheckpoint: number;
   rate: number;
 }
@@ -145,7 +148,7 @@ export class OnlineJob {
       const name = i.name ?? i.dataset;
       if (names.has(name)) throw new DefinitionError(`job: two sources are named "${name}"; give each a distinct name`, { field: "name" });
       names.add(name);
-      return { name, dataset: i.dataset, source: i.source, onError: i.onError ?? "throw", position: undefined, read: 0, lag: undefined, readAtLastCheckpoint: 0, rate: 0 };
+      return { name, dataset: i.dataset, source: i.source, onError: i.onError ?? "throw", position: undefined, read: 0, lag: undefined, lagBytes: undefined, readAtLastCheckpoint: 0, rate: 0 };
     });
     if (this.inputs.length === 0) throw new DefinitionError("job: no stream sources to run");
   }
@@ -199,6 +202,7 @@ export class OnlineJob {
         read: i.read,
         committed: i.source.stats().committed,
         lag: i.lag,
+        lagBytes: i.lagBytes,
         eventsPerSecond: i.rate,
         position: i.position,
       })),
@@ -290,6 +294,7 @@ export class OnlineJob {
       i.rate = ((i.read - i.readAtLastCheckpoint) * 1_000) / elapsed;
       i.readAtLastCheckpoint = i.read;
       i.lag = await i.source.lag().catch(() => undefined);
+      i.lagBytes = await i.source.lagBytes?.().catch(() => undefined);
     }
     this.lastTick = this.clock.now();
     if (written) {

@@ -23,6 +23,7 @@ export function binlogSourceFrom(options: BinlogFromOptions): MysqlBinlogSource 
     next: (maxRows, maxWaitMs) => source.next(maxRows, maxWaitMs),
     commit: (position) => source.commit(position),
     lag: () => source.lag(),
+    lagBytes: () => source.lagBytes(),
     stats: () => source.stats(),
     changes: () => source.changes(),
     close: () => source.close(),

@@ -4,6 +4,7 @@ import { createConnection, type Connection, type ConnectionOptions } from "mysql
 import { messageOf } from "../../core/errorMessage.js";
 import { FreshetError, SourceError } from "../../errors.js";
 import { checkNextArgs, StreamDecodeFailure, Wakeup, type SourcePosition, type StreamBatch, type StreamSource, type StreamSourceStats } from "../stream/streamSource.js";
+import { BinlogLagProbe } from "./binlogLag.js";
 import { binlogPositionJson, changeWanted, parseBinlogPosition, windowsAhead, type BinlogKey, type BinlogPosition } from "./binlogPosition.js";
 import { RowQueue, type OpenTx } from "./binlogRowQueue.js";
 import { checkOptions, type Checked, type MysqlBinlogSourceOptions } from "./mysqlBinlogOptions.js";
@@ -26,6 +27,7 @@ export interface BinlogChangeCounts {
 
 export interface MysqlBinlogSource extends StreamSource {
   changes(): BinlogChangeCounts;
+  lagBytes(): Promise<number | undefined>;
 }
 
 type Operation = "snapshot" | "insert" | "update" | "delete";
@@ -86,6 +88,7 @@ class BinlogSource implements MysqlBinlogSource {
   private committed = 0;
   private pending: Array<{ key: string; read: number }> = [];
   private counts = { snapshot: 0, inserts: 0, updates: 0, deletes: 0, skipped: 0 };
+  private lagProbe: BinlogLagProbe | undefined;
 
   constructor(private readonly o: Checked) {
     this.description = `MariaDB/MySQL ${o.address} binlog of table ${o.schema === undefined ? quote(o.table) : `${quote(o.schema)}.${quote(o.table)}`}`;
@@ -372,6 +375,14 @@ class BinlogSource implements MysqlBinlogSource {
     return undefined;
   }
 
+  /** Binlog bytes after the position's point: after the last change handed out (its commit once read), or where reading starts. */
+  async lagBytes(): Promise<number | undefined> {
+    const at = this.position;
+    if (at === undefined) return undefined;
+    const probe = (this.lagProbe ??= new BinlogLagProbe(this.o.url, this.o.decimalsAsText));
+    return this.call("measuring the binlog written after the position (SHOW BINARY LOGS)", () => probe.bytesAfter(at));
+  }
+
   stats(): StreamSourceStats {
     return { read: this.read, committed: this.committed };
   }
@@ -387,6 +398,7 @@ class BinlogSource implements MysqlBinlogSource {
     this.position = undefined;
     this.wakeup.wake();
     await this.stopReader();
+    await this.lagProbe?.close().catch(() => undefined);
     if (snapshot !== undefined && ctrl !== undefined) await snapshot.finish().catch(() => undefined);
     if (ctrl !== undefined) await ctrl.end().catch(() => ctrl.destroy());
   }

@@ -6,6 +6,7 @@ import { checkReplicationOptions, type CheckedReplicationOptions as Checked, typ
 import { openPostgresClient } from "./postgresTableSource.js";
 import { formatLsn, isAfter, parseLsn, parsePosition, positionJson, type ReplicationPosition, type SnapshotSegment } from "./replicationPosition.js";
 import { ReplicationSnapshot } from "./replicationSnapshot.js";
+import { WalLagProbe } from "./postgresWalLag.js";
 import { postgresIdent as quoteIdent } from "./identifiers.js";
 import { createSlot, describeTable, dropSlot, ensurePublication, slotState, type ReplicatedColumn, type ReplicatedTable, type Sql } from "./replicationSetup.js";
 
@@ -95,6 +96,7 @@ class PostgresReplicationSource implements StreamSource {
   private read = 0;
   private committed = 0;
   private pending: Array<{ key: string; read: number }> = [];
+  private walLag: WalLagProbe | undefined;
 
   constructor(private readonly o: Checked) {
     const table = o.schema === undefined ? quoteIdent(o.table) : `${quoteIdent(o.schema)}.${quoteIdent(o.table)}`;
@@ -441,6 +443,14 @@ class PostgresReplicationSource implements StreamSource {
     return undefined;
   }
 
+  /** WAL bytes after the position's LSN: the commit of the last change handed out, or where reading starts (docs/sources-sql.md). */
+  async lagBytes(): Promise<number | undefined> {
+    const lsn = this.opened ? this.position?.lsn : undefined;
+    if (lsn === undefined) return undefined;
+    const probe = (this.walLag ??= new WalLagProbe(this.o.url));
+    return this.call("measuring the WAL written after the position", () => probe.bytesAfter(lsn));
+  }
+
   stats(): StreamSourceStats {
     return { read: this.read, committed: this.committed };
   }
@@ -452,6 +462,7 @@ class PostgresReplicationSource implements StreamSource {
     this.wakeup.wake();
     clearInterval(this.keepalive);
     this.keepalive = undefined;
+    await this.walLag?.close().catch(() => undefined);
     const service = this.service;
     this.service = undefined;
     if (service !== undefined) await service.destroy().catch(() => undefined);

@@ -60,6 +60,15 @@ export interface StreamSource {
   commit(position: SourcePosition): Promise<void>;
   /** Messages in the system not yet handed out, when the system can tell (for the lag metric). */
   lag(): Promise<number | undefined>;
+  /**
+   * For log-based sources (change data capture): bytes of the server's change
+   * log (WAL, binlog) written after the last change this source handed out,
+   * or after where it starts reading before it has handed out any. It counts
+   * every table's writes and the log's own records, so a source that has read
+   * everything shows the log written since its last change, not always 0.
+   * Undefined when the server cannot tell. Absent for sources without such a log.
+   */
+  lagBytes?(): Promise<number | undefined>;
   stats(): StreamSourceStats;
   /** Disconnects. Safe to call twice, and after a failed open. */
   close(): Promise<void>;
