@@ -1,14 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { t } from "../core/schema.js";
-import { avg, count, forever, hopping, max, min, stddev, sum, topK, tumbling, variance } from "../dsl/aggregations.js";
-import { dataset } from "../dsl/dataset.js";
+import { kernelEvents, kernelTable } from "../../test/helpers/kernelTable.js";
+import { topK } from "../dsl/aggregations.js";
 import { emitKernelOf } from "./emitKernel.js";
 import { KeyState } from "./keyState.js";
 import { layoutOf } from "./layout.js";
 import { WindowCursor } from "./windowCursor.js";
-
-const ev = dataset("ev", { k: t.string(), a: t.float().optional(), b: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
 
 const event = fc.tuple(fc.integer({ min: 0, max: 400 }), fc.oneof(fc.constant(Number.NaN), fc.constant(-0), fc.double({ min: -1e3, max: 1e3, noNaN: true })), fc.integer({ min: -9, max: 9 }));
 
@@ -20,21 +17,7 @@ describe("generated emit kernel", () => {
         fc.array(fc.tuple(fc.array(event, { maxLength: 25 }), fc.integer({ min: -1, max: 400 }), fc.integer({ min: 0, max: 450 })), { minLength: 1, maxLength: 8 }),
         fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 4 })),
         (steps, [w1, w2, hop, hops]) => {
-          const table = ev
-            .groupBy("k")
-            .aggregate({
-              n: count({ window: w1 }),
-              s: sum("a", { window: w2 }),
-              m: avg("b", { window: w1 }),
-              lo: min("a", { window: w2 }),
-              hi: max("b", { window: hopping(hop * hops, hop) }),
-              n2: count({ window: tumbling(w2) }),
-              v: variance("a", { window: hopping(hop * hops, hop) }),
-              sd: stddev("b", { window: forever() }),
-              total: sum("b", { window: forever() }),
-              top: max("a", { window: forever() }),
-            })
-            .as("t");
+          const table = kernelTable(w1, w2, hop, hops);
           const layout = layoutOf(table.root);
           const kernel = emitKernelOf(layout);
           expect(kernel).toBeDefined();
@@ -78,7 +61,7 @@ describe("generated emit kernel", () => {
   });
 
   it("is not generated where the read kernel is not (window readers)", () => {
-    const table = ev.groupBy("k").aggregate({ top: topK("k", { k: 3, window: 10 }) }).as("t2");
+    const table = kernelEvents.groupBy("k").aggregate({ top: topK("k", { k: 3, window: 10 }) }).as("t2");
     expect(emitKernelOf(layoutOf(table.root))).toBeUndefined();
   });
 });

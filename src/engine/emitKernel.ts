@@ -1,7 +1,7 @@
-import type { Layout } from "./layout.js";
 import { featureLines, type KernelShape, type KernelState } from "./readKernel.js";
 import type { WindowCursor } from "./windowCursor.js";
 import type { FeatureColumn } from "./windowReaders.js";
+import { perLayout } from "./kernelCache.js";
 
 /** What emission reads and moves of a key's state beyond the read kernel's (KeyState has these). */
 export interface EmitState extends KernelState {
@@ -95,15 +95,5 @@ export function compileEmitKernel(layout: KernelShape): EmitKernel | undefined {
   }
 }
 
-const kernels = new WeakMap<Layout, EmitKernel | null>();
-
 /** The emission of a layout, compiled once per layout; undefined where the read kernel is. */
-export function emitKernelOf(layout: Layout): EmitKernel | undefined {
-  if (layout.readKernel === undefined) return undefined;
-  let k = kernels.get(layout);
-  if (k === undefined) {
-    k = compileEmitKernel(layout) ?? null;
-    kernels.set(layout, k);
-  }
-  return k ?? undefined;
-}
+export const emitKernelOf = perLayout(compileEmitKernel);

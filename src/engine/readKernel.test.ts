@@ -1,13 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { t } from "../core/schema.js";
-import { avg, count, forever, hopping, max, min, stddev, sum, tumbling, variance } from "../dsl/aggregations.js";
-import { dataset } from "../dsl/dataset.js";
+import { kernelTable } from "../../test/helpers/kernelTable.js";
 import { KeyState } from "./keyState.js";
 import { layoutOf } from "./layout.js";
 import { WindowCursor } from "./windowCursor.js";
-
-const ev = dataset("ev", { k: t.string(), a: t.float().optional(), b: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
 
 describe("generated read kernel", () => {
   it("computes exactly what the generic read path computes", () => {
@@ -17,20 +13,7 @@ describe("generated read kernel", () => {
         fc.array(fc.integer({ min: -50, max: 500 }), { minLength: 1, maxLength: 30 }),
         fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 4 })),
         (events, reads, [w1, w2, hop, hops]) => {
-          const table = ev
-            .groupBy("k")
-            .aggregate({
-              n: count({ window: w1 }),
-              s: sum("a", { window: w2 }),
-              m: avg("b", { window: w1 }),
-              lo: min("a", { window: w2 }),
-              hi: max("b", { window: hopping(hop * hops, hop) }),
-              n2: count({ window: tumbling(w2) }),
-              v: variance("a", { window: hopping(hop * hops, hop) }),
-              sd: stddev("b", { window: forever() }),
-              total: sum("b", { window: forever() }),
-            })
-            .as("t");
+          const table = kernelTable(w1, w2, hop, hops);
           const layout = layoutOf(table.root);
           expect(layout.readKernel).toBeDefined();
           const st = new KeyState("x", ["x"], 0, layout);

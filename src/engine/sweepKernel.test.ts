@@ -1,14 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { t } from "../core/schema.js";
-import { avg, count, forever, hopping, max, min, stddev, sum, topK, tumbling, variance } from "../dsl/aggregations.js";
-import { dataset } from "../dsl/dataset.js";
+import { kernelEvents, kernelTable } from "../../test/helpers/kernelTable.js";
+import { topK } from "../dsl/aggregations.js";
 import { KeyState } from "./keyState.js";
 import { layoutOf } from "./layout.js";
 import { sweepKernelOf } from "./sweepKernel.js";
 import { WindowCursor } from "./windowCursor.js";
-
-const ev = dataset("ev", { k: t.string(), a: t.float().optional(), b: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
 
 describe("generated sweep kernel", () => {
   it("reads each time exactly as the generic read path does", () => {
@@ -19,21 +16,7 @@ describe("generated sweep kernel", () => {
         fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 4 })),
         fc.tuple(fc.integer({ min: -1, max: 200 }), fc.nat(5)),
         (events, reads, [w1, w2, hop, hops], [horizon, skip]) => {
-          const table = ev
-            .groupBy("k")
-            .aggregate({
-              n: count({ window: w1 }),
-              s: sum("a", { window: w2 }),
-              m: avg("b", { window: w1 }),
-              lo: min("a", { window: w2 }),
-              hi: max("b", { window: hopping(hop * hops, hop) }),
-              n2: count({ window: tumbling(w2) }),
-              v: variance("a", { window: hopping(hop * hops, hop) }),
-              sd: stddev("b", { window: forever() }),
-              total: sum("b", { window: forever() }),
-              top: max("a", { window: forever() }),
-            })
-            .as("t");
+          const table = kernelTable(w1, w2, hop, hops);
           const layout = layoutOf(table.root);
           const sweep = sweepKernelOf(layout);
           expect(sweep).toBeDefined();
@@ -63,7 +46,7 @@ describe("generated sweep kernel", () => {
   });
 
   it("is not generated where the read kernel is not (window readers)", () => {
-    const table = ev.groupBy("k").aggregate({ top: topK("k", { k: 3, window: 10 }) }).as("t2");
+    const table = kernelEvents.groupBy("k").aggregate({ top: topK("k", { k: 3, window: 10 }) }).as("t2");
     expect(sweepKernelOf(layoutOf(table.root))).toBeUndefined();
   });
 });

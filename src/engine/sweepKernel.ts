@@ -1,6 +1,6 @@
-import type { Layout } from "./layout.js";
 import { featureLines, type KernelShape, type KernelState } from "./readKernel.js";
 import type { FeatureColumn } from "./windowReaders.js";
+import { perLayout } from "./kernelCache.js";
 
 /** What a sweep reads of a key's state beyond the read kernel's (KeyState has these). */
 export interface SweepState extends KernelState {
@@ -75,15 +75,5 @@ export function compileSweepKernel(layout: KernelShape): SweepKernel | undefined
   }
 }
 
-const kernels = new WeakMap<Layout, SweepKernel | null>();
-
 /** The sweep of a layout, compiled once per layout; undefined where the read kernel is (sessions, tiles, window readers). */
-export function sweepKernelOf(layout: Layout): SweepKernel | undefined {
-  if (layout.readKernel === undefined) return undefined;
-  let k = kernels.get(layout);
-  if (k === undefined) {
-    k = compileSweepKernel(layout) ?? null;
-    kernels.set(layout, k);
-  }
-  return k ?? undefined;
-}
+export const sweepKernelOf = perLayout(compileSweepKernel);
