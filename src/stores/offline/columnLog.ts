@@ -45,9 +45,26 @@ export class ColumnLog {
     if (n === 0) return;
     const cols = this.types.map((ft) => newColumn(ft, n));
     this.copy(rows, cols, this.code);
-    this.chunks.push({ length: n, ts: ts.slice(0, n), arrival: merge?.arrival ?? 0, lateFor: merge?.lateFor, cols });
+    this.chunks.push({ length: n, ts: this.sameColumn(cols, ts, n) ?? ts.slice(0, n), arrival: merge?.arrival ?? 0, lateFor: merge?.lateFor, cols });
     this.length += n;
     if (merge !== undefined) this.arrivals = true;
+  }
+
+  /**
+   * The timestamp column when it holds exactly the event times (it does for
+   * every source: the times are read from it), so they are kept once: a
+   * backfill's history is a quarter smaller, and V8 starts a full collection
+   * per 64 MB of typed arrays kept.
+   */
+  private sameColumn(cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>, ts: Float64Array, n: number): Float64Array | undefined {
+    for (let f = 0; f < cols.length; f++) {
+      if ((this.types[f] as FieldType).kind !== "timestamp") continue;
+      const col = cols[f] as Float64Array;
+      let i = 0;
+      while (i < n && col[i] === ts[i]) i++;
+      if (i === n) return col;
+    }
+    return undefined;
   }
 
   /** BatchArrival.lateFor as JSON on the first row of each batch that has it, null elsewhere (for writers); undefined when none. */
