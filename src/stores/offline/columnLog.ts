@@ -5,25 +5,39 @@ import { StringCodes } from "../../core/stringCodes.js";
 /** One appended batch, column by column. */
 interface Chunk {
   readonly length: number;
-  readonly ts: Float64Array;
+  /** The event times, unless they are the values of field `tsField` (then read from its column). */
+  readonly ts: Float64Array | undefined;
+  readonly tsField: number;
   /** The batch's store-wide arrival number (BatchArrival), 0 when none was given. */
   readonly arrival: number;
   readonly lateFor: Readonly<Record<string, number>> | undefined;
-  /** Per field: Float64Array (numbers, NaN = null), Uint8Array (bools, 2 = null) or Int32Array (string codes, −1 = null). */
+  /**
+   * Per field: numbers and timestamps in a Float64Array (NaN = null), or,
+   * when every value is a whole number near `bases[f]`, in an Int32Array of
+   * differences from it (INT32_NULL = null); bools in a Uint8Array (2 =
+   * null); strings as codes in an Int32Array (−1 = null).
+   */
   readonly cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>;
+  /** Per field: the base of a number column stored as Int32 differences; NaN otherwise. */
+  readonly bases: Float64Array;
 }
 
 const BOOL_NULL = 2;
+const INT32_NULL = -2147483648;
 
 type CopyRows = (rows: readonly Row[], cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>, code: (s: string) => number) => void;
 
 /**
  * Appended rows kept column by column, one chunk per appended batch: numbers
  * and timestamps in Float64Arrays (NaN for null: parsed numbers are always
- * finite), booleans in bytes, strings dictionary-coded in Int32Arrays. Parsed
- * row objects then die young, nothing here is traced by the GC except the
- * dictionary, memory is a fraction of the rows', and nothing is ever copied to
- * grow.
+ * finite), or in half the bytes as Int32 differences from a base where a
+ * batch's values are all whole numbers close enough (counts, delays,
+ * millisecond times of a few weeks), booleans in bytes, strings
+ * dictionary-coded in Int32Arrays. Parsed row objects then die young,
+ * nothing here is traced by the GC except the dictionary, memory is a
+ * fraction of the rows', and nothing is ever copied to grow. (V8 starts a
+ * full collection for every 64 MB of typed arrays kept, so the bytes per
+ * row show in a backfill's time.)
  */
 export class ColumnLog {
   readonly fields: readonly string[];
@@ -32,6 +46,8 @@ export class ColumnLog {
   private readonly dict = new StringCodes();
   private readonly copy: CopyRows;
   private readonly code = (s: string): number => this.dict.code(s);
+  /** Per number field, where a batch's values are copied before they are stored (reused). */
+  private scratch: Float64Array[] = [];
   length = 0;
 
   constructor(schema: Schema) {
@@ -43,28 +59,31 @@ export class ColumnLog {
   append(rows: readonly Row[], ts: Float64Array, merge?: BatchArrival): void {
     const n = rows.length;
     if (n === 0) return;
-    const cols = this.types.map((ft) => newColumn(ft, n));
-    this.copy(rows, cols, this.code);
-    this.chunks.push({ length: n, ts: this.sameColumn(cols, ts, n) ?? ts.slice(0, n), arrival: merge?.arrival ?? 0, lateFor: merge?.lateFor, cols });
+    if ((this.scratch[0]?.length ?? 0) < n) this.scratch = this.types.map(() => new Float64Array(Math.max(n, 1024)));
+    const copied = this.types.map((ft, f) => (isNumber(ft) ? (this.scratch[f] as Float64Array) : newColumn(ft, n)));
+    this.copy(rows, copied, this.code);
+    const tsField = this.timesField(copied, ts, n);
+    const bases = new Float64Array(copied.length).fill(Number.NaN);
+    const cols = copied.map((col, f) => (isNumber(this.types[f] as FieldType) ? compactNumbers(col as Float64Array, n, bases, f) : col));
+    this.chunks.push({ length: n, ts: tsField < 0 ? ts.slice(0, n) : undefined, tsField, arrival: merge?.arrival ?? 0, lateFor: merge?.lateFor, cols, bases });
     this.length += n;
     if (merge !== undefined) this.arrivals = true;
   }
 
   /**
-   * The timestamp column when it holds exactly the event times (it does for
-   * every source: the times are read from it), so they are kept once: a
-   * backfill's history is a quarter smaller, and V8 starts a full collection
-   * per 64 MB of typed arrays kept.
+   * The timestamp field whose values are exactly the event times (there is
+   * one for every source: the times are read from it), so they are kept
+   * once; −1 when none.
    */
-  private sameColumn(cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>, ts: Float64Array, n: number): Float64Array | undefined {
+  private timesField(cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>, ts: Float64Array, n: number): number {
     for (let f = 0; f < cols.length; f++) {
       if ((this.types[f] as FieldType).kind !== "timestamp") continue;
       const col = cols[f] as Float64Array;
       let i = 0;
-      while (i < n && col[i] === ts[i]) i++;
-      if (i === n) return col;
+      while (i < n && Object.is(col[i], ts[i])) i++;
+      if (i === n) return f;
     }
-    return undefined;
+    return -1;
   }
 
   /** BatchArrival.lateFor as JSON on the first row of each batch that has it, null elsewhere (for writers); undefined when none. */
@@ -108,7 +127,7 @@ export class ColumnLog {
     let o = 0;
     for (const ch of this.chunks) {
       const col = ch.cols[f];
-      for (let i = 0; i < ch.length; i++) out[o++] = col === undefined ? null : this.decode(f, col, i);
+      for (let i = 0; i < ch.length; i++) out[o++] = col === undefined ? null : this.decode(f, col, ch.bases[f] as number, i);
     }
     return out;
   }
@@ -120,10 +139,12 @@ export class ColumnLog {
     const nf = this.fields.length;
     let o = 0;
     for (const ch of this.chunks) {
-      ts.set(ch.ts, o);
+      if (ch.ts !== undefined) ts.set(ch.ts, o);
+      const tsName = this.fields[ch.tsField];
       for (let i = 0; i < ch.length; i++) {
         const r: Row = {};
-        for (let f = 0; f < nf; f++) r[this.fields[f] as string] = this.decode(f, ch.cols[f] as Float64Array, i);
+        for (let f = 0; f < nf; f++) r[this.fields[f] as string] = this.decode(f, ch.cols[f] as Float64Array, ch.bases[f] as number, i);
+        if (tsName !== undefined) ts[o] = r[tsName] as number;
         rows[o++] = r;
       }
     }
@@ -132,7 +153,7 @@ export class ColumnLog {
     return { rows, ts, ...(arrivals === undefined ? {} : { arrivals }), ...(lateFor === undefined ? {} : { lateFor }) };
   }
 
-  private decode(f: number, col: Float64Array | Uint8Array | Int32Array, i: number): unknown {
+  private decode(f: number, col: Float64Array | Uint8Array | Int32Array, base: number, i: number): unknown {
     const v = col[i] as number;
     switch ((this.types[f] as FieldType).kind) {
       case "string":
@@ -140,9 +161,41 @@ export class ColumnLog {
       case "bool":
         return v === BOOL_NULL ? null : v === 1;
       default:
+        if (base === base) return v === INT32_NULL ? null : v + base;
         return v === v ? v : null;
     }
   }
+}
+
+function isNumber(ft: FieldType): boolean {
+  return ft.kind !== "string" && ft.kind !== "bool";
+}
+
+/**
+ * A batch's numbers as Int32 differences from a base (0, or the first value
+ * when that does not fit an Int32: times) when every value is null or a whole
+ * number whose difference fits (−0 does not: it would come back as 0);
+ * otherwise a copy as they are. Sets bases[f] to the base, or leaves NaN.
+ */
+function compactNumbers(values: Float64Array, n: number, bases: Float64Array, f: number): Float64Array | Int32Array {
+  let base = 0;
+  let i = 0;
+  while (i < n && values[i] !== values[i]) i++;
+  const first = i < n ? (values[i] as number) : 0;
+  if (first > 2147483647 || first < -2147483647) base = first;
+  for (; i < n; i++) {
+    const v = values[i] as number;
+    if (v !== v) continue;
+    const d = v - base;
+    if (d > 2147483647 || d < -2147483647 || d !== Math.floor(d) || (v === 0 && 1 / v < 0)) return values.slice(0, n);
+  }
+  const out = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
+    const v = values[j] as number;
+    out[j] = v === v ? v - base : INT32_NULL;
+  }
+  bases[f] = base;
+  return out;
 }
 
 function newColumn(ft: FieldType, n: number): Float64Array | Uint8Array | Int32Array {
