@@ -178,21 +178,22 @@ function isNumber(ft: FieldType): boolean {
  * otherwise a copy as they are. Sets bases[f] to the base, or leaves NaN.
  */
 function compactNumbers(values: Float64Array, n: number, bases: Float64Array, f: number): Float64Array | Int32Array {
-  let base = 0;
   let i = 0;
   while (i < n && values[i] !== values[i]) i++;
   const first = i < n ? (values[i] as number) : 0;
-  if (first > 2147483647 || first < -2147483647) base = first;
-  for (; i < n; i++) {
-    const v = values[i] as number;
-    if (v !== v) continue;
-    const d = v - base;
-    if (d > 2147483647 || d < -2147483647 || d !== Math.floor(d) || (v === 0 && 1 / v < 0)) return values.slice(0, n);
-  }
+  const base = first > 2147483647 || first < -2147483647 ? first : 0;
+  if (first !== Math.floor(first)) return values.slice(0, n); // fractions: nothing to allocate for
   const out = new Int32Array(n);
   for (let j = 0; j < n; j++) {
     const v = values[j] as number;
-    out[j] = v === v ? v - base : INT32_NULL;
+    if (v !== v) {
+      out[j] = INT32_NULL;
+      continue;
+    }
+    const d = v - base;
+    out[j] = d;
+    // The Int32 store truncates and wraps: reading back what was written tells a whole number in range.
+    if (out[j] !== d || d === INT32_NULL || (v === 0 && 1 / v < 0)) return values.slice(0, n);
   }
   bases[f] = base;
   return out;
