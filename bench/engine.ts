@@ -5,15 +5,20 @@
  *
  *   npm run bench:engine                 # all rows, 3 runs per side
  *   npm run bench:engine -- --rows=500000 --runs=2
+ *   npm run bench:engine -- --duckdb=inprocess   # DuckDB in this process, as before 2026-12-03
  *
  * Data is read once, before any timing: DuckDB loads the parquet file into an
- * in-memory table, and the same rows are streamed into JS objects.
+ * in-memory table, and the same rows are streamed into JS objects. DuckDB
+ * then runs in a child process of its own (see duckdbProcess.ts: in this
+ * process its queries slow the Freshet runs after them), loading the same
+ * table there, untimed.
  */
 import { cpus, loadavg, totalmem } from "node:os";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { WorkerPool } from "../src/engine/parallel/pool.js";
 import { FeatureStore, type EmittedRows } from "../src/index.js";
 import { fullGc, numberArg } from "./benchArgs.js";
+import { DuckDBProcess } from "./duckdbProcess.js";
 import { createFlightsTable, readFlightsTable, type FlightRow } from "./flightsData.js";
 import { airportDelays, FEATURES, flights, windowSql, zeroWhenEmpty } from "./flightsPipeline.js";
 
@@ -21,6 +26,7 @@ import { airportDelays, FEATURES, flights, windowSql, zeroWhenEmpty } from "./fl
 const ROWS = numberArg("rows");
 const RUNS = Math.floor(numberArg("runs") ?? 3);
 const PUSH_BATCH = 10_000;
+const DUCK_IN_PROCESS = process.argv.includes("--duckdb=inprocess");
 const NF = FEATURES.length;
 
 interface Timing {
@@ -112,11 +118,23 @@ async function main(): Promise<void> {
   const threads = (await conn.runAndReadAll("SELECT current_setting('threads')")).getRows()[0]?.[0];
   const workers = WorkerPool.defaultSize();
   console.log(
-    `duckdb: ${String(ver)}, threads=${String(threads)}; Freshet backfill: main thread + ${workers} aggregate worker thread(s) (workers: "auto"), push: one thread`,
+    `duckdb: ${String(ver)}, threads=${String(threads)}, ${DUCK_IN_PROCESS ? "in this process" : "in a child process"}; Freshet backfill: main thread + ${workers} aggregate worker thread(s) (workers: "auto"), push: one thread`,
   );
   let t0 = performance.now();
   const total = await createFlightsTable(conn, "flights", ROWS === undefined ? {} : { limit: ROWS });
   const rows: FlightRow[] = await readFlightsTable(conn, "flights");
+  const child = DUCK_IN_PROCESS ? undefined : await DuckDBProcess.start(ROWS);
+  if (child !== undefined) {
+    conn.closeSync();
+    instance.closeSync();
+  }
+  /** One DuckDB query: its wall time, the cores DuckDB kept busy, the rows. */
+  const duck = async (sql: string): Promise<{ ms: number; cores: number; rows: unknown[][] }> => {
+    if (child !== undefined) return child.run(sql);
+    let result: unknown[][] = [];
+    const t = await timed(async () => void (result = (await conn.runAndReadAll(sql)).getRows() as unknown[][]));
+    return { ...t, rows: result };
+  };
   const loadMs = performance.now() - t0;
   if (rows.length !== total) throw new Error(`loaded ${rows.length} rows, table has ${total}`);
   const events = rows.length;
@@ -193,7 +211,7 @@ async function main(): Promise<void> {
     }
     // (c) DuckDB window SQL: all five features per event, summed.
     fullGc();
-    const d = await timed(async () => void (await conn.runAndReadAll(duckSql)));
+    const d = await duck(duckSql);
     duckMs.push(d.ms);
     cores.duck.push(d.cores);
     const side = (ms: number[], c: number[]): string => `${fmtMs(ms[run] as number)} (${(c[run] as number).toFixed(2)} cores)`;
@@ -207,7 +225,7 @@ async function main(): Promise<void> {
   const distinctSql = `SELECT count(*)::DOUBLE, ${FEATURES.map((f) => `sum(${f.name})::DOUBLE, count(${f.name})::DOUBLE`).join(", ")}
     FROM (SELECT DISTINCT * FROM (${windowSql("flights")}))`;
   t0 = performance.now();
-  const distinctRow: readonly unknown[] = (await conn.runAndReadAll(distinctSql)).getRows()[0] ?? [];
+  const distinctRow: readonly unknown[] = (await duck(distinctSql)).rows[0] ?? [];
   const distinctMs = performance.now() - t0;
   console.log("");
 
@@ -271,7 +289,7 @@ async function main(): Promise<void> {
   const onlineSql = `SELECT origin, ${FEATURES.map((f) => `(${f.fn}(${f.field ?? "*"}) FILTER (WHERE ts > ${last} - ${f.windowMs}))::DOUBLE AS ${f.name}`).join(", ")}
     FROM flights WHERE distance > 0 AND ts <= ${last} GROUP BY origin`;
   const duckOnline = new Map<string, readonly unknown[]>();
-  for (const r of (await conn.runAndReadAll(onlineSql)).getRows()) duckOnline.set(String(r[0]), r);
+  for (const r of (await duck(onlineSql)).rows) duckOnline.set(String(r[0]), r);
   let onlineDiffs = 0;
   for (const r of online) {
     const d = duckOnline.get(String(r["origin"]));
@@ -292,8 +310,11 @@ async function main(): Promise<void> {
   console.log(`getOnline at the watermark vs DuckDB, ${online.length} origins x ${NF} features: ${onlineDiffs === 0 ? "all equal" : `${onlineDiffs} differ`}`);
   console.log(`consistent: ${consistent ? "yes" : "no"}`);
   console.log(`\nbench wall time ${fmtMs(performance.now() - started)}`);
-  conn.closeSync();
-  instance.closeSync();
+  if (child !== undefined) child.close();
+  else {
+    conn.closeSync();
+    instance.closeSync();
+  }
   if (!consistent) process.exitCode = 1;
 }
 

@@ -33,10 +33,13 @@ export async function replayDataset(runtime: Runtime, deadLetters: DeadLetterSin
   const src = runtime.sources.get(def.name);
   if (src === undefined) throw new Error(`replay: unknown source ${def.name}`);
   const parallel = new ParallelTables(src, o);
+  // An input known to be large enough goes to the workers from its first row: moving
+  // the tables' state there part way costs more than the rows before it.
+  const parallelAfter = size !== undefined && size >= o.parallelAfter ? 0 : o.parallelAfter;
   let ok = false;
   try {
     const ingest = async (rows: Row[], ts: Float64Array, before: number): Promise<void> => {
-      if (before >= o.parallelAfter) await parallel.start();
+      if (before >= parallelAfter) await parallel.start();
       await runtime.ingestAsync(def.name, rows, ts, o.emit);
       await parallel.drain();
     };
