@@ -19,6 +19,17 @@ export const fullGc: () => void = (() => {
   return typeof fn === "function" ? (fn as () => void) : () => {};
 })();
 
+/**
+ * A full GC, then a pause (1 s by default) before the next measured run: the
+ * collection's concurrent sweeping and the memory it hands back run on after
+ * `gc()` returns, and would otherwise be billed to the next run (on 2 cores,
+ * to whichever side wanted the second core).
+ */
+export async function settle(ms = 1000): Promise<void> {
+  fullGc();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** The median of some timings or rates (the mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);

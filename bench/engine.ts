@@ -17,7 +17,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { WorkerPool } from "../src/engine/parallel/pool.js";
 import { FeatureStore, type EmittedRows } from "../src/index.js";
-import { fullGc, numberArg } from "./benchArgs.js";
+import { numberArg, settle } from "./benchArgs.js";
 import { DuckDBProcess } from "./duckdbProcess.js";
 import { createFlightsTable, readFlightsTable, type FlightRow } from "./flightsData.js";
 import { airportDelays, FEATURES, flights, windowSql, zeroWhenEmpty } from "./flightsPipeline.js";
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   let online: Array<Record<string, unknown>> = [];
   for (let run = 0; run < RUNS; run++) {
     // (a) Freshet offline backfill, every emitted row folded into a checksum.
-    fullGc();
+    await settle();
     {
       const store = await FeatureStore.open();
       await store.apply([flights, airportDelays]);
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
       else if (!sum.equals(freshetSum)) stableChecksum = false;
     }
     // (a1) The same backfill on the calling thread alone (workers: 0).
-    fullGc();
+    await settle();
     {
       const store = await FeatureStore.open();
       await store.apply([flights, airportDelays]);
@@ -195,7 +195,7 @@ async function main(): Promise<void> {
       if (freshetSum !== undefined && !sum.equals(freshetSum)) stableChecksum = false;
     }
     // (b) Freshet online push in batches of 10,000, then one online read of every airport.
-    fullGc();
+    await settle();
     {
       const store = await FeatureStore.open({ clock: "event" });
       await store.apply([flights, airportDelays]);
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
       await store.close();
     }
     // (c) DuckDB window SQL: all five features per event, summed.
-    fullGc();
+    await settle();
     const d = await duck(duckSql);
     duckMs.push(d.ms);
     cores.duck.push(d.cores);
