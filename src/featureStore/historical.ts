@@ -4,7 +4,7 @@ import { KeyState } from "../engine/keyState.js";
 import type { TableRuntime } from "../engine/runtime.js";
 import type { OperatorTableRuntime } from "../engine/operatorTable.js";
 import { compileSteps } from "../engine/rowSteps.js";
-import { pipelineOf, stepChain, type Pipeline, type Row, type SourceDef } from "../plan/nodes.js";
+import { pipelineOf, stepChain, type Pipeline, type PlanNode, type Row, type SourceDef } from "../plan/nodes.js";
 import { LookupState, lookupJoin } from "../engine/lookupJoin.js";
 import { branchSteps } from "../engine/branchSteps.js";
 import type { Batch, RowSteps } from "../engine/rowSteps.js";
@@ -88,8 +88,13 @@ export function replayHistory(
  * the online state. Nothing is forgotten (watermarks stay at −∞), so an
  * interval join makes every pair it made online.
  */
-function branchInput(table: string, p: Pipeline, history: (name: string) => HistoryBatch, lateness: number): { rows: Row[]; ts: Float64Array } {
-  const steps = branchSteps(p, lateness, () => ({ left: Number.NEGATIVE_INFINITY, right: Number.NEGATIVE_INFINITY }));
+function branchInput(
+  table: string,
+  p: Pipeline,
+  history: (name: string) => HistoryBatch,
+  lateness: number,
+  steps = branchSteps(p, lateness, () => ({ left: Number.NEGATIVE_INFINITY, right: Number.NEGATIVE_INFINITY })),
+): { rows: Row[]; ts: Float64Array } {
   const outs: Batch[] = [];
   const run = (name: string, b: Batch, lateBefore = Number.NEGATIVE_INFINITY): void => {
     const s = steps.get(name) as RowSteps;
@@ -120,6 +125,27 @@ function branchInput(table: string, p: Pipeline, history: (name: string) => Hist
   batches.sort((x, y) => x.arrival - y.arrival);
   for (const { name, b, lateBefore } of batches) run(name, b, lateBefore);
   return sortByEventTime(outs);
+}
+
+/** Whether a union's or interval join's steps keep rows between batches (an interval join, a dedup). */
+export function keepsRows(root: PlanNode): boolean {
+  const p = pipelineOf(root);
+  const steps = [...(p.branches ?? []).flatMap((b) => b.steps), ...p.post];
+  return p.interval !== undefined || steps.some((s) => s.kind === "dedup");
+}
+
+/**
+ * Runs a union's or interval join's history through the table's own online
+ * steps, in the order it was processed, and drops the output: afterwards the
+ * steps hold what they would hold had the rows arrived online (an interval
+ * join forgets by the sources' current watermarks).
+ */
+export function seedBranchSteps(table: TableRuntime, histories: ReadonlyMap<string, HistoryBatch>): void {
+  const u = table.union;
+  if (u === undefined) return;
+  const p = pipelineOf(table.def.root);
+  const history = (name: string): HistoryBatch => histories.get(name) ?? { rows: [], ts: new Float64Array(0) };
+  branchInput(table.def.name, p, history, table.source.def.lateness, new Map(u.steps));
 }
 
 /** The rows at or after `from`. */
