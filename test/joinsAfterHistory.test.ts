@@ -1,8 +1,9 @@
 /**
- * Online joins meet the events recorded before them: a table applied to
- * datasets that already have events, and a data directory reopened after a
- * restart, join new events with the earlier ones online exactly as
- * point-in-time reads (which replay the history) do.
+ * Online joins and dedups meet the events recorded before them: a table
+ * applied to datasets that already have events, and a data directory
+ * reopened after a restart, join (and deduplicate) new events with the
+ * earlier ones online exactly as point-in-time reads (which replay the
+ * history) do.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -26,6 +27,8 @@ const deduped = imp
   .groupBy("user")
   .aggregate({ n: count({ window: "1h" }) })
   .as("deduped");
+
+const dedupOne = imp.dedup({ by: ["user", "v"], window: "1h" }).groupBy("user").aggregate({ n: count({ window: "1h" }) }).as("dedup_one");
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -51,10 +54,10 @@ describe("online joins with events recorded before them", () => {
     await store.close();
   });
 
-  it("a lookup join, an interval join and a dedup after a union keep meeting earlier events across a restart of a data directory", async () => {
+  it("a lookup join, an interval join, a dedup after a union and a dedup of one source keep meeting earlier events across a restart of a data directory", async () => {
     const dir = await mkdtemp(join(tmpdir(), "freshet-joins-"));
     dirs.push(dir);
-    const defs = [users, orders, imp, clk, withAge, pairs, deduped];
+    const defs = [users, orders, imp, clk, withAge, pairs, deduped, dedupOne];
     let store = await FeatureStore.open({ dir, clock: "event" });
     await store.apply(defs);
     await store.push("users", [{ user: "u", age: 30, ts: 1000 }]);
@@ -74,6 +77,8 @@ describe("online joins with events recorded before them", () => {
     expect(await both(store, "pairs", 1600)).toEqual({ online: [{ user: "u", n: 1, clicked: 2 }], offline: [{ user: "u", n: 1, clicked: 2 }] });
     // imp v1 @1000, clk v7 @900, clk v2 @1600; imp v1 @1700 repeats (u, 1) within the hour.
     expect(await both(store, "deduped", 1600)).toEqual({ online: [{ user: "u", n: 3 }], offline: [{ user: "u", n: 3 }] });
+    // The same dedup on one source: imp v1 @1700 repeats imp v1 @1000.
+    expect(await both(store, "dedup_one", 1700)).toEqual({ online: [{ user: "u", n: 1 }], offline: [{ user: "u", n: 1 }] });
     await store.close();
   });
 

@@ -25,7 +25,7 @@ import { computeOnDemand } from "./onDemand.js";
 import { Subscriptions } from "./subscriptions.js";
 import type { OperatorTableRuntime } from "../engine/operatorTable.js";
 import type { PolicyStats } from "../engine/policies/policyStats.js";
-import { keepsRows, replayOperatorHistory, seedBranchSteps, sourcesOf } from "./historical.js";
+import { keepsRows, replayOperatorHistory, seedBranchSteps, seedSteps, sourcesOf } from "./historical.js";
 import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
@@ -150,7 +150,7 @@ export class FeatureStore {
         t.operator.markDirty([...t.operator.states.values()]);
         t.operator.advanceWatermark(t.source.watermark);
       }
-      await this.seedOnlineJoins(tables, hadLookup);
+      await this.seedOnlineState(tables, hadLookup);
       // Operator tables keep their outputs in memory: rebuilt from the history they read.
       for (const t of operatorTables) {
         const src = t.source.def;
@@ -167,15 +167,16 @@ export class FeatureStore {
   }
 
   /**
-   * What online joins keep in memory, from the recorded history, for tables
-   * just applied (after a restart, or to datasets that already have events):
+   * What a table's online joins and steps keep in memory, from the recorded
+   * history, for tables just applied (after a restart, or to datasets that
+   * already have events):
    * a joined dataset's versions for lookups, and the rows an interval join
    * or a dedup keeps (the history replayed through the table's own steps,
    * their output dropped: the table's state already counts it). Without
    * this, events arriving now would not meet the earlier ones online, while
    * point-in-time reads, which replay the history, would.
    */
-  private async seedOnlineJoins(tables: readonly TableRuntime[], hadLookup: ReadonlySet<SourceRuntime>): Promise<void> {
+  private async seedOnlineState(tables: readonly TableRuntime[], hadLookup: ReadonlySet<SourceRuntime>): Promise<void> {
     const scan = (d: SourceDef): Promise<HistoryBatch> | undefined =>
       d.record === false || (this.history.version(d.name) === 0 && this.runtime.sources.get(d.name)?.accepted === 0) ? undefined : this.history.scan(d.name, d.schema, d.timestamp);
     for (const t of tables) {
@@ -184,14 +185,15 @@ export class FeatureStore {
         const h = await scan(right.def);
         if (h !== undefined) right.lookup.add(h.rows, h.ts);
       }
-      if (t.union !== undefined && keepsRows(t.def.root)) {
-        const histories = new Map<string, HistoryBatch>();
-        for (const d of sourcesOf(t)) {
-          const h = await scan(d);
-          if (h !== undefined) histories.set(d.name, h);
-        }
-        if (histories.size > 0) seedBranchSteps(t, histories);
+      if (!keepsRows(t.def.root)) continue;
+      const histories = new Map<string, HistoryBatch>();
+      for (const d of sourcesOf(t)) {
+        const h = await scan(d);
+        if (h !== undefined) histories.set(d.name, h);
       }
+      if (histories.size === 0) continue;
+      if (t.union !== undefined) seedBranchSteps(t, histories);
+      else seedSteps(t, histories);
     }
   }
 

@@ -127,11 +127,28 @@ function branchInput(
   return sortByEventTime(outs);
 }
 
-/** Whether a union's or interval join's steps keep rows between batches (an interval join, a dedup). */
+/** Whether a table's steps keep rows between batches (an interval join, a dedup anywhere). */
 export function keepsRows(root: PlanNode): boolean {
   const p = pipelineOf(root);
-  const steps = [...(p.branches ?? []).flatMap((b) => b.steps), ...p.post];
+  const steps = [...p.pre, ...(p.branches ?? []).flatMap((b) => b.steps), ...p.post];
   return p.interval !== undefined || steps.some((s) => s.kind === "dedup");
+}
+
+/**
+ * The same as seedBranchSteps for a table of one source (and a lookup join):
+ * its history, in the order it was processed, through the table's own
+ * steps before the join, the join (its lookups loaded first) and the steps
+ * after, the output dropped.
+ */
+export function seedSteps(table: TableRuntime, histories: ReadonlyMap<string, HistoryBatch>): void {
+  const h = histories.get(table.source.def.name);
+  if (h === undefined || table.union !== undefined) return;
+  const out = table.steps({ rows: h.rows as Row[], ts: h.ts });
+  table.steps.commit();
+  const j = table.join;
+  if (j === undefined || j.right.lookup === undefined) return;
+  j.post(lookupJoin(j.node, j.right.lookup, out));
+  j.post.commit();
 }
 
 /**
