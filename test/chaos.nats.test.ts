@@ -182,10 +182,11 @@ describe.each(variants)("chaos: SIGKILL during a NATS JetStream job, $name", (v)
     for (;;) {
       const info = await jsm.consumers.info(stream, "chaos_job").catch(() => undefined);
       if (info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq === N) break;
+      if (last.child.exitCode !== null || last.child.signalCode !== null) throw new Error(`the draining job exited (${String(last.child.exitCode ?? last.child.signalCode)}):\n${last.output}`);
       await sleep(200);
     }
     last.child.kill("SIGTERM");
-    expect(await last.exited).toBe(0);
+    expect(await last.exited, `the draining job's stderr:\n${last.output}`).toBe(0);
     console.log(`chaos (${v.name}): ${KILLS} kills (${duringCheckpoint} left a checkpoint half-written), restart to running: ${restartMs.map((m) => m.toFixed(0)).join(", ")} ms`);
     // A file checkpoint killed mid-write leaves its temporary file; a Redis transaction cannot be left half-done.
     if (v.name === "checkpoint files") expect(duringCheckpoint).toBeGreaterThanOrEqual(1);

@@ -137,7 +137,31 @@ program
     const level = logLevel(opts.logLevel);
     const log = (line: string): void => void process.stderr.write(`${line}\n`);
     const { startJob } = await import("./run.js");
-    const running = await startJob(
+    // Signals are handled from before the job says it is running: one that
+    // arrives while it starts stops it cleanly once it has started.
+    let running: Awaited<ReturnType<typeof startJob>> | undefined;
+    let requested: { code: number; message: string } | undefined;
+    let exiting = false;
+    const exit = (code: number, message?: string): void => {
+      if (exiting) return;
+      if (running === undefined) {
+        requested ??= { code, message: message ?? "" };
+        return;
+      }
+      exiting = true;
+      if (message !== undefined && message !== "") log(message);
+      running.close().then(
+        () => process.exit(code),
+        (e: unknown) => {
+          // A failed job's error was reported already; anything else is news.
+          if (code === 0) log(`freshet: closing failed: ${(e as Error).message}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.once("SIGINT", () => exit(0, "freshet: stopping (SIGINT): finishing the batch in flight, checkpointing"));
+    process.once("SIGTERM", () => exit(0, "freshet: stopping (SIGTERM): finishing the batch in flight, checkpointing"));
+    running = await startJob(
       {
         module,
         serve: opts.serve,
@@ -151,23 +175,8 @@ program
       },
       log,
     );
-    let exiting = false;
-    const exit = (code: number, message?: string): void => {
-      if (exiting) return;
-      exiting = true;
-      if (message !== undefined) log(message);
-      running.close().then(
-        () => process.exit(code),
-        (e: unknown) => {
-          // A failed job's error was reported already; anything else is news.
-          if (code === 0) log(`freshet: closing failed: ${(e as Error).message}`);
-          process.exit(1);
-        },
-      );
-    };
     running.job.done.catch((e: unknown) => exit(1, `freshet: the job failed: ${(e as Error).message}`));
-    process.once("SIGINT", () => exit(0, "freshet: stopping (SIGINT): finishing the batch in flight, checkpointing"));
-    process.once("SIGTERM", () => exit(0, "freshet: stopping (SIGTERM): finishing the batch in flight, checkpointing"));
+    if (requested !== undefined) exit(requested.code, requested.message);
   });
 
 program
