@@ -140,45 +140,14 @@ class ParallelTables {
  * flights rows, this 41-42.
  */
 function arrayInTimeOrder(rows: readonly unknown[], field: string): boolean {
-  let check = orderChecks.get(field);
-  if (check === undefined) orderChecks.set(field, (check = compileOrderCheck(field)));
-  return check(rows, toEpochMs);
-}
-
-type OrderCheck = (rows: readonly unknown[], toMs: (v: unknown) => number | undefined) => boolean;
-const orderChecks = new Map<string, OrderCheck>();
-
-/** The order check with the field name in the code: a named property load per row, not a keyed one. */
-function compileOrderCheck(field: string): OrderCheck {
-  try {
-    return new Function(
-      "rows",
-      "toMs",
-      `let last = -Infinity;
-for (let i = 0; i < rows.length; i++) {
-  const r = rows[i];
-  if (typeof r !== "object" || r === null) return false;
-  const v = r[${JSON.stringify(field)}];
-  const t = typeof v === "number" ? v : toMs(v);
-  if (t === undefined || t < last) return false;
-  last = t;
-}
-return true;
-//# sourceURL=freshet-generated/order-check.js`,
-    ) as OrderCheck;
-  } catch {
-    // Code generation disabled: the same check, interpreted.
-    return (rows, toMs) => {
-      let last = Number.NEGATIVE_INFINITY;
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i];
-        if (typeof r !== "object" || r === null) return false;
-        const v = (r as Record<string, unknown>)[field];
-        const t = typeof v === "number" ? v : toMs(v);
-        if (t === undefined || t < last) return false;
-        last = t;
-      }
-      return true;
-    };
+  let last = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (typeof r !== "object" || r === null) return false;
+    const v = (r as Record<string, unknown>)[field];
+    const t = typeof v === "number" ? v : toEpochMs(v);
+    if (t === undefined || t < last) return false;
+    last = t;
   }
+  return true;
 }
