@@ -273,10 +273,13 @@ export class Runtime {
     // A union table's watermark may be ahead of this source's (it was idle):
     // its rows behind the table's watermark are late for that table. The
     // history records the watermarks that dropped rows, for replays.
-    const lateFor: Record<string, number> = {};
+    let lateFor: Record<string, number> | undefined;
     const inputs = p.inputs.map((b, i) => {
       const table = src.tables[i] as TableRuntime;
-      return table.union === undefined ? b : this.lateForTable(table, b, src, lateFor);
+      if (table.union === undefined) return b;
+      const kept = this.lateForTable(table, b, src);
+      if (kept !== b) (lateFor ??= {})[table.def.name] = table.watermark;
+      return kept;
     });
     for (const table of src.tables) table.stepsFor(src).commit();
     for (const table of src.operatorTables) table.steps.commit();
@@ -286,8 +289,7 @@ export class Runtime {
     if (acceptedRows.length === 0) return 0;
     if (src.def.record !== false) {
       const merged = src.tables.some((t) => t.union !== undefined);
-      const dropped = Object.keys(lateFor).length > 0 ? lateFor : undefined;
-      this.history.append(src.def.name, src.def.schema, acceptedRows, acceptedTs, merged ? { arrival: ++this.arrivals, lateFor: dropped } : undefined);
+      this.history.append(src.def.name, src.def.schema, acceptedRows, acceptedTs, merged ? { arrival: ++this.arrivals, lateFor } : undefined);
     }
     src.lookup?.add(acceptedRows, acceptedTs);
     src.finished = false;
@@ -314,11 +316,8 @@ export class Runtime {
     return acceptedRows.length;
   }
 
-  /**
-   * Keeps the rows at or after a union table's watermark; the others are
-   * dead-lettered as late for the table, and the watermark noted in `lateFor`.
-   */
-  private lateForTable(table: TableRuntime, b: Batch, src: SourceRuntime, lateFor: Record<string, number>): Batch {
+  /** Keeps the rows at or after a union table's watermark (`b` itself when all are); the others are dead-lettered as late for the table. */
+  private lateForTable(table: TableRuntime, b: Batch, src: SourceRuntime): Batch {
     const wm = table.watermark;
     if (!Number.isFinite(wm)) return b;
     const rows: Row[] = [];
@@ -331,7 +330,6 @@ export class Runtime {
         continue;
       }
       this.deadLetters.add(lateLetter(src.def.name, b.rows[i], t, wm, `of union table "${table.def.name}" (the source was idle while the other went on)`));
-      lateFor[table.def.name] = wm;
     }
     return rows.length === b.rows.length ? b : { rows, ts: Float64Array.from(ts) };
   }
