@@ -25,7 +25,7 @@ import { computeOnDemand } from "./onDemand.js";
 import { Subscriptions } from "./subscriptions.js";
 import type { OperatorTableRuntime } from "../engine/operatorTable.js";
 import type { PolicyStats } from "../engine/policies/policyStats.js";
-import { keepsRows, replayOperatorHistory, seedBranchSteps, seedSteps, sourcesOf } from "./historical.js";
+import { keepsRows, replayOperatorHistory, seedSteps, sourcesOf } from "./historical.js";
 import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
@@ -191,9 +191,7 @@ export class FeatureStore {
         const h = await scan(d);
         if (h !== undefined) histories.set(d.name, h);
       }
-      if (histories.size === 0) continue;
-      if (t.union !== undefined) seedBranchSteps(t, histories);
-      else seedSteps(t, histories);
+      if (histories.size > 0) seedSteps(t, histories);
     }
   }
 

@@ -93,7 +93,7 @@ function branchInput(
   p: Pipeline,
   history: (name: string) => HistoryBatch,
   lateness: number,
-  steps = branchSteps(p, lateness, () => ({ left: Number.NEGATIVE_INFINITY, right: Number.NEGATIVE_INFINITY })),
+  steps: ReadonlyMap<string, RowSteps> = branchSteps(p, lateness, () => ({ left: Number.NEGATIVE_INFINITY, right: Number.NEGATIVE_INFINITY })),
 ): { rows: Row[]; ts: Float64Array } {
   const outs: Batch[] = [];
   const run = (name: string, b: Batch, lateBefore = Number.NEGATIVE_INFINITY): void => {
@@ -135,34 +135,29 @@ export function keepsRows(root: PlanNode): boolean {
 }
 
 /**
- * The same as seedBranchSteps for a table of one source (and a lookup join):
- * its history, in the order it was processed, through the table's own
- * steps before the join, the join (its lookups loaded first) and the steps
- * after, the output dropped.
+ * Runs a table's history through its own online steps, in the order it was
+ * processed, and drops the output: afterwards the steps hold what they would
+ * hold had the rows arrived online (an interval join forgets by the sources'
+ * current watermarks). A union's or interval join's batches go as
+ * branchInput orders them; one source's history through the steps before
+ * its lookup join and, when the steps after it keep rows, the join (its
+ * lookups loaded first) and those steps.
  */
 export function seedSteps(table: TableRuntime, histories: ReadonlyMap<string, HistoryBatch>): void {
+  const p = pipelineOf(table.def.root);
+  if (table.union !== undefined) {
+    const history = (name: string): HistoryBatch => histories.get(name) ?? { rows: [], ts: new Float64Array(0) };
+    branchInput(table.def.name, p, history, table.source.def.lateness, table.union.steps);
+    return;
+  }
   const h = histories.get(table.source.def.name);
-  if (h === undefined || table.union !== undefined) return;
+  if (h === undefined) return;
   const out = table.steps({ rows: h.rows as Row[], ts: h.ts });
   table.steps.commit();
   const j = table.join;
-  if (j === undefined || j.right.lookup === undefined) return;
+  if (j === undefined || j.right.lookup === undefined || !p.post.some((s) => s.kind === "dedup")) return;
   j.post(lookupJoin(j.node, j.right.lookup, out));
   j.post.commit();
-}
-
-/**
- * Runs a union's or interval join's history through the table's own online
- * steps, in the order it was processed, and drops the output: afterwards the
- * steps hold what they would hold had the rows arrived online (an interval
- * join forgets by the sources' current watermarks).
- */
-export function seedBranchSteps(table: TableRuntime, histories: ReadonlyMap<string, HistoryBatch>): void {
-  const u = table.union;
-  if (u === undefined) return;
-  const p = pipelineOf(table.def.root);
-  const history = (name: string): HistoryBatch => histories.get(name) ?? { rows: [], ts: new Float64Array(0) };
-  branchInput(table.def.name, p, history, table.source.def.lateness, new Map(u.steps));
 }
 
 /** The rows at or after `from`. */
