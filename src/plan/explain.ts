@@ -1,5 +1,5 @@
 import { formatDuration } from "../core/duration.js";
-import { sourceOf, type PlanNode } from "./nodes.js";
+import { sourceOf, unionBranches, type PlanNode } from "./nodes.js";
 
 /** A short, indented text rendering of a table's plan, root first. */
 export function explainTable(table: { readonly name: string; readonly root: PlanNode }): string {
@@ -13,21 +13,6 @@ export function explainTable(table: { readonly name: string; readonly root: Plan
     depth++;
   }
   return lines.join("\n");
-}
-
-/** The source datasets a stream reads, through nested unions (in definition order, each once). */
-function sourcesIn(node: PlanNode): string[] {
-  const out: string[] = [];
-  const walk = (n: PlanNode): void => {
-    if (n.kind === "source") {
-      if (!out.includes(n.source.name)) out.push(n.source.name);
-      return;
-    }
-    walk(n.input);
-    if (n.kind === "union") walk(n.other);
-  };
-  walk(node);
-  return out;
 }
 
 function describeWindow(size: number, hop: number | undefined): string {
@@ -64,7 +49,7 @@ function describe(node: PlanNode): string {
     case "intervalJoin":
       return `interval join ${sourceOf(node.other).name} on [${node.on.join(", ")}] = [${node.otherOn.join(", ")}], right from ${node.lower === 0 ? "0ms" : formatDuration(node.lower)} before to ${node.upper === 0 ? "0ms" : formatDuration(node.upper)} after`;
     case "union":
-      return `union with ${sourcesIn(node.other).join(" ∪ ")}`;
+      return `union with ${[...new Set(unionBranches(node.other).map((b) => b.source.name))].join(" ∪ ")}`;
     case "join":
       return `${node.how} join ${node.right.name} on [${node.on.join(", ")}]${node.within === undefined ? "" : ` within ${formatDuration(node.within)}`} as of event time`;
     case "operator":

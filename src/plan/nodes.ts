@@ -346,7 +346,7 @@ type Branch = { readonly source: SourceDef; readonly steps: StepNode[] };
  * own steps and the steps after the inner unions it passes. A dedup after an
  * inner union would see each stream alone, so it is refused there.
  */
-function unionBranches(node: PlanNode): Branch[] {
+export function unionBranches(node: PlanNode): Branch[] {
   switch (node.kind) {
     case "source":
       return [{ source: node.source, steps: [] }];

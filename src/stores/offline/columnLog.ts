@@ -67,7 +67,6 @@ export class ColumnLog {
     const cols = copied.map((col, f) => (isNumber(this.types[f] as FieldType) ? compactNumbers(col as Float64Array, n, bases, f) : col));
     this.chunks.push({ length: n, ts: tsField < 0 ? ts.slice(0, n) : undefined, tsField, arrival: merge?.arrival ?? 0, lateFor: merge?.lateFor, cols, bases });
     this.length += n;
-    if (merge !== undefined) this.arrivals = true;
   }
 
   /**
@@ -105,12 +104,9 @@ export class ColumnLog {
     return out.size === 0 ? undefined : out;
   }
 
-  /** Whether any batch came with an arrival number. */
-  private arrivals = false;
-
   /** Each row's arrival number (0 for none), or undefined when no batch had one. */
   arrivalColumn(): Float64Array | undefined {
-    if (!this.arrivals) return undefined;
+    if (!this.chunks.some((ch) => ch.arrival > 0)) return undefined;
     const out = new Float64Array(this.length);
     let o = 0;
     for (const ch of this.chunks) {
