@@ -53,9 +53,11 @@ export interface MaterializeOptions {
   readonly onTableRows?: (table: string, rows: EmittedRows) => void;
   /**
    * Worker threads the tables' key groups are spread over during the replay.
-   * "auto" (the default) uses one per core beyond the first (at most 8), once
-   * more than 200,000 rows have been replayed; a number uses that many from
-   * the first batch; 0 keeps everything on the calling thread.
+   * "auto" (the default) uses one per core beyond the first (at most 8): from
+   * the first batch for an input known to hold 200,000 rows or more (an
+   * array, a source that tells its size), otherwise once 200,000 rows have
+   * been replayed; a number uses that many from the first batch; 0 keeps
+   * everything on the calling thread.
    */
   readonly workers?: number | "auto";
   /**

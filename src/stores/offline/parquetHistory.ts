@@ -14,8 +14,8 @@ import { concatHistory, type BatchArrival, type HistoryBatch, type HistoryStore 
  * milliseconds (UTC). Batches appended with a BatchArrival add a DOUBLE
  * column ARRIVAL_COLUMN to their part (parts without it read as arrival 0)
  * and, when some had rows dropped as late by union tables, a STRING column
- * LATE_FOR_COLUMN (JSON on a batch's first row). A part is written to a temporary name and renamed, so a
- * crash never leaves half a part behind.
+ * LATE_FOR_COLUMN (JSON on a batch's first row). A part is written to a
+ * temporary name and renamed, so a crash never leaves half a part behind.
  */
 export class ParquetHistory implements HistoryStore {
   private readonly pending = new Map<string, ColumnLog>();
