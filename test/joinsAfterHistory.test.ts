@@ -35,11 +35,11 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-/** getOnline at `at` and getHistorical at `at`, the latter without its ts. */
-async function both(store: FeatureStore, table: string, at: number): Promise<{ online: unknown; offline: unknown }> {
+/** getOnline at `at` and getHistorical at `at` (without its ts) both give user u's `want`. */
+async function expectBoth(store: FeatureStore, table: string, at: number, want: Record<string, unknown>): Promise<void> {
   const online = await store.getOnline(table, [{ user: "u" }], { at });
   const offline = (await store.getHistorical(table, [{ user: "u", ts: at }])).map(({ ts: _ts, ...r }) => r);
-  return { online, offline };
+  expect({ online, offline }).toEqual({ online: [{ user: "u", ...want }], offline: [{ user: "u", ...want }] });
 }
 
 describe("online joins with events recorded before them", () => {
@@ -50,7 +50,7 @@ describe("online joins with events recorded before them", () => {
     await store.apply([withAge]);
     await store.push("orders", [{ user: "u", amount: 5, ts: 1500 }]);
     await store.push("users", [{ user: "u", age: 31, ts: 1600 }]); // moves the joined side past the order
-    expect(await both(store, "with_age", 1500)).toEqual({ online: [{ user: "u", n: 1, ages: 30 }], offline: [{ user: "u", n: 1, ages: 30 }] });
+    await expectBoth(store, "with_age", 1500, { n: 1, ages: 30 });
     await store.close();
   });
 
@@ -72,13 +72,13 @@ describe("online joins with events recorded before them", () => {
     // A click 600 ms after the impression before the restart pairs with it; a repeated (user, v) is dropped.
     await store.push("clk", [{ user: "u", v: 2, ts: 1600 }]);
     await store.push("imp", [{ user: "u", v: 1, ts: 1700 }]);
-    expect(await both(store, "with_age", 1500)).toEqual({ online: [{ user: "u", n: 1, ages: 30 }], offline: [{ user: "u", n: 1, ages: 30 }] });
+    await expectBoth(store, "with_age", 1500, { n: 1, ages: 30 });
     // One pair: imp 1000 with clk 1600 (within 1 s after it); clk 900 is before imp 1000, clk 1600 before imp 1700.
-    expect(await both(store, "pairs", 1600)).toEqual({ online: [{ user: "u", n: 1, clicked: 2 }], offline: [{ user: "u", n: 1, clicked: 2 }] });
+    await expectBoth(store, "pairs", 1600, { n: 1, clicked: 2 });
     // imp v1 @1000, clk v7 @900, clk v2 @1600; imp v1 @1700 repeats (u, 1) within the hour.
-    expect(await both(store, "deduped", 1600)).toEqual({ online: [{ user: "u", n: 3 }], offline: [{ user: "u", n: 3 }] });
+    await expectBoth(store, "deduped", 1600, { n: 3 });
     // The same dedup on one source: imp v1 @1700 repeats imp v1 @1000.
-    expect(await both(store, "dedup_one", 1700)).toEqual({ online: [{ user: "u", n: 1 }], offline: [{ user: "u", n: 1 }] });
+    await expectBoth(store, "dedup_one", 1700, { n: 1 });
     await store.close();
   });
 
@@ -88,7 +88,7 @@ describe("online joins with events recorded before them", () => {
     await store.push("imp", [{ user: "u", v: 1, ts: 1000 }]);
     await store.apply([pairs]);
     await store.push("clk", [{ user: "u", v: 3, ts: 1500 }]);
-    expect(await both(store, "pairs", 1500)).toEqual({ online: [{ user: "u", n: 1, clicked: 3 }], offline: [{ user: "u", n: 1, clicked: 3 }] });
+    await expectBoth(store, "pairs", 1500, { n: 1, clicked: 3 });
     await store.close();
   });
 });
