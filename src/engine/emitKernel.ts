@@ -1,4 +1,4 @@
-import { featureLines, type KernelShape, type KernelState } from "./readKernel.js";
+import { boundCode, featureLines, type KernelShape, type KernelState } from "./readKernel.js";
 import type { WindowCursor } from "./windowCursor.js";
 import type { FeatureColumn } from "./windowReaders.js";
 import { perLayout } from "./kernelCache.js";
@@ -31,10 +31,7 @@ export type EmitKernel = (st: EmitState, cur: WindowCursor, upTo: number, outTs:
 export function compileEmitKernel(layout: KernelShape): EmitKernel | undefined {
   const wins = layout.windows;
   const dqs = layout.deques;
-  const bound = (i: number): string => {
-    const w = wins[i] as (typeof wins)[number];
-    return w.hop === 0 ? `t - ${w.size}` : `Math.floor(t / ${w.hop}) * ${w.hop} - ${w.size - w.hop + 1}`;
-  };
+  const bound = (i: number): string => boundCode(wins[i] as (typeof wins)[number]);
   const prefixedFields = [...new Set(layout.features.filter((f) => f.field >= 0).flatMap((f) => (f.square >= 0 ? [f.field, f.square] : [f.field])))];
   const lines: string[] = [];
   lines.push("const ts = st.ts, off = st.off, end = st.end;");

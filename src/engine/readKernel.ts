@@ -40,8 +40,7 @@ export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
   lines.push("  while (hi < end && ts[hi - off] <= t) hi++;");
   lines.push("  cur.hi = hi;");
   layout.windows.forEach((w, i) => {
-    const bound = w.hop === 0 ? `t - ${w.size}` : `Math.floor(t / ${w.hop}) * ${w.hop} - ${w.size - w.hop + 1}`;
-    lines.push(`  { let lo = los[${i}]; const b = ${bound}; while (lo < hi && ts[lo - off] <= b) lo++; los[${i}] = lo; }`);
+    lines.push(`  { let lo = los[${i}]; const b = ${boundCode(w)}; while (lo < hi && ts[lo - off] <= b) lo++; los[${i}] = lo; }`);
   });
   layout.deques.forEach((d, i) => {
     lines.push(`  { const dq = cur.deques[${i}], vals = st.vals[${d.field}];`);
@@ -59,6 +58,11 @@ export function compileReadKernel(layout: KernelShape): ReadKernel | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** windowBound (layout.ts) as generated code over a local `t`. */
+export function boundCode(w: WindowSlot): string {
+  return w.hop === 0 ? `t - ${w.size}` : `Math.floor(t / ${w.hop}) * ${w.hop} - ${w.size - w.hop + 1}`;
 }
 
 /** How featureLines names what it reads and writes. */

@@ -1,4 +1,4 @@
-import { featureLines, type KernelShape, type KernelState } from "./readKernel.js";
+import { boundCode, featureLines, type KernelShape, type KernelState } from "./readKernel.js";
 import type { FeatureColumn } from "./windowReaders.js";
 import { perLayout } from "./kernelCache.js";
 
@@ -29,10 +29,7 @@ export function compileSweepKernel(layout: KernelShape): SweepKernel | undefined
   const lines: string[] = [];
   const wins = layout.windows;
   const dqs = layout.deques;
-  const bound = (i: number): string => {
-    const w = wins[i] as (typeof wins)[number];
-    return w.hop === 0 ? `t - ${w.size}` : `Math.floor(t / ${w.hop}) * ${w.hop} - ${w.size - w.hop + 1}`;
-  };
+  const bound = (i: number): string => boundCode(wins[i] as (typeof wins)[number]);
   // A monotonic deque (MonotonicDeque.push and trim): positions in q{d}[h{d}..e{d}), better-first; null never wins.
   const push = (d: number): string => {
     const slot = dqs[d] as (typeof dqs)[number];
