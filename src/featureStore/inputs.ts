@@ -45,14 +45,16 @@ export async function* parseSource(
     const ts = new Float64Array(items.length);
     let n = 0;
     let i = 0;
-    // The try sits outside the hot loop; after a bad row the loop resumes at the next one.
     while (i < items.length) {
+      // parseRun takes the rows up to the first one that does not parse; parseAt then says why.
+      const stop = parser.parseRun(items, i, rows, ts, n);
+      n += stop - i;
+      i = stop;
+      if (i === items.length) break;
       try {
-        for (; i < items.length; i++) {
-          const row = parser.parseAt(items[i], rowNumber + i + 1, file);
-          ts[n] = row[tsField] as number;
-          rows[n++] = row;
-        }
+        const row = parser.parseAt(items[i], rowNumber + i + 1, file);
+        ts[n] = row[tsField] as number;
+        rows[n++] = row;
       } catch (err) {
         if (onError === "throw" || !(err instanceof FreshetError)) throw err;
         deadLetters.add({
@@ -63,8 +65,8 @@ export async function* parseSource(
           watermark: undefined,
           message: err.message,
         });
-        i++;
       }
+      i++;
     }
     rowNumber += items.length;
     rows.length = n;

