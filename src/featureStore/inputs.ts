@@ -4,7 +4,7 @@ import { concatHistory } from "../stores/offline/historyStore.js";
 import { FreshetError } from "../errors.js";
 import type { SourceDef } from "../plan/nodes.js";
 import { RowParser } from "../sources/rowParser.js";
-import { isRowSource, rowsSource, type RowSource } from "../sources/rowSource.js";
+import { DEFAULT_BATCH, isRowSource, rowsSource, type RowSource } from "../sources/rowSource.js";
 
 /** What a user can hand in as rows: an array, an (async) iterable, or a source such as csvSource(path). */
 export type RowInput = readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown> | RowSource;
@@ -26,33 +26,62 @@ export interface ParsedBatch {
 /**
  * Parses a source's batches into typed rows with their event times. Invalid
  * rows throw (naming file, row and field) or, with "dead-letter", are counted
- * and kept in the dead-letter sink.
+ * and kept in the dead-letter sink. An array is parsed in place, `batchSize`
+ * rows at a time (no copy of each batch).
  */
 export async function* parseSource(
   def: SourceDef,
   input: RowInput,
   onError: OnError,
   deadLetters: DeadLetterSink,
+  batchSize = DEFAULT_BATCH,
 ): AsyncGenerator<ParsedBatch> {
+  if (Array.isArray(input)) {
+    const parse = batchParser(def, false, undefined, onError, deadLetters);
+    const items: readonly unknown[] = input;
+    for (let from = 0; from < items.length; from += batchSize) {
+      const end = Math.min(items.length, from + batchSize);
+      yield { ...parse(items, from, end, 0), read: end };
+    }
+    return;
+  }
   const source = toRowSource(input);
-  const parser = new RowParser(def, { text: source.text });
   const file = source.kind === "array" || source.kind === "iterable" ? undefined : source.description;
+  const parse = batchParser(def, source.text, file, onError, deadLetters);
+  let read = 0;
+  for await (const items of source.batches()) {
+    const batch = parse(items, 0, items.length, read);
+    read += items.length;
+    yield { ...batch, read };
+  }
+}
+
+/**
+ * Parses items[from..end) of one batch, keeping the invalid ones out as
+ * onError says; items[i] is row `before + i + 1` of the source in messages.
+ */
+function batchParser(
+  def: SourceDef,
+  text: boolean,
+  file: string | undefined,
+  onError: OnError,
+  deadLetters: DeadLetterSink,
+): (items: readonly unknown[], from: number, end: number, before: number) => { rows: Row[]; ts: Float64Array } {
+  const parser = new RowParser(def, { text });
   const tsField = def.timestamp;
-  let rowNumber = 0;
-  for await (const raw of source.batches()) {
-    const items = raw;
-    const rows = new Array<Row>(items.length);
-    const ts = new Float64Array(items.length);
+  return (items, from, end, before) => {
+    const rows = new Array<Row>(end - from);
+    const ts = new Float64Array(end - from);
     let n = 0;
-    let i = 0;
-    while (i < items.length) {
+    let i = from;
+    while (i < end) {
       // parseRun takes the rows up to the first one that does not parse; parseAt then says why.
-      const stop = parser.parseRun(items, i, rows, ts, n);
+      const stop = parser.parseRun(items, i, end, rows, ts, n);
       n += stop - i;
       i = stop;
-      if (i === items.length) break;
+      if (i === end) break;
       try {
-        const row = parser.parseAt(items[i], rowNumber + i + 1, file);
+        const row = parser.parseAt(items[i], before + i + 1, file);
         ts[n] = row[tsField] as number;
         rows[n++] = row;
       } catch (err) {
@@ -68,10 +97,9 @@ export async function* parseSource(
       }
       i++;
     }
-    rowNumber += items.length;
     rows.length = n;
-    yield { rows, ts: ts.subarray(0, n), read: rowNumber };
-  }
+    return { rows, ts: ts.subarray(0, n) };
+  };
 }
 
 /** Indices of events in event-time order; ties keep their input order. */

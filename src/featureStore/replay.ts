@@ -4,7 +4,7 @@ import type { DeadLetterSink } from "../engine/deadLetters.js";
 import { PartitionedAggregate } from "../engine/parallel/partitioned.js";
 import type { Runtime, SourceRuntime, TableRowsSink, TableRuntime } from "../engine/runtime.js";
 import { toEpochMs } from "../core/time.js";
-import { isRowSource, rowsSource } from "../sources/rowSource.js";
+import { isRowSource } from "../sources/rowSource.js";
 import { parseSource, sortByEventTime, type OnError, type RowInput } from "./inputs.js";
 
 export interface ReplayOptions {
@@ -54,7 +54,7 @@ export async function replayDataset(runtime: Runtime, deadLetters: DeadLetterSin
     if (Array.isArray(input) && arrayInTimeOrder(input, def.timestamp)) {
       // Counted in valid rows, like the sorted path below (invalid ones are dead letters, never replayed).
       let valid = 0;
-      for await (const b of parseSource(def, rowsSource(input, o.batchSize), o.onError, deadLetters)) {
+      for await (const b of parseSource(def, input, o.onError, deadLetters, o.batchSize)) {
         // Rows before `skip` are in the state already (a resumed backfill).
         const from = Math.max(0, Math.min(b.rows.length, skip - valid));
         if (from < b.rows.length) await ingest(from === 0 ? b.rows : b.rows.slice(from), from === 0 ? b.ts : b.ts.subarray(from), valid);

@@ -20,7 +20,7 @@ function runAll(parser: RowParser, items: readonly unknown[]): { rows: Row[]; ts
   const stops: number[] = [];
   let i = 0;
   while (i < items.length) {
-    const stop = parser.parseRun(items, i, rows, ts, rows.length);
+    const stop = parser.parseRun(items, i, items.length, rows, ts, rows.length);
     i = stop;
     if (i < items.length) stops.push(i++);
   }
@@ -63,20 +63,20 @@ describe("RowParser.parseRun", () => {
     expect(() => parser.parseAt(items[6], 7)).toThrow(TimestampError);
   });
 
-  it("writes from the given output position and returns items.length at the end", () => {
+  it("parses items from..end into the given output position and returns end", () => {
     const rows: Row[] = [{ id: "before" }];
     const ts = new Float64Array(3);
-    const items = [{ id: "x", fare: 1, n: 1, at: 5 }, { id: "y", fare: 1, n: 1, at: 6 }];
-    expect(parser.parseRun(items, 1, rows, ts, 1)).toBe(2);
-    expect(rows.map((r) => r.id)).toEqual(["before", "y"]);
-    expect([...ts]).toEqual([0, 6, 0]);
+    const items = [{ id: "x", fare: 1, n: 1, at: 5 }, { id: "y", fare: 1, n: 1, at: 6 }, { id: "z", fare: 1, n: 1, at: 7 }, { id: "bad" }];
+    expect(parser.parseRun(items, 1, 3, rows, ts, 1)).toBe(3);
+    expect(rows.map((r) => r.id)).toEqual(["before", "y", "z"]);
+    expect([...ts]).toEqual([0, 6, 7]);
   });
 
   it("works the same without generated code", () => {
     const interpreted = new RowParser(def);
     // The interpreted fallback is what parseRun uses where new Function is refused.
-    (interpreted as unknown as { run: unknown }).run = (items: readonly unknown[], from: number, rows: Row[], ts: Float64Array, at: number): number =>
-      (interpreted as unknown as { interpretedRun: (...a: unknown[]) => number }).interpretedRun(items, from, rows, ts, at);
+    (interpreted as unknown as { run: unknown }).run = (items: readonly unknown[], from: number, end: number, rows: Row[], ts: Float64Array, at: number): number =>
+      (interpreted as unknown as { interpretedRun: (...a: unknown[]) => number }).interpretedRun(items, from, end, rows, ts, at);
     const items = [{ id: "a", fare: 1, n: 1, at: 1 }, { id: "b", fare: "no", n: 1, at: 2 }, { id: "c", fare: 2, n: 2, at: "1970-01-01T00:00:00.003Z" }];
     const a = runAll(interpreted, items);
     const b = runAll(parser, items);

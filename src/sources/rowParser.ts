@@ -29,7 +29,7 @@ class FieldProblem {
 type BuildRow = (src: Record<string, unknown>) => Row | FieldProblem;
 
 /** See RowParser.parseRun. */
-type ParseRun = (items: readonly unknown[], from: number, rows: Row[], ts: Float64Array, at: number) => number;
+type ParseRun = (items: readonly unknown[], from: number, end: number, rows: Row[], ts: Float64Array, at: number) => number;
 
 /**
  * Parses unknown input rows into typed rows of a dataset: the schema's fields
@@ -55,24 +55,24 @@ export class RowParser {
     const converters = names.map((name, i) => converter(name, types[i] as FieldType, options.text === true));
     const compiled = compileParsers(names, types, converters, options.text === true, def.timestamp);
     this.build = compiled.build;
-    this.run = compiled.run ?? ((items, from, rows, ts, at) => this.interpretedRun(items, from, rows, ts, at));
+    this.run = compiled.run ?? ((items, from, end, rows, ts, at) => this.interpretedRun(items, from, end, rows, ts, at));
   }
 
   /**
-   * Parses items[from], items[from + 1], ... into rows[at], rows[at + 1], ...
-   * and their event times into ts[at], ... up to the end of `items` or the
-   * first item that does not parse; returns the index of that item (then
-   * parseAt tells why) or items.length. The batch form of parseAt, without
-   * a call per row (a large share of a backfill's time otherwise).
+   * Parses items[from], items[from + 1], ... (before `end`) into rows[at],
+   * rows[at + 1], ... and their event times into ts[at], ... up to `end` or
+   * the first item that does not parse; returns the index of that item (then
+   * parseAt tells why) or `end`. The batch form of parseAt, without a call
+   * per row (a large share of a backfill's time otherwise).
    */
-  parseRun(items: readonly unknown[], from: number, rows: Row[], ts: Float64Array, at: number): number {
-    return this.run(items, from, rows, ts, at);
+  parseRun(items: readonly unknown[], from: number, end: number, rows: Row[], ts: Float64Array, at: number): number {
+    return this.run(items, from, end, rows, ts, at);
   }
 
   /** parseRun without generated code. */
-  private interpretedRun(items: readonly unknown[], from: number, rows: Row[], ts: Float64Array, at: number): number {
+  private interpretedRun(items: readonly unknown[], from: number, end: number, rows: Row[], ts: Float64Array, at: number): number {
     const tsField = this.def.timestamp;
-    for (let i = from; i < items.length; i++, at++) {
+    for (let i = from; i < end; i++, at++) {
       const input = items[i];
       if (typeof input !== "object" || input === null || Array.isArray(input) || input instanceof StreamDecodeFailure) return i;
       const row = this.build(input as Record<string, unknown>);
@@ -80,7 +80,7 @@ export class RowParser {
       rows[at] = row;
       ts[at] = row[tsField] as number;
     }
-    return items.length;
+    return end;
   }
 
   /** Returns the typed row; its event time is row[def.timestamp]. */
@@ -149,15 +149,15 @@ function compileParsers(
   const build = ["function buildRow(src) {", ...checks((i) => `return v${i};`), `return ${typedRow};`, "}"];
   const tsIndex = names.indexOf(tsField);
   const run = [
-    "function parseRun(items, from, rows, ts, at) {",
-    "for (let i = from; i < items.length; i++, at++) {",
+    "function parseRun(items, from, end, rows, ts, at) {",
+    "for (let i = from; i < end; i++, at++) {",
     "const src = items[i];",
     "if (typeof src !== \"object\" || src === null || Array.isArray(src) || src[F] === true) return i;",
     ...checks(() => "return i;"),
     `rows[at] = ${typedRow};`,
     `ts[at] = v${tsIndex};`,
     "}",
-    "return items.length;",
+    "return end;",
     "}",
   ];
   try {
