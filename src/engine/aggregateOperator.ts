@@ -84,10 +84,17 @@ export class AggregateOperator {
    * value fields (those go through add).
    */
   private readonly grouped: boolean;
-  /** The grouped path's scratch: numeric field columns, chains of events by key, and the keys with events. */
+  /**
+   * The grouped path's scratch: numeric field columns, each event's index
+   * among the batch's keys, the keys with events, and the batch's times and
+   * columns regrouped key by key (see appendGrouped).
+   */
   private batchCols: Float64Array[] = [];
-  private batchNext = new Int32Array(0);
+  private batchKey = new Int32Array(0);
   private readonly batchKeys: KeyState[] = [];
+  private groupedTs = new Float64Array(0);
+  private groupedCols: Float64Array[] = [];
+  private keyCursor = new Int32Array(0);
   /** Emission of every pending row of a key in one call (see emitKernel.ts); undefined where the read kernel is. */
   private readonly emitKernel: EmitKernel | undefined;
 
@@ -151,7 +158,7 @@ export class AggregateOperator {
         this.add(st, ts[i] as number, scratch, horizon, trackEmit);
       }
     }
-    if (grouped) this.appendLinked(ts, cols, horizon);
+    if (grouped) this.appendGrouped(ts, cols, rows.length, horizon);
   }
 
   /** Numeric fields (squared where variance needs it) and value fields of a row, into the scratch arrays. */
@@ -171,9 +178,9 @@ export class AggregateOperator {
   processColumns(byId: readonly KeyState[], ids: Int32Array, ts: Float64Array, cols: readonly Float64Array[], trackEmit: boolean): void {
     const horizon = this.horizon;
     if (this.grouped) {
-      if (this.batchNext.length < ids.length) this.batchNext = new Int32Array(ids.length);
+      if (this.batchKey.length < ids.length) this.batchKey = new Int32Array(ids.length);
       for (let i = 0; i < ids.length; i++) this.link(byId[ids[i] as number] as KeyState, i, trackEmit);
-      this.appendLinked(ts, cols, horizon);
+      this.appendGrouped(ts, cols, ids.length, horizon);
       return;
     }
     const nf = this.fieldNames.length;
@@ -187,43 +194,76 @@ export class AggregateOperator {
 
   /** Columns for a grouped batch of n events (and room for its chains), reused from batch to batch. */
   private batchColumns(n: number): Float64Array[] {
-    if ((this.batchCols[0]?.length ?? this.batchNext.length) < n) {
-      const cap = Math.max(n, 2 * this.batchNext.length);
+    if ((this.batchCols[0]?.length ?? this.batchKey.length) < n) {
+      const cap = Math.max(n, 2 * this.batchKey.length);
       this.batchCols = this.fieldNames.map(() => new Float64Array(cap));
-      this.batchNext = new Int32Array(cap);
+      this.batchKey = new Int32Array(cap);
     }
     return this.batchCols;
   }
 
   /**
-   * Event i of a grouped batch belongs to st: chained after the key's previous
-   * event of the batch. The key is marked dirty and pending at its first event,
-   * so the lists keep the order of the keys' first events, as add() makes them.
+   * Event i of a grouped batch belongs to st: counted, and numbered with the
+   * key's index among the batch's keys. The key is marked dirty and pending
+   * at its first event, so the lists keep the order of the keys' first
+   * events, as add() makes them.
    */
   private link(st: KeyState, i: number, trackEmit: boolean): void {
-    const next = this.batchNext;
-    next[i] = -1;
-    if (st.runHead < 0) {
-      st.runHead = i;
+    if (st.runCount === 0) {
+      st.runKey = this.batchKeys.length;
       this.batchKeys.push(st);
       this.markOneDirty(st);
       if (trackEmit && !st.pendingMark) {
         st.pendingMark = true;
         this.pendingEmit.push(st);
       }
-    } else {
-      next[st.runTail] = i;
     }
-    st.runTail = i;
+    st.runCount++;
+    this.batchKey[i] = st.runKey;
   }
 
-  /** Appends each linked key's events of the batch in one run: the same evictions and appends as add(), key by key. */
-  private appendLinked(ts: ArrayLike<number>, cols: readonly Float64Array[], horizon: number): void {
-    for (const st of this.batchKeys) {
-      st.appendRun(ts, cols, this.batchNext, st.runHead, horizon, this.scratch);
-      st.runHead = -1;
+  /**
+   * Appends each key's events of the batch in one run: the same evictions and
+   * appends as add(), key by key. The times and columns are first regrouped
+   * key by key (a counting sort: one sequential pass), so that each run reads
+   * its events one after the other; following each key's events through the
+   * batch instead reads them scattered, which cost more than the appends
+   * themselves where the batch arrives from another thread (a parallel
+   * replay's worker), out of this core's caches.
+   */
+  private appendGrouped(ts: ArrayLike<number>, cols: readonly Float64Array[], n: number, horizon: number): void {
+    const keys = this.batchKeys;
+    const nf = cols.length;
+    if (this.groupedTs.length < n) {
+      const cap = Math.max(n, 2 * this.groupedTs.length);
+      this.groupedTs = new Float64Array(cap);
+      this.groupedCols = cols.map(() => new Float64Array(cap));
     }
-    this.batchKeys.length = 0;
+    if (this.keyCursor.length < keys.length) this.keyCursor = new Int32Array(Math.max(keys.length, 2 * this.keyCursor.length));
+    const cursor = this.keyCursor;
+    let start = 0;
+    for (let k = 0; k < keys.length; k++) {
+      cursor[k] = start;
+      start += (keys[k] as KeyState).runCount;
+    }
+    const key = this.batchKey;
+    const gts = this.groupedTs;
+    const gcols = this.groupedCols;
+    for (let i = 0; i < n; i++) {
+      const k = key[i] as number;
+      const at = cursor[k] as number;
+      cursor[k] = at + 1;
+      gts[at] = ts[i] as number;
+      for (let f = 0; f < nf; f++) (gcols[f] as Float64Array)[at] = (cols[f] as Float64Array)[i] as number;
+    }
+    start = 0;
+    for (const st of keys) {
+      const end = start + st.runCount;
+      st.appendRun(gts, gcols, start, end, horizon, this.scratch);
+      st.runCount = 0;
+      start = end;
+    }
+    keys.length = 0;
   }
 
   private add(st: KeyState, t: number, values: Float64Array, horizon: number, trackEmit: boolean): void {

@@ -52,12 +52,12 @@ describe("KeyState.appendRun", () => {
               oneByOne.append(e[0], Array.from({ length: nf }, (_, f) => value(e, f)));
             }
             if (batch.length === 0) continue;
-            // The batch's events as columns, every other slot another key's event the chain skips.
-            const slots = batch.flatMap((e) => [e, [-1, 999, 999] as const]);
+            // The batch's events as columns, between two slots of other keys' events the run leaves alone.
+            const other = [-1, 999, 999] as const;
+            const slots = [other, other, ...batch, other];
             const times = Float64Array.from(slots, (e) => e[0]);
             const cols = Array.from({ length: nf }, (_, f) => Float64Array.from(slots, (e) => value(e as (typeof events)[number], f)));
-            const next = Int32Array.from(slots, (_, i) => (i % 2 === 0 && i + 2 < slots.length ? i + 2 : -1));
-            byRun.appendRun(times, cols, next, 0, horizon, new Float64Array(nf));
+            byRun.appendRun(times, cols, 2, 2 + batch.length, horizon, new Float64Array(nf));
           }
           const a = retained(byRun);
           const b = retained(oneByOne);

@@ -50,9 +50,9 @@ export class KeyState implements TileSource {
   dirtyMark = false;
   pendingMark = false;
   compactMark = false;
-  /** AggregateOperator's grouped batch: the key's first and last event in it (-1: none), chained in between. */
-  runHead = -1;
-  runTail = -1;
+  /** AggregateOperator's grouped batch: the key's events in it (0: none), and its index among the batch's keys. */
+  runCount = 0;
+  runKey = -1;
   /** The key's index in a parallel replay's partition (set by the worker that holds it). */
   slot = -1;
   readCursor: WindowCursor | undefined;
@@ -122,17 +122,17 @@ export class KeyState implements TileSource {
   }
 
   /**
-   * Appends a batch's events of this key, each after evicting up to
+   * Appends a run of this key's events, each after evicting up to
    * `horizon`, exactly as evict then append per event: event i at times[i]
-   * with field f value cols[f][i], for i = head, next[head], ... until -1.
-   * In-order events with room go straight into the arrays.
+   * with field f value cols[f][i], for i from `from` to `to` − 1. In-order
+   * events with room go straight into the arrays.
    */
-  appendRun(times: ArrayLike<number>, cols: readonly Float64Array[], next: Int32Array, head: number, horizon: number, scratch: Float64Array): void {
+  appendRun(times: ArrayLike<number>, cols: readonly Float64Array[], from: number, to: number, horizon: number, scratch: Float64Array): void {
     const nf = this.vals.length;
     const plain = this.decays.length === 0 && this.refs.length === 0;
     const prefixed = this.layout.prefixed;
-    let i = head;
-    while (i >= 0) {
+    let i = from;
+    while (i < to) {
       // A stretch of in-order events with room, none to evict: the oldest event
       // is after the horizon, so every event at or after the latest one is too.
       const ts = this.ts;
@@ -141,7 +141,7 @@ export class KeyState implements TileSource {
       if (plain && end > this.first && (ts[this.first - off] as number) > horizon) {
         const room = this.cap + off;
         let last = ts[end - 1 - off] as number;
-        for (; i >= 0 && end < room; i = next[i] as number) {
+        for (; i < to && end < room; i++) {
           const t = times[i] as number;
           if (!(t >= last)) break;
           last = t;
@@ -158,14 +158,14 @@ export class KeyState implements TileSource {
           this.end = end;
           if (!(last <= this.latest)) this.latest = last;
         }
-        if (i < 0) return;
+        if (i === to) return;
       }
       // One event the general way: evict()'s own test, then append.
       const t = times[i] as number;
       if (this.first < this.end && (this.ts[this.first - this.off] as number) <= horizon) this.evict(horizon);
       for (let f = 0; f < nf; f++) scratch[f] = (cols[f] as Float64Array)[i] as number;
       this.append(t, scratch);
-      i = next[i] as number;
+      i++;
     }
   }
 
