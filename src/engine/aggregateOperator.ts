@@ -28,6 +28,31 @@ export interface EmittedRows {
 export type EmitSink = (rows: EmittedRows) => void;
 
 /**
+ * Emitted rows whose per-row key values are filled in when `keys` is first
+ * read: a sink that reads only the features (a checksum, a model's feature
+ * columns) never pays for an array of one entry per row.
+ */
+export class LazyKeyRows implements EmittedRows {
+  private filled: ReadonlyArray<readonly unknown[]> | undefined;
+
+  constructor(
+    readonly length: number,
+    readonly ts: Float64Array,
+    readonly values: readonly FeatureColumn[],
+    private readonly fill: (keys: Array<readonly unknown[]>) => void,
+  ) {}
+
+  get keys(): ReadonlyArray<readonly unknown[]> {
+    if (this.filled === undefined) {
+      const keys = new Array<readonly unknown[]>(this.length);
+      this.fill(keys);
+      this.filled = keys;
+    }
+    return this.filled;
+  }
+}
+
+/**
  * Emitted rows before their keys are resolved, in runs of one key: rows
  * [runEnds[r − 1], runEnds[r]) (from 0 for r = 0) belong to the state runs[r].
  */
@@ -347,14 +372,16 @@ export class AggregateOperator {
   emit(upTo: number, sink: EmitSink): void {
     const c = this.collect(upTo);
     if (c === undefined) return;
-    const keys = new Array<readonly unknown[]>(c.length);
-    let from = 0;
-    for (let r = 0; r < c.runs.length; r++) {
-      const to = c.runEnds[r] as number;
-      keys.fill((c.runs[r] as KeyState).keyValues, from, to);
-      from = to;
-    }
-    sink({ length: c.length, keys, ts: c.ts, values: c.values });
+    sink(
+      new LazyKeyRows(c.length, c.ts, c.values, (keys) => {
+        let from = 0;
+        for (let r = 0; r < c.runs.length; r++) {
+          const to = c.runEnds[r] as number;
+          keys.fill((c.runs[r] as KeyState).keyValues, from, to);
+          from = to;
+        }
+      }),
+    );
   }
 
   /** What emit() emits, with runs of rows by key state instead of each row's key values. */

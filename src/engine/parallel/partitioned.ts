@@ -1,7 +1,7 @@
 import { encodeKey, keyGroupOf } from "../../core/keys.js";
 import { StringCodes } from "../../core/stringCodes.js";
 import type { Row } from "../../plan/nodes.js";
-import type { AggregateOperator, EmittedRows } from "../aggregateOperator.js";
+import { LazyKeyRows, type AggregateOperator, type EmittedRows } from "../aggregateOperator.js";
 import type { KeyState } from "../keyState.js";
 import { decodeKeyState, encodeKeyState } from "../stateCodec.js";
 import { WorkerPool, type AggregateWorker } from "./pool.js";
@@ -170,10 +170,13 @@ export class PartitionedAggregate {
   private deliver(w: number, r: RowsReply, sink: ((rows: EmittedRows) => void) | undefined): void {
     if (r.n === 0 || sink === undefined) return;
     const byId = this.keyValues[w] as Array<readonly unknown[]>;
-    const keys = new Array<readonly unknown[]>(r.n);
-    for (let i = 0; i < r.n; i++) keys[i] = byId[r.ids[i] as number] as readonly unknown[];
-    sink({ length: r.n, keys, ts: r.ts, values: r.values });
+    sink(new LazyKeyRows(r.n, r.ts, r.values, (keys) => fillKeys(keys, byId, r.ids)));
   }
+}
+
+/** keys[i] = byId[ids[i]]: a function of its own, compiled whole (see fitInt32 in columnLog.ts). */
+function fillKeys(keys: Array<readonly unknown[]>, byId: ReadonlyArray<readonly unknown[]>, ids: Int32Array): void {
+  for (let i = 0; i < keys.length; i++) keys[i] = byId[ids[i] as number] as readonly unknown[];
 }
 
 /** The same promise, marked handled: a worker failure surfaces where the reply is awaited, never as an unhandled rejection. */

@@ -180,6 +180,19 @@ function compactNumbers(values: Float64Array, n: number, bases: Float64Array, f:
   const base = first > 2147483647 || first < -2147483647 ? first : 0;
   if (first !== Math.floor(first)) return values.slice(0, n); // fractions: nothing to allocate for
   const out = new Int32Array(n);
+  if (!fitInt32(values, n, base, out)) return values.slice(0, n);
+  bases[f] = base;
+  return out;
+}
+
+/**
+ * Writes values[j] − base into out[j] (INT32_NULL for null); false as soon as
+ * one does not fit. A function of its own: the loop is compiled while it runs
+ * (on-stack replacement), and code after it in the same function, not yet run
+ * then, threw that compiled code away at every call (deoptimized for want of
+ * type feedback), so most of each batch ran unoptimized.
+ */
+function fitInt32(values: Float64Array, n: number, base: number, out: Int32Array): boolean {
   for (let j = 0; j < n; j++) {
     const v = values[j] as number;
     if (v !== v) {
@@ -189,10 +202,9 @@ function compactNumbers(values: Float64Array, n: number, bases: Float64Array, f:
     const d = v - base;
     out[j] = d;
     // The Int32 store truncates and wraps: reading back what was written tells a whole number in range.
-    if (out[j] !== d || d === INT32_NULL || (v === 0 && 1 / v < 0)) return values.slice(0, n);
+    if (out[j] !== d || d === INT32_NULL || (v === 0 && 1 / v < 0)) return false;
   }
-  bases[f] = base;
-  return out;
+  return true;
 }
 
 function newColumn(ft: FieldType, n: number): Float64Array | Uint8Array | Int32Array {
