@@ -141,6 +141,25 @@ export class KeyState implements TileSource {
       if (plain && end > this.first && (ts[this.first - off] as number) > horizon) {
         const room = this.cap + off;
         let last = ts[end - 1 - off] as number;
+        if (nf === 1) {
+          // One aggregated field (the usual case): its arrays in locals, no loop over fields.
+          const col = cols[0] as Float64Array;
+          const vals = this.vals[0] as Float64Array;
+          const ps = prefixed[0] === true ? (this.psum[0] as Float64Array) : undefined;
+          const pc = this.pcomp[0] as Float64Array;
+          const pn = this.pnn[0] as Float64Array;
+          for (; i < to && end < room; i++) {
+            const t = times[i] as number;
+            if (!(t >= last)) break;
+            last = t;
+            const k = end - off;
+            ts[k] = t;
+            const v = col[i] as number;
+            vals[k] = v;
+            if (ps !== undefined) addToPrefix(ps, pc, pn, k, v);
+            end++;
+          }
+        }
         for (; i < to && end < room; i++) {
           const t = times[i] as number;
           if (!(t >= last)) break;
