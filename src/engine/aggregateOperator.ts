@@ -120,6 +120,9 @@ export class AggregateOperator {
   private groupedTs = new Float64Array(0);
   private groupedCols: Float64Array[] = [];
   private keyCursor = new Int32Array(0);
+  /** processColumns' scratch: events per key number, then positions; the numbers in order of first event. */
+  private idCount = new Int32Array(0);
+  private readonly idOrder: number[] = [];
   /** Emission of every pending row of a key in one call (see emitKernel.ts); undefined where the read kernel is. */
   private readonly emitKernel: EmitKernel | undefined;
 
@@ -203,9 +206,7 @@ export class AggregateOperator {
   processColumns(byId: readonly KeyState[], ids: Int32Array, ts: Float64Array, cols: readonly Float64Array[], trackEmit: boolean): void {
     const horizon = this.horizon;
     if (this.grouped) {
-      if (this.batchKey.length < ids.length) this.batchKey = new Int32Array(ids.length);
-      for (let i = 0; i < ids.length; i++) this.link(byId[ids[i] as number] as KeyState, i, trackEmit);
-      this.appendGrouped(ts, cols, ids.length, horizon);
+      this.appendColumnsGrouped(byId, ids, ts, cols, horizon, trackEmit);
       return;
     }
     const nf = this.fieldNames.length;
@@ -215,6 +216,57 @@ export class AggregateOperator {
       for (let f = 0; f < nf; f++) scratch[f] = (cols[f] as Float64Array)[i] as number;
       this.add(st, ts[i] as number, scratch, horizon, trackEmit);
     }
+  }
+
+  /**
+   * appendGrouped for a batch whose keys are already numbered (processColumns):
+   * counted and placed by number in typed arrays, without a pass that
+   * touches each event's KeyState.
+   */
+  private appendColumnsGrouped(byId: readonly KeyState[], ids: Int32Array, ts: Float64Array, cols: readonly Float64Array[], horizon: number, trackEmit: boolean): void {
+    const n = ids.length;
+    if (this.idCount.length < byId.length) this.idCount = new Int32Array(Math.max(byId.length, 2 * this.idCount.length));
+    const count = this.idCount;
+    const order = this.idOrder;
+    order.length = 0;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i] as number;
+      const c = count[id] as number;
+      if (c === 0) order.push(id);
+      count[id] = c + 1;
+    }
+    // From here on count[id] is where the key's next event goes, and after the placing, where its run ends.
+    let start = 0;
+    for (const id of order) {
+      const c = count[id] as number;
+      count[id] = start;
+      start += c;
+    }
+    const { gts, gcols } = this.groupedColumns(n, cols.length);
+    place(n, ids, count, ts, cols, gts, gcols);
+    let from = 0;
+    for (const id of order) {
+      const st = byId[id] as KeyState;
+      const to = count[id] as number;
+      count[id] = 0;
+      this.markOneDirty(st);
+      if (trackEmit && !st.pendingMark) {
+        st.pendingMark = true;
+        this.pendingEmit.push(st);
+      }
+      st.appendRun(gts, gcols, from, to, horizon, this.scratch);
+      from = to;
+    }
+  }
+
+  /** The grouped times and columns, with room for n events of nf fields (reused from batch to batch). */
+  private groupedColumns(n: number, nf: number): { gts: Float64Array; gcols: Float64Array[] } {
+    if (this.groupedTs.length < n || this.groupedCols.length !== nf) {
+      const cap = Math.max(n, 2 * this.groupedTs.length);
+      this.groupedTs = new Float64Array(cap);
+      this.groupedCols = Array.from({ length: nf }, () => new Float64Array(cap));
+    }
+    return { gts: this.groupedTs, gcols: this.groupedCols };
   }
 
   /** Columns for a grouped batch of n events (and room for its chains), reused from batch to batch. */
@@ -258,12 +310,6 @@ export class AggregateOperator {
    */
   private appendGrouped(ts: ArrayLike<number>, cols: readonly Float64Array[], n: number, horizon: number): void {
     const keys = this.batchKeys;
-    const nf = cols.length;
-    if (this.groupedTs.length < n) {
-      const cap = Math.max(n, 2 * this.groupedTs.length);
-      this.groupedTs = new Float64Array(cap);
-      this.groupedCols = cols.map(() => new Float64Array(cap));
-    }
     if (this.keyCursor.length < keys.length) this.keyCursor = new Int32Array(Math.max(keys.length, 2 * this.keyCursor.length));
     const cursor = this.keyCursor;
     let start = 0;
@@ -271,16 +317,8 @@ export class AggregateOperator {
       cursor[k] = start;
       start += (keys[k] as KeyState).runCount;
     }
-    const key = this.batchKey;
-    const gts = this.groupedTs;
-    const gcols = this.groupedCols;
-    for (let i = 0; i < n; i++) {
-      const k = key[i] as number;
-      const at = cursor[k] as number;
-      cursor[k] = at + 1;
-      gts[at] = ts[i] as number;
-      for (let f = 0; f < nf; f++) (gcols[f] as Float64Array)[at] = (cols[f] as Float64Array)[i] as number;
-    }
+    const { gts, gcols } = this.groupedColumns(n, cols.length);
+    place(n, this.batchKey, cursor, ts, cols, gts, gcols);
     start = 0;
     for (const st of keys) {
       const end = start + st.runCount;
@@ -514,3 +552,29 @@ export class AggregateOperator {
   }
 }
 
+/**
+ * The counting sort's placing pass: event i (of n) goes to gts/gcols at at[group[i]],
+ * which then moves on by one. One field (the usual case) has a loop of its own.
+ */
+function place(n: number, group: Int32Array, at: Int32Array, ts: ArrayLike<number>, cols: readonly Float64Array[], gts: Float64Array, gcols: readonly Float64Array[]): void {
+  if (cols.length === 1) {
+    const col = cols[0] as Float64Array;
+    const g = gcols[0] as Float64Array;
+    for (let i = 0; i < n; i++) {
+      const k = group[i] as number;
+      const p = at[k] as number;
+      at[k] = p + 1;
+      gts[p] = ts[i] as number;
+      g[p] = col[i] as number;
+    }
+    return;
+  }
+  const nf = cols.length;
+  for (let i = 0; i < n; i++) {
+    const k = group[i] as number;
+    const p = at[k] as number;
+    at[k] = p + 1;
+    gts[p] = ts[i] as number;
+    for (let f = 0; f < nf; f++) (gcols[f] as Float64Array)[p] = (cols[f] as Float64Array)[i] as number;
+  }
+}
