@@ -141,35 +141,29 @@ export class KeyState implements TileSource {
       if (plain && end > this.first && (ts[this.first - off] as number) > horizon) {
         const room = this.cap + off;
         let last = ts[end - 1 - off] as number;
-        if (nf === 1) {
-          // One aggregated field (the usual case): its arrays in locals, no loop over fields.
-          const col = cols[0] as Float64Array;
-          const vals = this.vals[0] as Float64Array;
-          const ps = prefixed[0] === true ? (this.psum[0] as Float64Array) : undefined;
-          const pc = this.pcomp[0] as Float64Array;
-          const pn = this.pnn[0] as Float64Array;
-          for (; i < to && end < room; i++) {
-            const t = times[i] as number;
-            if (!(t >= last)) break;
-            last = t;
-            const k = end - off;
-            ts[k] = t;
-            const v = col[i] as number;
-            vals[k] = v;
-            if (ps !== undefined) addToPrefix(ps, pc, pn, k, v);
-            end++;
-          }
-        }
+        // One aggregated field (the usual case) is read through locals, without the loop over fields.
+        const one = nf === 1;
+        const col = cols[0] as Float64Array;
+        const vals = this.vals[0] as Float64Array;
+        const ps = prefixed[0] === true ? (this.psum[0] as Float64Array) : undefined;
+        const pc = this.pcomp[0] as Float64Array;
+        const pn = this.pnn[0] as Float64Array;
         for (; i < to && end < room; i++) {
           const t = times[i] as number;
           if (!(t >= last)) break;
           last = t;
           const k = end - off;
           ts[k] = t;
-          for (let f = 0; f < nf; f++) {
-            const v = (cols[f] as Float64Array)[i] as number;
-            (this.vals[f] as Float64Array)[k] = v;
-            if (prefixed[f] === true) addToPrefix(this.psum[f] as Float64Array, this.pcomp[f] as Float64Array, this.pnn[f] as Float64Array, k, v);
+          if (one) {
+            const v = col[i] as number;
+            vals[k] = v;
+            if (ps !== undefined) addToPrefix(ps, pc, pn, k, v);
+          } else {
+            for (let f = 0; f < nf; f++) {
+              const v = (cols[f] as Float64Array)[i] as number;
+              (this.vals[f] as Float64Array)[k] = v;
+              if (prefixed[f] === true) addToPrefix(this.psum[f] as Float64Array, this.pcomp[f] as Float64Array, this.pnn[f] as Float64Array, k, v);
+            }
           }
           end++;
         }
