@@ -11,46 +11,10 @@ import { layoutOf, type Layout } from "./layout.js";
 import { WindowCursor } from "./windowCursor.js";
 import type { FeatureColumn } from "./windowReaders.js";
 import { emptyValue } from "./emptyValue.js";
+import { LazyKeyRows, type EmitSink } from "./emittedRows.js";
+import { GroupedBatch } from "./groupedBatch.js";
 
-/**
- * Rows of a feature table's history, column by column: for each (key, event
- * time) the features as of that time. Numeric features come as Float64Arrays
- * with NaN for null; features whose values are not numbers (first, lastK,
- * topK, ...) as plain arrays.
- */
-export interface EmittedRows {
-  readonly length: number;
-  readonly keys: ReadonlyArray<readonly unknown[]>;
-  readonly ts: Float64Array;
-  readonly values: readonly FeatureColumn[];
-}
-
-export type EmitSink = (rows: EmittedRows) => void;
-
-/**
- * Emitted rows whose per-row key values are filled in when `keys` is first
- * read: a sink that reads only the features (a checksum, a model's feature
- * columns) never pays for an array of one entry per row.
- */
-export class LazyKeyRows implements EmittedRows {
-  private filled: ReadonlyArray<readonly unknown[]> | undefined;
-
-  constructor(
-    readonly length: number,
-    readonly ts: Float64Array,
-    readonly values: readonly FeatureColumn[],
-    private readonly fill: (keys: Array<readonly unknown[]>) => void,
-  ) {}
-
-  get keys(): ReadonlyArray<readonly unknown[]> {
-    if (this.filled === undefined) {
-      const keys = new Array<readonly unknown[]>(this.length);
-      this.fill(keys);
-      this.filled = keys;
-    }
-    return this.filled;
-  }
-}
+export type { EmittedRows, EmitSink } from "./emittedRows.js";
 
 /**
  * Emitted rows before their keys are resolved, in runs of one key: rows
@@ -117,8 +81,7 @@ export class AggregateOperator {
   private batchCols: Float64Array[] = [];
   private batchKey = new Int32Array(0);
   private readonly batchKeys: KeyState[] = [];
-  private groupedTs = new Float64Array(0);
-  private groupedCols: Float64Array[] = [];
+  private readonly groupedBatch = new GroupedBatch();
   private keyCursor = new Int32Array(0);
   /** processColumns' scratch: events per key number, then positions; the numbers in order of first event. */
   private idCount = new Int32Array(0);
@@ -242,8 +205,7 @@ export class AggregateOperator {
       count[id] = start;
       start += c;
     }
-    const { gts, gcols } = this.groupedColumns(n, cols.length);
-    place(n, ids, count, ts, cols, gts, gcols);
+    const { ts: gts, cols: gcols } = this.groupedBatch.place(n, ids, count, ts, cols);
     let from = 0;
     for (const id of order) {
       const st = byId[id] as KeyState;
@@ -259,17 +221,7 @@ export class AggregateOperator {
     }
   }
 
-  /** The grouped times and columns, with room for n events of nf fields (reused from batch to batch). */
-  private groupedColumns(n: number, nf: number): { gts: Float64Array; gcols: Float64Array[] } {
-    if (this.groupedTs.length < n || this.groupedCols.length !== nf) {
-      const cap = Math.max(n, 2 * this.groupedTs.length);
-      this.groupedTs = new Float64Array(cap);
-      this.groupedCols = Array.from({ length: nf }, () => new Float64Array(cap));
-    }
-    return { gts: this.groupedTs, gcols: this.groupedCols };
-  }
-
-  /** Columns for a grouped batch of n events (and room for its chains), reused from batch to batch. */
+  /** Columns for a grouped batch of n events (and room for each event's key index), reused from batch to batch. */
   private batchColumns(n: number): Float64Array[] {
     if ((this.batchCols[0]?.length ?? this.batchKey.length) < n) {
       const cap = Math.max(n, 2 * this.batchKey.length);
@@ -317,8 +269,7 @@ export class AggregateOperator {
       cursor[k] = start;
       start += (keys[k] as KeyState).runCount;
     }
-    const { gts, gcols } = this.groupedColumns(n, cols.length);
-    place(n, this.batchKey, cursor, ts, cols, gts, gcols);
+    const { ts: gts, cols: gcols } = this.groupedBatch.place(n, this.batchKey, cursor, ts, cols);
     start = 0;
     for (const st of keys) {
       const end = start + st.runCount;
@@ -549,32 +500,5 @@ export class AggregateOperator {
     let n = 0;
     for (const st of this.states.values()) n += st.size;
     return n;
-  }
-}
-
-/**
- * The counting sort's placing pass: event i (of n) goes to gts/gcols at at[group[i]],
- * which then moves on by one. One field (the usual case) has a loop of its own.
- */
-function place(n: number, group: Int32Array, at: Int32Array, ts: ArrayLike<number>, cols: readonly Float64Array[], gts: Float64Array, gcols: readonly Float64Array[]): void {
-  if (cols.length === 1) {
-    const col = cols[0] as Float64Array;
-    const g = gcols[0] as Float64Array;
-    for (let i = 0; i < n; i++) {
-      const k = group[i] as number;
-      const p = at[k] as number;
-      at[k] = p + 1;
-      gts[p] = ts[i] as number;
-      g[p] = col[i] as number;
-    }
-    return;
-  }
-  const nf = cols.length;
-  for (let i = 0; i < n; i++) {
-    const k = group[i] as number;
-    const p = at[k] as number;
-    at[k] = p + 1;
-    gts[p] = ts[i] as number;
-    for (let f = 0; f < nf; f++) (gcols[f] as Float64Array)[p] = (cols[f] as Float64Array)[i] as number;
   }
 }

@@ -1,7 +1,8 @@
 import { encodeKey, keyGroupOf } from "../../core/keys.js";
 import { StringCodes } from "../../core/stringCodes.js";
 import type { Row } from "../../plan/nodes.js";
-import { LazyKeyRows, type AggregateOperator, type EmittedRows } from "../aggregateOperator.js";
+import type { AggregateOperator } from "../aggregateOperator.js";
+import { LazyKeyRows, type EmittedRows } from "../emittedRows.js";
 import type { KeyState } from "../keyState.js";
 import { decodeKeyState, encodeKeyState } from "../stateCodec.js";
 import { WorkerPool, type AggregateWorker } from "./pool.js";
