@@ -36,13 +36,38 @@ describe("ColumnLog", () => {
     );
   });
 
-  it("keeps whole numbers and times of a few weeks in half the bytes", () => {
-    const log = new ColumnLog({ n: t.float(), at: t.timestamp() });
-    const rows = Array.from({ length: 1000 }, (_, i) => ({ n: i - 500, at: 1_700_000_000_000 + i * 60_000 }));
+  /** The typed array kinds of each chunk's columns. */
+  const kinds = (log: ColumnLog): string[][] =>
+    (log as unknown as { chunks: Array<{ cols: ArrayLike<number>[] }> }).chunks.map((ch) => ch.cols.map((c) => c.constructor.name));
+
+  it("keeps times of a few weeks in half the bytes, and small whole numbers in a quarter", () => {
+    const log = new ColumnLog({ n: t.float(), big: t.int(), at: t.timestamp() });
+    const rows = Array.from({ length: 1000 }, (_, i) => ({ n: i - 500, big: i * 100_000, at: 1_700_000_000_000 + i * 60_000 }));
     log.append(rows, Float64Array.from(rows, (r) => r.at));
-    const chunk = (log as unknown as { chunks: Array<{ cols: ArrayLike<number>[]; ts: Float64Array | undefined }> }).chunks[0];
-    expect(chunk?.cols.map((c) => c.constructor.name)).toEqual(["Int32Array", "Int32Array"]);
+    expect(kinds(log)).toEqual([["Int16Array", "Int32Array", "Int32Array"]]);
+    const chunk = (log as unknown as { chunks: Array<{ ts: Float64Array | undefined }> }).chunks[0];
     expect(chunk?.ts).toBeUndefined(); // the times are the at column's
-    expect(log.toBatch().rows[999]).toEqual({ n: 499, at: 1_700_000_000_000 + 999 * 60_000 });
+    expect(log.toBatch().rows[999]).toEqual({ n: 499, big: 99_900_000, at: 1_700_000_000_000 + 999 * 60_000 });
+    expect(log.toBatch().rows[0]).toEqual({ n: -500, big: 0, at: 1_700_000_000_000 });
+  });
+
+  it("keeps a column with nulls, or past the Int16 range, in Int32s", () => {
+    const log = new ColumnLog({ n: t.float().optional(), at: t.timestamp() });
+    log.append([{ n: 1, at: 1 }, { n: null, at: 2 }], Float64Array.from([1, 2]));
+    log.append([{ n: -32768, at: 3 }, { n: 32767, at: 4 }], Float64Array.from([3, 4]));
+    log.append([{ n: 32768, at: 5 }], Float64Array.from([5]));
+    expect(kinds(log).map((k) => k[0])).toEqual(["Int32Array", "Int16Array", "Int32Array"]);
+    expect(log.column("n")).toEqual([1, null, -32768, 32767, 32768]);
+  });
+
+  it("codes strings in Int16s until the dictionary outgrows them, then in Int32s", () => {
+    const log = new ColumnLog({ s: t.string().optional(), at: t.timestamp() });
+    const first = [{ s: "a", at: 1 }, { s: null, at: 2 }];
+    const many = Array.from({ length: 40_000 }, (_, i) => ({ s: `s${i}`, at: 3 + i }));
+    const after = [{ s: "a", at: 50_000 }];
+    for (const b of [first, many, after]) log.append(b, Float64Array.from(b, (r) => r.at));
+    // The last batch's only code is 0, yet the dictionary has more than 32,767 entries: Int16 still holds 0.
+    expect(kinds(log).map((k) => k[0])).toEqual(["Int16Array", "Int32Array", "Int16Array"]);
+    expect(log.column("s")).toEqual(["a", null, ...many.map((r) => r.s), "a"]);
   });
 });

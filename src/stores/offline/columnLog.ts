@@ -14,16 +14,20 @@ interface Chunk {
   /**
    * Per field: numbers and timestamps in a Float64Array (NaN = null), or,
    * when every value is a whole number near `bases[f]`, in an Int32Array of
-   * differences from it (INT32_NULL = null); bools in a Uint8Array (2 =
-   * null); strings as codes in an Int32Array (−1 = null).
+   * differences from it (INT32_NULL = null), or in an Int16Array when every
+   * difference fits one (a column with nulls never does); bools in a
+   * Uint8Array (2 = null); strings as codes in an Int16Array, or an
+   * Int32Array once the dictionary outgrows it (−1 = null).
    */
-  readonly cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>;
-  /** Per field: the base of a number column stored as Int32 differences; NaN otherwise. */
+  readonly cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array | Int16Array>;
+  /** Per field: the base of a number column stored as Int32 or Int16 differences; NaN otherwise. */
   readonly bases: Float64Array;
 }
 
 const BOOL_NULL = 2;
 const INT32_NULL = -2147483648;
+
+type Column = Float64Array | Uint8Array | Int32Array | Int16Array;
 
 type CopyRows = (rows: readonly Row[], cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array>, code: (s: string) => number) => void;
 
@@ -32,8 +36,10 @@ type CopyRows = (rows: readonly Row[], cols: ReadonlyArray<Float64Array | Uint8A
  * and timestamps in Float64Arrays (NaN for null: parsed numbers are always
  * finite), or in half the bytes as Int32 differences from a base where a
  * batch's values are all whole numbers close enough (counts, delays,
- * millisecond times of a few weeks), booleans in bytes, strings
- * dictionary-coded in Int32Arrays. Parsed row objects then die young,
+ * millisecond times of a few weeks), in a quarter as Int16 where they are
+ * closer still (delays in minutes, distances), booleans in bytes, strings
+ * dictionary-coded in Int16Arrays (Int32 past 32,767 distinct values).
+ * Parsed row objects then die young,
  * nothing here is traced by the GC except the dictionary, memory is a
  * fraction of the rows', and nothing is ever copied to grow. (V8 starts a
  * full collection for every 64 MB of typed arrays kept, so the bytes per
@@ -46,8 +52,13 @@ export class ColumnLog {
   private readonly dict = new StringCodes();
   private readonly copy: CopyRows;
   private readonly code = (s: string): number => this.dict.code(s);
-  /** Per number field, where a batch's values are copied before they are stored (reused). */
-  private scratch: Float64Array[] = [];
+  /**
+   * Per field, where a batch's values are copied before they are stored:
+   * numbers in Float64Arrays, string codes in Int32Arrays, and the Int32
+   * differences numbers are fitted into (reused from batch to batch).
+   */
+  private scratch: Array<Float64Array | Int32Array> = [];
+  private fitted = new Int32Array(0);
   length = 0;
 
   constructor(schema: Schema) {
@@ -59,12 +70,21 @@ export class ColumnLog {
   append(rows: readonly Row[], ts: Float64Array, merge?: BatchArrival): void {
     const n = rows.length;
     if (n === 0) return;
-    if ((this.scratch[0]?.length ?? 0) < n) this.scratch = this.types.map(() => new Float64Array(Math.max(n, 1024)));
-    const copied = this.types.map((ft, f) => (isNumber(ft) ? (this.scratch[f] as Float64Array) : newColumn(ft, n)));
+    if (this.fitted.length < n) {
+      const cap = Math.max(n, 1024);
+      this.scratch = this.types.map((ft) => (ft.kind === "string" ? new Int32Array(cap) : new Float64Array(cap)));
+      this.fitted = new Int32Array(cap);
+    }
+    const copied = this.types.map((ft, f) => (ft.kind === "bool" ? new Uint8Array(n) : (this.scratch[f] as Float64Array | Int32Array)));
     this.copy(rows, copied, this.code);
     const tsField = this.timesField(copied, ts, n);
     const bases = new Float64Array(copied.length).fill(Number.NaN);
-    const cols = copied.map((col, f) => (isNumber(this.types[f] as FieldType) ? compactNumbers(col as Float64Array, n, bases, f) : col));
+    const cols = copied.map((col, f): Column => {
+      const kind = (this.types[f] as FieldType).kind;
+      if (kind === "bool") return col;
+      if (kind === "string") return narrowed(col as Int32Array, n);
+      return compactNumbers(col as Float64Array, n, bases, f, this.fitted);
+    });
     this.chunks.push({ length: n, ts: tsField < 0 ? ts.slice(0, n) : undefined, tsField, arrival: merge?.arrival ?? 0, lateFor: merge?.lateFor, cols, bases });
     this.length += n;
   }
@@ -149,7 +169,7 @@ export class ColumnLog {
     return { rows, ts, ...(arrivals === undefined ? {} : { arrivals }), ...(lateFor === undefined ? {} : { lateFor }) };
   }
 
-  private decode(f: number, col: Float64Array | Uint8Array | Int32Array, base: number, i: number): unknown {
+  private decode(f: number, col: Column, base: number, i: number): unknown {
     const v = col[i] as number;
     switch ((this.types[f] as FieldType).kind) {
       case "string":
@@ -168,21 +188,40 @@ function isNumber(ft: FieldType): boolean {
 }
 
 /**
- * A batch's numbers as Int32 differences from a base (0, or the first value
- * when that does not fit an Int32: times) when every value is null or a whole
- * number whose difference fits (−0 does not: it would come back as 0);
- * otherwise a copy as they are. Sets bases[f] to the base, or leaves NaN.
+ * A batch's numbers as Int32 (or Int16, see narrowed) differences from a
+ * base (0, or the first value when that does not fit an Int32: times) when
+ * every value is null or a whole number whose difference fits (−0 does not:
+ * it would come back as 0), fitted in `fitted` first; otherwise a copy as
+ * they are. Sets bases[f] to the base, or leaves NaN.
  */
-function compactNumbers(values: Float64Array, n: number, bases: Float64Array, f: number): Float64Array | Int32Array {
+function compactNumbers(values: Float64Array, n: number, bases: Float64Array, f: number, fitted: Int32Array): Float64Array | Int32Array | Int16Array {
   let i = 0;
   while (i < n && values[i] !== values[i]) i++;
   const first = i < n ? (values[i] as number) : 0;
   const base = first > 2147483647 || first < -2147483647 ? first : 0;
-  if (first !== Math.floor(first)) return values.slice(0, n); // fractions: nothing to allocate for
-  const out = new Int32Array(n);
-  if (!fitInt32(values, n, base, out)) return values.slice(0, n);
+  if (first !== Math.floor(first)) return values.slice(0, n); // fractions: nothing to fit
+  if (!fitInt32(values, n, base, fitted)) return values.slice(0, n);
   bases[f] = base;
-  return out;
+  return narrowed(fitted, n);
+}
+
+/**
+ * values[0..n) in an Int16Array when every one fits (INT32_NULL does not, so a
+ * number column with nulls stays Int32; a string column's −1 does), else in
+ * an Int32Array: a copy either way, sized to the batch. Every byte kept here
+ * counts towards V8's next full collection (see ColumnLog).
+ */
+function narrowed(values: Int32Array, n: number): Int32Array | Int16Array {
+  const part = values.subarray(0, n);
+  return fitsInt16(part) ? new Int16Array(part) : part.slice();
+}
+
+function fitsInt16(values: Int32Array): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (v < -32768 || v > 32767) return false;
+  }
+  return true;
 }
 
 /**
@@ -205,17 +244,6 @@ function fitInt32(values: Float64Array, n: number, base: number, out: Int32Array
     if (out[j] !== d || d === INT32_NULL || (v === 0 && 1 / v < 0)) return false;
   }
   return true;
-}
-
-function newColumn(ft: FieldType, n: number): Float64Array | Uint8Array | Int32Array {
-  switch (ft.kind) {
-    case "string":
-      return new Int32Array(n);
-    case "bool":
-      return new Uint8Array(n);
-    default:
-      return new Float64Array(n);
-  }
 }
 
 /** Copies rows into columns; generated per schema so every field read has a constant name. */
