@@ -11,7 +11,7 @@ import { layoutOf, type Layout } from "./layout.js";
 import { WindowCursor } from "./windowCursor.js";
 import type { FeatureColumn } from "./windowReaders.js";
 import { emptyValue } from "./emptyValue.js";
-import { LazyKeyRows, type EmitSink } from "./emittedRows.js";
+import { lazyKeyRows, type EmitSink } from "./emittedRows.js";
 import { GroupedBatch } from "./groupedBatch.js";
 
 export type { EmittedRows, EmitSink } from "./emittedRows.js";
@@ -362,7 +362,7 @@ export class AggregateOperator {
     const c = this.collect(upTo);
     if (c === undefined) return;
     sink(
-      new LazyKeyRows(c.length, c.ts, c.values, (keys) => {
+      lazyKeyRows(c.length, c.ts, c.values, (keys) => {
         let from = 0;
         for (let r = 0; r < c.runs.length; r++) {
           const to = c.runEnds[r] as number;

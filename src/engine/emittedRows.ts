@@ -18,24 +18,28 @@ export type EmitSink = (rows: EmittedRows) => void;
 /**
  * Emitted rows whose per-row key values are filled in when `keys` is first
  * read: a sink that reads only the features (a checksum, a model's feature
- * columns) never pays for an array of one entry per row.
+ * columns) never pays for an array of one entry per row. `keys` is an own
+ * enumerable property (a getter) and nothing else is, so spreading,
+ * `structuredClone` or `postMessage` see a plain `{ length, ts, values, keys }`.
  */
-export class LazyKeyRows implements EmittedRows {
-  private filled: ReadonlyArray<readonly unknown[]> | undefined;
-
-  constructor(
-    readonly length: number,
-    readonly ts: Float64Array,
-    readonly values: readonly FeatureColumn[],
-    private readonly fill: (keys: Array<readonly unknown[]>) => void,
-  ) {}
-
-  get keys(): ReadonlyArray<readonly unknown[]> {
-    if (this.filled === undefined) {
-      const keys = new Array<readonly unknown[]>(this.length);
-      this.fill(keys);
-      this.filled = keys;
-    }
-    return this.filled;
-  }
+export function lazyKeyRows(
+  length: number,
+  ts: Float64Array,
+  values: readonly FeatureColumn[],
+  fill: (keys: Array<readonly unknown[]>) => void,
+): EmittedRows {
+  let filled: ReadonlyArray<readonly unknown[]> | undefined;
+  const rows = { length, ts, values } as { length: number; ts: Float64Array; values: readonly FeatureColumn[]; keys: ReadonlyArray<readonly unknown[]> };
+  Object.defineProperty(rows, "keys", {
+    enumerable: true,
+    get(): ReadonlyArray<readonly unknown[]> {
+      if (filled === undefined) {
+        const keys = new Array<readonly unknown[]>(length);
+        fill(keys);
+        filled = keys;
+      }
+      return filled;
+    },
+  });
+  return rows;
 }

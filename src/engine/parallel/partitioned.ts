@@ -2,7 +2,7 @@ import { encodeKey, keyGroupOf } from "../../core/keys.js";
 import { StringCodes } from "../../core/stringCodes.js";
 import type { Row } from "../../plan/nodes.js";
 import type { AggregateOperator } from "../aggregateOperator.js";
-import { LazyKeyRows, type EmittedRows } from "../emittedRows.js";
+import { lazyKeyRows, type EmittedRows } from "../emittedRows.js";
 import type { KeyState } from "../keyState.js";
 import { decodeKeyState, encodeKeyState } from "../stateCodec.js";
 import { WorkerPool, type AggregateWorker } from "./pool.js";
@@ -171,7 +171,7 @@ export class PartitionedAggregate {
   private deliver(w: number, r: RowsReply, sink: ((rows: EmittedRows) => void) | undefined): void {
     if (r.n === 0 || sink === undefined) return;
     const byId = this.keyValues[w] as Array<readonly unknown[]>;
-    sink(new LazyKeyRows(r.n, r.ts, r.values, (keys) => fillKeys(keys, byId, r.ids)));
+    sink(lazyKeyRows(r.n, r.ts, r.values, (keys) => fillKeys(keys, byId, r.ids)));
   }
 }
 
