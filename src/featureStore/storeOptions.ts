@@ -48,7 +48,9 @@ export interface MaterializeOptions {
   /**
    * Receives each table's history rows: features as of every (key, event
    * time). Rows of one key arrive in event-time order; rows of different keys
-   * interleave in an order that depends on `workers`.
+   * interleave in an order that depends on `workers`. `rows.keys` is
+   * computed when first read (a getter): a copy made by spreading or
+   * `structuredClone` carries it only if read first (`{ ...rows, keys: rows.keys }`).
    */
   readonly onTableRows?: (table: string, rows: EmittedRows) => void;
   /**
