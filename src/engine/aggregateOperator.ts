@@ -75,17 +75,16 @@ export class AggregateOperator {
   private readonly grouped: boolean;
   /**
    * The grouped path's scratch: numeric field columns, each event's index
-   * among the batch's keys, the keys with events, and the batch's times and
-   * columns regrouped key by key (see appendGrouped).
+   * among the batch's keys and those keys (process), then per group its
+   * events and position, the groups in order of first event, and the batch
+   * regrouped key by key (appendGrouped).
    */
   private batchCols: Float64Array[] = [];
   private batchKey = new Int32Array(0);
   private readonly batchKeys: KeyState[] = [];
+  private groupCount = new Int32Array(0);
+  private readonly groupOrder: number[] = [];
   private readonly groupedBatch = new GroupedBatch();
-  private keyCursor = new Int32Array(0);
-  /** processColumns' scratch: events per key number, then positions; the numbers in order of first event. */
-  private idCount = new Int32Array(0);
-  private readonly idOrder: number[] = [];
   /** Emission of every pending row of a key in one call (see emitKernel.ts); undefined where the read kernel is. */
   private readonly emitKernel: EmitKernel | undefined;
 
@@ -136,7 +135,7 @@ export class AggregateOperator {
           const v = row[fields[f] as string];
           (cols[f] as Float64Array)[i] = typeof v === "number" ? (squares[f] === true ? v * v : v) : Number.NaN;
         }
-        this.link(st, i, trackEmit);
+        this.link(st, i);
       } else {
         if (basic) {
           for (let f = 0; f < nf; f++) {
@@ -149,7 +148,11 @@ export class AggregateOperator {
         this.add(st, ts[i] as number, scratch, horizon, trackEmit);
       }
     }
-    if (grouped) this.appendGrouped(ts, cols, rows.length, horizon);
+    if (grouped) {
+      this.appendGrouped(rows.length, this.batchKey, this.batchKeys, ts, cols, horizon, trackEmit);
+      for (const st of this.batchKeys) st.runKey = -1;
+      this.batchKeys.length = 0;
+    }
   }
 
   /** Numeric fields (squared where variance needs it) and value fields of a row, into the scratch arrays. */
@@ -169,7 +172,7 @@ export class AggregateOperator {
   processColumns(byId: readonly KeyState[], ids: Int32Array, ts: Float64Array, cols: readonly Float64Array[], trackEmit: boolean): void {
     const horizon = this.horizon;
     if (this.grouped) {
-      this.appendColumnsGrouped(byId, ids, ts, cols, horizon, trackEmit);
+      this.appendGrouped(ids.length, ids, byId, ts, cols, horizon, trackEmit);
       return;
     }
     const nf = this.fieldNames.length;
@@ -178,46 +181,6 @@ export class AggregateOperator {
       const st = byId[ids[i] as number] as KeyState;
       for (let f = 0; f < nf; f++) scratch[f] = (cols[f] as Float64Array)[i] as number;
       this.add(st, ts[i] as number, scratch, horizon, trackEmit);
-    }
-  }
-
-  /**
-   * appendGrouped for a batch whose keys are already numbered (processColumns):
-   * counted and placed by number in typed arrays, without a pass that
-   * touches each event's KeyState.
-   */
-  private appendColumnsGrouped(byId: readonly KeyState[], ids: Int32Array, ts: Float64Array, cols: readonly Float64Array[], horizon: number, trackEmit: boolean): void {
-    const n = ids.length;
-    if (this.idCount.length < byId.length) this.idCount = new Int32Array(Math.max(byId.length, 2 * this.idCount.length));
-    const count = this.idCount;
-    const order = this.idOrder;
-    order.length = 0;
-    for (let i = 0; i < n; i++) {
-      const id = ids[i] as number;
-      const c = count[id] as number;
-      if (c === 0) order.push(id);
-      count[id] = c + 1;
-    }
-    // From here on count[id] is where the key's next event goes, and after the placing, where its run ends.
-    let start = 0;
-    for (const id of order) {
-      const c = count[id] as number;
-      count[id] = start;
-      start += c;
-    }
-    const { ts: gts, cols: gcols } = this.groupedBatch.place(n, ids, count, ts, cols);
-    let from = 0;
-    for (const id of order) {
-      const st = byId[id] as KeyState;
-      const to = count[id] as number;
-      count[id] = 0;
-      this.markOneDirty(st);
-      if (trackEmit && !st.pendingMark) {
-        st.pendingMark = true;
-        this.pendingEmit.push(st);
-      }
-      st.appendRun(gts, gcols, from, to, horizon, this.scratch);
-      from = to;
     }
   }
 
@@ -231,53 +194,66 @@ export class AggregateOperator {
     return this.batchCols;
   }
 
-  /**
-   * Event i of a grouped batch belongs to st: counted, and numbered with the
-   * key's index among the batch's keys. The key is marked dirty and pending
-   * at its first event, so the lists keep the order of the keys' first
-   * events, as add() makes them.
-   */
-  private link(st: KeyState, i: number, trackEmit: boolean): void {
-    if (st.runCount === 0) {
+  /** Event i of a grouped batch belongs to st: numbered with the key's index among the batch's keys (in order of first event). */
+  private link(st: KeyState, i: number): void {
+    if (st.runKey < 0) {
       st.runKey = this.batchKeys.length;
       this.batchKeys.push(st);
+    }
+    this.batchKey[i] = st.runKey;
+  }
+
+  /**
+   * Appends a batch's n events key by key: event i belongs to the state
+   * stateOf[group[i]]. The events are first regrouped by key (a counting
+   * sort: a pass to count, a pass to place), so that each key's run reads
+   * its events one after the other; following each key's events through
+   * the batch instead reads them scattered, which cost more than the appends
+   * themselves where the batch arrives from another thread (a parallel
+   * replay's worker), out of this core's caches. Keys are marked dirty and
+   * pending in the order of their first events, as add() marks them, and
+   * each run makes the same evictions and appends as add().
+   */
+  private appendGrouped(
+    n: number,
+    group: Int32Array,
+    stateOf: readonly KeyState[],
+    ts: ArrayLike<number>,
+    cols: readonly Float64Array[],
+    horizon: number,
+    trackEmit: boolean,
+  ): void {
+    if (this.groupCount.length < stateOf.length) this.groupCount = new Int32Array(Math.max(stateOf.length, 2 * this.groupCount.length));
+    const count = this.groupCount;
+    const order = this.groupOrder;
+    order.length = 0;
+    for (let i = 0; i < n; i++) {
+      const g = group[i] as number;
+      const c = count[g] as number;
+      if (c === 0) order.push(g);
+      count[g] = c + 1;
+    }
+    // From here on count[g] is where the group's next event goes, and after the placing, where its run ends.
+    let start = 0;
+    for (const g of order) {
+      const c = count[g] as number;
+      count[g] = start;
+      start += c;
+    }
+    const placed = this.groupedBatch.place(n, group, count, ts, cols);
+    let from = 0;
+    for (const g of order) {
+      const st = stateOf[g] as KeyState;
+      const to = count[g] as number;
+      count[g] = 0;
       this.markOneDirty(st);
       if (trackEmit && !st.pendingMark) {
         st.pendingMark = true;
         this.pendingEmit.push(st);
       }
+      st.appendRun(placed.ts, placed.cols, from, to, horizon, this.scratch);
+      from = to;
     }
-    st.runCount++;
-    this.batchKey[i] = st.runKey;
-  }
-
-  /**
-   * Appends each key's events of the batch in one run: the same evictions and
-   * appends as add(), key by key. The times and columns are first regrouped
-   * key by key (a counting sort: one sequential pass), so that each run reads
-   * its events one after the other; following each key's events through the
-   * batch instead reads them scattered, which cost more than the appends
-   * themselves where the batch arrives from another thread (a parallel
-   * replay's worker), out of this core's caches.
-   */
-  private appendGrouped(ts: ArrayLike<number>, cols: readonly Float64Array[], n: number, horizon: number): void {
-    const keys = this.batchKeys;
-    if (this.keyCursor.length < keys.length) this.keyCursor = new Int32Array(Math.max(keys.length, 2 * this.keyCursor.length));
-    const cursor = this.keyCursor;
-    let start = 0;
-    for (let k = 0; k < keys.length; k++) {
-      cursor[k] = start;
-      start += (keys[k] as KeyState).runCount;
-    }
-    const { ts: gts, cols: gcols } = this.groupedBatch.place(n, this.batchKey, cursor, ts, cols);
-    start = 0;
-    for (const st of keys) {
-      const end = start + st.runCount;
-      st.appendRun(gts, gcols, start, end, horizon, this.scratch);
-      st.runCount = 0;
-      start = end;
-    }
-    keys.length = 0;
   }
 
   private add(st: KeyState, t: number, values: Float64Array, horizon: number, trackEmit: boolean): void {

@@ -50,8 +50,7 @@ export class KeyState implements TileSource {
   dirtyMark = false;
   pendingMark = false;
   compactMark = false;
-  /** AggregateOperator's grouped batch: the key's events in it (0: none), and its index among the batch's keys. */
-  runCount = 0;
+  /** AggregateOperator's grouped batch: the key's index among the batch's keys (-1: none). */
   runKey = -1;
   /** The key's index in a parallel replay's partition (set by the worker that holds it). */
   slot = -1;
