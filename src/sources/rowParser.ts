@@ -73,10 +73,8 @@ export class RowParser {
   private interpretedRun(items: readonly unknown[], from: number, end: number, rows: Row[], ts: Float64Array, at: number): number {
     const tsField = this.def.timestamp;
     for (let i = from; i < end; i++, at++) {
-      const input = items[i];
-      if (typeof input !== "object" || input === null || Array.isArray(input) || input instanceof StreamDecodeFailure) return i;
-      const row = this.build(input as Record<string, unknown>);
-      if (row instanceof FieldProblem) return i;
+      const row = this.check(items[i]);
+      if (typeof row === "string" || row instanceof FieldProblem) return i;
       rows[at] = row;
       ts[at] = row[tsField] as number;
     }
@@ -90,16 +88,20 @@ export class RowParser {
 
   /** The same as parse, without an origin object per row. */
   parseAt(input: unknown, row: number, file?: string): Row {
-    if (input instanceof StreamDecodeFailure) throw new SchemaError(`message at ${input.at}: ${input.reason}`, this.where(row, file));
-    if (typeof input !== "object" || input === null || Array.isArray(input)) {
-      throw new SchemaError(`expected an object row, got ${describe(input)}`, this.where(row, file));
-    }
-    const out = this.build(input as Record<string, unknown>);
+    const out = this.check(input);
+    if (typeof out === "string") throw new SchemaError(out, this.where(row, file));
     if (out instanceof FieldProblem) {
       const where = this.where(row, file, out.field);
       throw out.timestamp ? new TimestampError(out.message, where) : new SchemaError(out.message, where);
     }
     return out;
+  }
+
+  /** The typed row; or what is wrong with it: a field's problem, or why it is no row at all. */
+  private check(input: unknown): Row | FieldProblem | string {
+    if (input instanceof StreamDecodeFailure) return `message at ${input.at}: ${input.reason}`;
+    if (typeof input !== "object" || input === null || Array.isArray(input)) return `expected an object row, got ${describe(input)}`;
+    return this.build(input as Record<string, unknown>);
   }
 
   private where(row: number, file: string | undefined, field?: string): FreshetErrorDetails {
