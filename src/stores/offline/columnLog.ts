@@ -16,8 +16,8 @@ interface Chunk {
    * when every value is a whole number near `bases[f]`, in an Int32Array of
    * differences from it (INT32_NULL = null), or in an Int16Array when every
    * difference fits one (a column with nulls never does); bools in a
-   * Uint8Array (2 = null); strings as codes in an Int16Array, or an
-   * Int32Array once the dictionary outgrows it (−1 = null).
+   * Uint8Array (2 = null); strings as codes in an Int16Array when the
+   * batch's codes fit one, else an Int32Array (−1 = null).
    */
   readonly cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array | Int16Array>;
   /** Per field: the base of a number column stored as Int32 or Int16 differences; NaN otherwise. */
@@ -38,7 +38,7 @@ type CopyRows = (rows: readonly Row[], cols: ReadonlyArray<Float64Array | Uint8A
  * batch's values are all whole numbers close enough (counts, delays,
  * millisecond times of a few weeks), in a quarter as Int16 where they are
  * closer still (delays in minutes, distances), booleans in bytes, strings
- * dictionary-coded in Int16Arrays (Int32 past 32,767 distinct values).
+ * dictionary-coded in Int16Arrays (Int32 for a batch with codes past 32,767).
  * Parsed row objects then die young,
  * nothing here is traced by the GC except the dictionary, memory is a
  * fraction of the rows', and nothing is ever copied to grow. (V8 starts a
@@ -54,10 +54,11 @@ export class ColumnLog {
   private readonly code = (s: string): number => this.dict.code(s);
   /**
    * Per field, where a batch's values are copied before they are stored:
-   * numbers in Float64Arrays, string codes in Int32Arrays, and the Int32
-   * differences numbers are fitted into (reused from batch to batch).
+   * numbers in Float64Arrays, string codes in Int32Arrays, bools in
+   * Uint8Arrays; and the Int32 differences numbers are fitted into (reused
+   * from batch to batch; every stored column is a copy sized to its batch).
    */
-  private scratch: Array<Float64Array | Int32Array> = [];
+  private scratch: Array<Float64Array | Int32Array | Uint8Array> = [];
   private fitted = new Int32Array(0);
   length = 0;
 
@@ -72,16 +73,16 @@ export class ColumnLog {
     if (n === 0) return;
     if (this.fitted.length < n) {
       const cap = Math.max(n, 1024);
-      this.scratch = this.types.map((ft) => (ft.kind === "string" ? new Int32Array(cap) : new Float64Array(cap)));
+      this.scratch = this.types.map((ft) => (ft.kind === "string" ? new Int32Array(cap) : ft.kind === "bool" ? new Uint8Array(cap) : new Float64Array(cap)));
       this.fitted = new Int32Array(cap);
     }
-    const copied = this.types.map((ft, f) => (ft.kind === "bool" ? new Uint8Array(n) : (this.scratch[f] as Float64Array | Int32Array)));
-    this.copy(rows, copied, this.code);
-    const tsField = this.timesField(copied, ts, n);
-    const bases = new Float64Array(copied.length).fill(Number.NaN);
-    const cols = copied.map((col, f): Column => {
+    const scratch = this.scratch;
+    this.copy(rows, scratch, this.code);
+    const tsField = this.timesField(scratch, ts, n);
+    const bases = new Float64Array(scratch.length).fill(Number.NaN);
+    const cols = scratch.map((col, f): Column => {
       const kind = (this.types[f] as FieldType).kind;
-      if (kind === "bool") return col;
+      if (kind === "bool") return col.slice(0, n);
       if (kind === "string") return narrowed(col as Int32Array, n);
       return compactNumbers(col as Float64Array, n, bases, f, this.fitted);
     });
@@ -181,10 +182,6 @@ export class ColumnLog {
         return v === v ? v : null;
     }
   }
-}
-
-function isNumber(ft: FieldType): boolean {
-  return ft.kind !== "string" && ft.kind !== "bool";
 }
 
 /**
