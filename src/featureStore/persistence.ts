@@ -105,9 +105,10 @@ export async function persist(runtime: Runtime, store: StateStore, deadLetters: 
   const entries: Array<{ table: string; group: number; key: string; value: unknown }> = [];
   // Joined tables are rebuilt from the history of both sides on restart: their state is not written.
   const changed = [...runtime.tables.values()].filter((t) => t.join === undefined).map((t) => ({ table: t, states: t.operator.takeDirty() }));
-  for (const { table, states } of changed) {
-    for (const st of states) {
-      entries.push({ table: table.def.name, group: st.group, key: st.key, value: encodeKeyState(st) });
+  // A volatile store keeps no values: encoding every changed key for it would be thrown away.
+  if (store.volatile !== true) {
+    for (const { table, states } of changed) {
+      for (const st of states) entries.push({ table: table.def.name, group: st.group, key: st.key, value: encodeKeyState(st) });
     }
   }
   const meta: StoreMeta = {

@@ -136,18 +136,46 @@ class ParallelTables {
 
 /**
  * True when every row's timestamp is readable and non-decreasing (a cheap
- * pre-scan of one field). An indexed loop: for...of took 62-69 ms over 3M
- * flights rows, this 41-42.
+ * pre-scan of one field, before the replay starts). Generated per field name,
+ * like the row parser: a read of a constant property name took about a third
+ * of the time of r[field] over 3M flights rows.
  */
 function arrayInTimeOrder(rows: readonly unknown[], field: string): boolean {
-  let last = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i];
-    if (typeof r !== "object" || r === null) return false;
-    const v = (r as Record<string, unknown>)[field];
-    const t = typeof v === "number" ? v : toEpochMs(v);
-    if (t === undefined || t < last) return false;
-    last = t;
+  let check = orderChecks.get(field);
+  if (check === undefined) orderChecks.set(field, (check = compileOrderCheck(field)));
+  return check(rows, toEpochMs);
+}
+
+type OrderCheck = (rows: readonly unknown[], toMs: (v: unknown) => number | undefined) => boolean;
+const orderChecks = new Map<string, OrderCheck>();
+
+function compileOrderCheck(field: string): OrderCheck {
+  const body = `let last = -Infinity;
+for (let i = 0; i < rows.length; i++) {
+  const r = rows[i];
+  if (typeof r !== "object" || r === null) return false;
+  const v = r[${JSON.stringify(field)}];
+  const t = typeof v === "number" ? v : toMs(v);
+  if (t === undefined || t < last) return false;
+  last = t;
+}
+return true;
+//# sourceURL=freshet-generated/order-check.js`;
+  try {
+    return new Function("rows", "toMs", body) as OrderCheck;
+  } catch {
+    // Code generation disabled: the same, interpreted.
+    return (rows, toMs) => {
+      let last = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i];
+        if (typeof r !== "object" || r === null) return false;
+        const v = (r as Record<string, unknown>)[field];
+        const t = typeof v === "number" ? v : toMs(v);
+        if (t === undefined || t < last) return false;
+        last = t;
+      }
+      return true;
+    };
   }
-  return true;
 }

@@ -15,29 +15,30 @@ export interface StateStore {
   meta(): unknown;
   /** Every key of a table, for bulk reads. */
   keys(table: string): Iterable<string>;
+  /** True for a store that keeps no values (MemoryStateStore): commits are given no entries. */
+  readonly volatile?: boolean;
   close(): Promise<void>;
 }
 
-/** No persistence: the state lives only in the operators' memory. */
+/**
+ * No persistence: the state lives only in the operators' memory, which never
+ * drops a key, so nothing is ever read back. Commits keep the metadata only;
+ * `volatile` tells persist() not to encode the changed keys for it.
+ */
 export class MemoryStateStore implements StateStore {
+  readonly volatile = true;
   private lastMeta: unknown = undefined;
-  private readonly data = new Map<string, Map<string, unknown>>();
-  get(table: string, key: string): unknown {
-    return this.data.get(table)?.get(key);
+  get(_table: string, _key: string): unknown {
+    return undefined;
   }
-  commit(entries: ReadonlyArray<{ table: string; group: number; key: string; value: unknown }>, meta: unknown): void {
-    for (const e of entries) {
-      let t = this.data.get(e.table);
-      if (t === undefined) this.data.set(e.table, (t = new Map()));
-      t.set(e.key, e.value);
-    }
+  commit(_entries: ReadonlyArray<{ table: string; group: number; key: string; value: unknown }>, meta: unknown): void {
     this.lastMeta = meta;
   }
   meta(): unknown {
     return this.lastMeta;
   }
-  keys(table: string): Iterable<string> {
-    return this.data.get(table)?.keys() ?? [];
+  keys(_table: string): Iterable<string> {
+    return [];
   }
   async close(): Promise<void> {}
 }
