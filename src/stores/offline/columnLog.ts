@@ -16,8 +16,8 @@ interface Chunk {
    * when every value is a whole number near `bases[f]`, in an Int32Array of
    * differences from it (INT32_NULL = null), or in an Int16Array when every
    * difference fits one (a column with nulls never does); bools in a
-   * Uint8Array (2 = null); strings as codes in an Int16Array when the
-   * batch's codes fit one, else an Int32Array (−1 = null).
+   * Uint8Array (2 = null); strings as codes in an Int16Array while the
+   * dictionary holds at most 32,768 strings, else an Int32Array (−1 = null).
    */
   readonly cols: ReadonlyArray<Float64Array | Uint8Array | Int32Array | Int16Array>;
   /** Per field: the base of a number column stored as Int32 or Int16 differences; NaN otherwise. */
@@ -38,7 +38,7 @@ type CopyRows = (rows: readonly Row[], cols: ReadonlyArray<Float64Array | Uint8A
  * batch's values are all whole numbers close enough (counts, delays,
  * millisecond times of a few weeks), in a quarter as Int16 where they are
  * closer still (delays in minutes, distances), booleans in bytes, strings
- * dictionary-coded in Int16Arrays (Int32 for a batch with codes past 32,767).
+ * dictionary-coded in Int16Arrays (Int32 once the dictionary outgrows them).
  * Parsed row objects then die young,
  * nothing here is traced by the GC except the dictionary, memory is a
  * fraction of the rows', and nothing is ever copied to grow. (V8 starts a
@@ -60,6 +60,8 @@ export class ColumnLog {
    */
   private scratch: Array<Float64Array | Int32Array | Uint8Array> = [];
   private fitted = new Int32Array(0);
+  /** The least and greatest difference fitInt32 wrote (INT32_NULL counts). */
+  private readonly range = new Int32Array(2);
   length = 0;
 
   constructor(schema: Schema) {
@@ -83,8 +85,9 @@ export class ColumnLog {
     const cols = scratch.map((col, f): Column => {
       const kind = (this.types[f] as FieldType).kind;
       if (kind === "bool") return col.slice(0, n);
-      if (kind === "string") return narrowed(col as Int32Array, n);
-      return compactNumbers(col as Float64Array, n, bases, f, this.fitted);
+      // Codes run from −1 (null) to the dictionary's size − 1: they fit an Int16 while it holds at most 32,768 strings.
+      if (kind === "string") return narrowed(col as Int32Array, n, this.dict.strings.length <= 32768);
+      return compactNumbers(col as Float64Array, n, bases, f, this.fitted, this.range);
     });
     this.chunks.push({ length: n, ts: tsField < 0 ? ts.slice(0, n) : undefined, tsField, arrival: merge?.arrival ?? 0, lateFor: merge?.lateFor, cols, bases });
     this.length += n;
@@ -191,55 +194,62 @@ export class ColumnLog {
  * it would come back as 0), fitted in `fitted` first; otherwise a copy as
  * they are. Sets bases[f] to the base, or leaves NaN.
  */
-function compactNumbers(values: Float64Array, n: number, bases: Float64Array, f: number, fitted: Int32Array): Float64Array | Int32Array | Int16Array {
+function compactNumbers(
+  values: Float64Array,
+  n: number,
+  bases: Float64Array,
+  f: number,
+  fitted: Int32Array,
+  range: Int32Array,
+): Float64Array | Int32Array | Int16Array {
   let i = 0;
   while (i < n && values[i] !== values[i]) i++;
   const first = i < n ? (values[i] as number) : 0;
   const base = first > 2147483647 || first < -2147483647 ? first : 0;
   if (first !== Math.floor(first)) return values.slice(0, n); // fractions: nothing to fit
-  if (!fitInt32(values, n, base, fitted)) return values.slice(0, n);
+  if (!fitInt32(values, n, base, fitted, range)) return values.slice(0, n);
   bases[f] = base;
-  return narrowed(fitted, n);
+  return narrowed(fitted, n, (range[0] as number) >= -32768 && (range[1] as number) <= 32767);
 }
 
 /**
- * values[0..n) in an Int16Array when every one fits (INT32_NULL does not, so a
- * number column with nulls stays Int32; a string column's −1 does), else in
- * an Int32Array: a copy either way, sized to the batch. Every byte kept here
- * counts towards V8's next full collection (see ColumnLog).
+ * values[0..n) in an Int16Array when `fits16` (every value fits one; INT32_NULL
+ * does not, so a number column with nulls stays Int32, a string column's −1
+ * does), else in an Int32Array: a copy either way, sized to the batch. Every
+ * byte kept here counts towards V8's next full collection (see ColumnLog).
  */
-function narrowed(values: Int32Array, n: number): Int32Array | Int16Array {
+function narrowed(values: Int32Array, n: number, fits16: boolean): Int32Array | Int16Array {
   const part = values.subarray(0, n);
-  return fitsInt16(part) ? new Int16Array(part) : part.slice();
-}
-
-function fitsInt16(values: Int32Array): boolean {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
-    if (v < -32768 || v > 32767) return false;
-  }
-  return true;
+  return fits16 ? new Int16Array(part) : part.slice();
 }
 
 /**
- * Writes values[j] − base into out[j] (INT32_NULL for null); false as soon as
+ * Writes values[j] − base into out[j] (INT32_NULL for null), and the least
+ * and greatest of what it wrote into range[0] and range[1]; false as soon as
  * one does not fit. A function of its own: the loop is compiled while it runs
  * (on-stack replacement), and code after it in the same function, not yet run
  * then, threw that compiled code away at every call (deoptimized for want of
  * type feedback), so most of each batch ran unoptimized.
  */
-function fitInt32(values: Float64Array, n: number, base: number, out: Int32Array): boolean {
+function fitInt32(values: Float64Array, n: number, base: number, out: Int32Array, range: Int32Array): boolean {
+  let lo = 2147483647;
+  let hi = INT32_NULL;
   for (let j = 0; j < n; j++) {
     const v = values[j] as number;
     if (v !== v) {
       out[j] = INT32_NULL;
+      lo = INT32_NULL;
       continue;
     }
     const d = v - base;
     out[j] = d;
     // The Int32 store truncates and wraps: reading back what was written tells a whole number in range.
     if (out[j] !== d || d === INT32_NULL || (v === 0 && 1 / v < 0)) return false;
+    if (d < lo) lo = d;
+    if (d > hi) hi = d;
   }
+  range[0] = lo;
+  range[1] = hi;
   return true;
 }
 
