@@ -4,8 +4,7 @@ import { join } from "node:path";
 import { wallClock, type Clock } from "../core/clock.js";
 import type { Row, Schema } from "../core/schema.js";
 import { toEpochMs } from "../core/time.js";
-import { encodeKey } from "../core/keys.js";
-import { buildTrainingSet, keySlots, readOrder, readPointInTime, rowsWith, type HistoricalColumns, type HistoricalColumnsOptions, type TrainingSetSpec } from "./trainingSet.js";
+import { buildTrainingSet, readPointInTime, rowsWith, type HistoricalColumns, type HistoricalColumnsOptions, type TrainingSetSpec } from "./trainingSet.js";
 import { replayRecorded, type ReplayOptions, type ReplayReport } from "./recordedStream.js";
 import { checkSkew, type ServedRead, type SkewReport } from "./skewCheck.js";
 import type { AggregateOperator, EmittedRows } from "../engine/aggregateOperator.js";
@@ -29,6 +28,8 @@ import { keepsRows, replayOperatorHistory, seedSteps, sourcesOf } from "./histor
 import type { HistoryBatch } from "../stores/offline/historyStore.js";
 import { SourceDataset } from "../dsl/dataset.js";
 import { replayHistory } from "./historical.js";
+import { HistoryReplicas } from "./historyReplicas.js";
+import { eventTimesAsOf } from "./pointInTimeRead.js";
 import { OfflineRowCollector, type OfflineQuery } from "./offlineRows.js";
 import { historyMarker, TableHistoryWriter, writeWhole } from "./tableHistories.js";
 import type { TableHistoryStore } from "../stores/offline/tableHistoryStore.js";
@@ -45,7 +46,7 @@ import { batchSizeOption } from "../sources/rowSource.js";
 import { describeDataset, describeTable, latestEventTimes, type DatasetInfo, type TableInfo } from "./catalog.js";
 
 export type { OpenOptions, Progress, MaterializeOptions, IngestReport, PushOptions, OnlineReadOptions, HistoricalOptions, DatasetStats, StoreStats } from "./storeOptions.js";
-import type { OpenOptions, Progress, MaterializeOptions, IngestReport, PushOptions, OnlineReadOptions, HistoricalOptions, DatasetStats, StoreStats } from "./storeOptions.js";
+import type { OpenOptions, MaterializeOptions, IngestReport, PushOptions, OnlineReadOptions, HistoricalOptions, DatasetStats, StoreStats } from "./storeOptions.js";
 
 type Definition = SourceDataset<string, Schema> | AnyTable | TableDef | AnyOnDemand;
 
@@ -60,8 +61,7 @@ const AUTO_PARALLEL_AFTER = 200_000;
 export class FeatureStore {
   private readonly runtime: Runtime;
   private readonly deadLetterSink: DeadLetterSink;
-  private readonly historical = new Map<string, { version: string; op: AggregateOperator }>();
-  private readonly exactOperators = new Map<string, { version: number; table: OperatorTableRuntime }>();
+  private readonly replicas: HistoryReplicas;
   private readonly onDemand = new Map<string, AnyOnDemand>();
   private readonly tableMeta = new Map<string, TableMeta>();
   private readonly subscriptions = new Subscriptions();
@@ -85,6 +85,7 @@ export class FeatureStore {
     private readonly tableHistory: TableHistoryStore | undefined,
   ) {
     this.deadLetterSink = new DeadLetterSink(deadLetterCap);
+    this.replicas = new HistoryReplicas(history);
     this.runtime = new Runtime(this.deadLetterSink, history, () => (clock === "event" ? wallClock.now() : clock.now()));
     this.deadLetterFile = dir === undefined ? undefined : new DeadLetterFile(join(dir, "dead-letters.jsonl"), this.deadLetterSink);
     this.positions = { ...savedProgress(states).positions };
@@ -146,7 +147,7 @@ export class FeatureStore {
       // A table added to a source that already has events starts from that history.
       for (const t of unseen) {
         if (sourcesOf(t).every((d) => this.history.version(d.name) === 0 && this.runtime.sources.get(d.name)?.accepted === 0)) continue;
-        replayHistory(t, await this.historiesOf(t), t.operator);
+        replayHistory(t, await this.replicas.histories(t), t.operator);
         t.operator.markDirty([...t.operator.states.values()]);
         t.operator.advanceWatermark(t.source.watermark);
       }
@@ -255,7 +256,7 @@ export class FeatureStore {
       // The stored history is current: the offline store answers the range.
       rows = await th.query(t.def.name, collector.storeQuery(query.keys === undefined ? undefined : query.keys.map((k) => keys.map((f) => k[f]))));
     } else {
-      const histories = await this.historiesOf(t);
+      const histories = await this.replicas.histories(t);
       const compute = (sink: (rows: EmittedRows) => void): void => void replayHistory(t, histories, undefined, sink);
       // Computed from the recorded history, and stored for the next reads when there is a store.
       if (th === undefined) compute(collector.sink);
@@ -351,7 +352,7 @@ export class FeatureStore {
     // The replayed datasets ended: joins waiting for them go through, and their rows are final.
     this.runtime.endOfInput(names, emit);
     if (emit !== undefined) for (const name of names) this.runtime.finish(name, emit);
-    await writer?.finish(async (t, sink) => void replayHistory(t, await this.historiesOf(t), undefined, sink));
+    await writer?.finish(async (t, sink) => void replayHistory(t, await this.replicas.histories(t), undefined, sink));
   }
 
   /** Online ingestion: rows go through the same runtime, incrementally. */
@@ -516,7 +517,7 @@ export class FeatureStore {
     }
     const t = f === undefined && !this.runtime.operatorTables.has(name) ? this.table(table as string | AnyTable) : undefined;
     if (t !== undefined) {
-      const op = await this.historicalOperator(t);
+      const op = await this.replicas.aggregate(t);
       if (!columns) return this.readRows(t, op, entityRows, times, true);
       const read = readPointInTime(op, t.def.name, entityRows, times, "eventTimes" in options && options.eventTimes === true);
       return { features: new Map(op.layout.features.map((feat, k) => [feat.name, read.columns[k] as FeatureColumn])), eventTimes: read.eventTimes };
@@ -525,7 +526,7 @@ export class FeatureStore {
     const rows = given === undefined ? entityRows : rowsWith(entityRows, [{ name: field, values: given }]);
     let computed: Row[];
     if (f !== undefined) computed = await computeOnDemand(f, rows, (i) => times[i] as number, (input, r) => this.getHistorical(input.name, r, { timestampField: field }));
-    else computed = (await this.exactOperatorTable(this.runtime.operatorTables.get(name) as OperatorTableRuntime)).read(rows, (i) => times[i] as number);
+    else computed = (await this.replicas.operatorTable(this.runtime.operatorTables.get(name) as OperatorTableRuntime)).read(rows, (i) => times[i] as number);
     if (!columns) return computed.map((r, i) => ({ ...entityRows[i], ...r }));
     // Operator tables and on-demand features read row by row; their rows are turned into columns.
     const features = this.describe(name).features.map((c): [string, unknown[]] => [c.name, computed.map((r) => r[c.name] ?? null)]);
@@ -606,48 +607,7 @@ export class FeatureStore {
       this.describe(table);
       return entityRows.map(() => Number.NaN);
     }
-    const field = options.timestampField ?? "ts";
-    const op = await this.historicalOperator(t);
-    const n = entityRows.length;
-    const out = new Array<number | null>(n).fill(null);
-    // Each key's state is looked up once; a key's rows are searched in time
-    // order, so its binary searches stay in one part of its event times.
-    const { slotOf, slotKeys } = keySlots(t.def.root.keys, entityRows, false, t.def.name);
-    const states = slotKeys.map((k) => op.lookup(encodeKey(k)));
-    const times = new Float64Array(n);
-    const readable = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = (entityRows[i] as Row)[field];
-      if (typeof v === "number" && Number.isFinite(v)) {
-        times[i] = Math.trunc(v);
-        readable[i] = 1;
-        continue;
-      }
-      const at = toEpochMs(v);
-      if (at !== undefined) {
-        times[i] = at;
-        readable[i] = 1;
-      }
-    }
-    const order = readOrder(slotOf, slotKeys.length, times);
-    for (let j = 0; j < n; j++) {
-      const i = order[j] as number;
-      const st = states[slotOf[i] as number];
-      if (st === undefined || readable[i] === 0) continue;
-      const p = st.upperBound(times[i] as number);
-      if (p > st.first) out[i] = st.timeAt(p - 1);
-    }
-    return out;
-  }
-
-  /** The whole history of every source a table reads; refused when one is not recorded. */
-  private async historiesOf(t: TableRuntime): Promise<Map<string, HistoryBatch>> {
-    for (const d of sourcesOf(t)) {
-      if (d.record === false) throw new DefinitionError(`table "${t.def.name}" reads dataset "${d.name}", which is not recorded (record: false): point-in-time and offline reads need its history`, { dataset: d.name });
-    }
-    const out = new Map<string, HistoryBatch>();
-    for (const d of sourcesOf(t)) out.set(d.name, await this.history.scan(d.name, d.schema, d.timestamp));
-    return out;
+    return eventTimesAsOf(await this.replicas.aggregate(t), t.def.name, entityRows, options.timestampField ?? "ts");
   }
 
   private onDemandFeature(name: string): AnyOnDemand {
@@ -656,37 +616,12 @@ export class FeatureStore {
     return f;
   }
 
-  /** A policy table's exact history (its online state skips inputs): every recorded input computed, cached per history version. */
-  private async exactOperatorTable(t: OperatorTableRuntime): Promise<OperatorTableRuntime> {
-    const src = t.source.def;
-    if (t.policy === undefined) return t;
-    if (src.record === false) throw new DefinitionError(`table "${t.def.name}" has a processing policy and reads dataset "${src.name}", which is not recorded (record: false): point-in-time reads need its history`, { dataset: src.name });
-    const version = this.history.version(src.name);
-    const cached = this.exactOperators.get(t.def.name);
-    if (cached?.version === version) return cached.table;
-    const table = t.exactReplica();
-    await replayOperatorHistory(table, await this.history.scan(src.name, src.schema, src.timestamp));
-    this.exactOperators.set(t.def.name, { version, table });
-    return table;
-  }
-
   /** What an operator table's processing policy did (`.policy({...})`): queue, staleness, shed, dropped and merged updates. */
   policyStats(table: string | AnyTable): PolicyStats {
     const name = typeof table === "string" ? table : table.name;
     const stats = this.runtime.operatorTables.get(name)?.policyStats();
     if (stats === undefined) throw new DefinitionError(`table "${this.describe(name).name}" has no processing policy; define one with .apply(op, { output }).policy({ ... })`);
     return stats;
-  }
-
-  private async historicalOperator(t: TableRuntime): Promise<AggregateOperator> {
-    const version = sourcesOf(t)
-      .map((d) => `${d.name}@${this.history.version(d.name)}`)
-      .join(",");
-    const cached = this.historical.get(t.def.name);
-    if (cached !== undefined && cached.version === version) return cached.op;
-    const op = replayHistory(t, await this.historiesOf(t));
-    this.historical.set(t.def.name, { version, op });
-    return op;
   }
 
   private readRows(t: TableRuntime, op: AggregateOperator, inputs: readonly Row[], time: number | Float64Array, keepInput = false): Row[] {

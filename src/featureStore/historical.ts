@@ -4,7 +4,7 @@ import { KeyState } from "../engine/keyState.js";
 import type { TableRuntime } from "../engine/runtime.js";
 import type { OperatorTableRuntime } from "../engine/operatorTable.js";
 import { compileSteps } from "../engine/rowSteps.js";
-import { pipelineOf, stepChain, type Pipeline, type PlanNode, type Row, type SourceDef } from "../plan/nodes.js";
+import { pipelineOf, type Pipeline, type PlanNode, type Row, type SourceDef } from "../plan/nodes.js";
 import { LookupState, lookupJoin } from "../engine/lookupJoin.js";
 import { branchSteps } from "../engine/branchSteps.js";
 import type { Batch, RowSteps } from "../engine/rowSteps.js";

@@ -5,6 +5,7 @@ import type { KeyState } from "../engine/keyState.js";
 import { sweepKernelOf, type SweepKernel } from "../engine/sweepKernel.js";
 import type { FeatureColumn } from "../engine/windowReaders.js";
 import { SchemaError } from "../errors.js";
+import { toEpochMs } from "../core/time.js";
 
 /**
  * Every feature of an aggregate table as of each row's time (one number or
@@ -230,4 +231,41 @@ function countingPass(src: Uint32Array, dst: Uint32Array, digit: Uint16Array | U
     dst[count[d] as number] = s;
     count[d] = (count[d] as number) + 1;
   }
+}
+
+/**
+ * For each row, the event time of its key's latest event at or before the
+ * row's `field` timestamp: null where there is none (or the timestamp is
+ * unreadable). Each key's state is looked up once; a key's rows are searched
+ * in time order, so its binary searches stay in one part of its event times.
+ */
+export function eventTimesAsOf(op: AggregateOperator, table: string, rows: readonly Row[], field: string): Array<number | null> {
+  const n = rows.length;
+  const out = new Array<number | null>(n).fill(null);
+  const { slotOf, slotKeys } = keySlots(op.layout.keys, rows, false, table);
+  const states = slotKeys.map((k) => op.lookup(encodeKey(k)));
+  const times = new Float64Array(n);
+  const readable = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = (rows[i] as Row)[field];
+    if (typeof v === "number" && Number.isFinite(v)) {
+      times[i] = Math.trunc(v);
+      readable[i] = 1;
+      continue;
+    }
+    const at = toEpochMs(v);
+    if (at !== undefined) {
+      times[i] = at;
+      readable[i] = 1;
+    }
+  }
+  const order = readOrder(slotOf, slotKeys.length, times);
+  for (let j = 0; j < n; j++) {
+    const i = order[j] as number;
+    const st = states[slotOf[i] as number];
+    if (st === undefined || readable[i] === 0) continue;
+    const p = st.upperBound(times[i] as number);
+    if (p > st.first) out[i] = st.timeAt(p - 1);
+  }
+  return out;
 }
