@@ -18,12 +18,12 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, watch } from "node:fs";
 import { tmpdir } from "node:os";
-import { createConnection } from "node:net";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FeatureStore } from "../src/featureStore/featureStore.js";
 import { CHAOS_T0, chaosEvents, chaosPayload, chaosSliding, chaosTumbling } from "./fixtures/chaosPipeline.js";
+import { monitorRedis } from "./helpers/redisMonitor.js";
 import { SERVICES, serviceAvailable } from "./helpers/services.js";
 
 const N = Number(process.env.FRESHET_CHAOS_EVENTS ?? 1_000_000);
@@ -80,7 +80,16 @@ const variants: Variant[] = [
     args: () => ["--state", SERVICES.redis.url, "--state-prefix", redisPrefix],
     state: () => ({ redis: SERVICES.redis.url, prefix: redisPrefix }),
     // As the job sends a checkpoint's MULTI/EXEC: when Redis sees its HSET.
-    checkpointWriteStarted: () => redisSees(new RegExp(`"hset" "${redisPrefix.replace(/[^\w]/g, "\\$&")}:checkpoints"`, "i")),
+    checkpointWriteStarted: () =>
+      new Promise<void>((resolve, reject) => {
+        const seen = (args: string[]): boolean => args[0]?.toLowerCase() === "hset" && args[1] === `${redisPrefix}:checkpoints`;
+        const onCommand = (args: string[]): boolean => {
+          if (!seen(args)) return false;
+          resolve();
+          return true;
+        };
+        monitorRedis(SERVICES.redis.host, SERVICES.redis.port, onCommand).catch(reject);
+      }),
     leftHalfWritten: () => false,
     cleanup: async () => {
       const r = new Redis(SERVICES.redis.url);
@@ -89,30 +98,6 @@ const variants: Variant[] = [
     },
   },
 ];
-
-/**
- * Resolves when a MONITOR connection shows a command matching `pattern`. A
- * raw socket, not ioredis's monitor(): ioredis leaves monitor mode off until
- * MONITOR's reply is handled, and a monitored command arriving in the same
- * read failed it with "Command queue state error" (ioredis issue 1981).
- */
-function redisSees(pattern: RegExp): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host: SERVICES.redis.host, port: SERVICES.redis.port });
-    let pending = "";
-    socket.setEncoding("utf8");
-    socket.on("connect", () => socket.write("MONITOR\r\n"));
-    socket.on("data", (chunk: string) => {
-      const lines = (pending + chunk).split("\r\n");
-      pending = lines.pop() ?? "";
-      if (lines.some((l) => pattern.test(l))) {
-        socket.destroy();
-        resolve();
-      }
-    });
-    socket.on("error", reject);
-  });
-}
 
 /** A `freshet run` child, with the moment it said it was running. */
 interface Job {

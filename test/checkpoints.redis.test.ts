@@ -4,6 +4,7 @@ import { CheckpointStateStore } from "../src/stores/online/checkpointStateStore.
 import { RedisCheckpointMedium } from "../src/stores/online/redisCheckpointMedium.js";
 import { StorageError } from "../src/errors.js";
 import { checkpointChainCases, type CheckpointPlace } from "./checkpointChain.cases.js";
+import { monitorRedis } from "./helpers/redisMonitor.js";
 import { SERVICES, serviceAvailable } from "./helpers/services.js";
 
 const hasRedis = await serviceAvailable("redis");
@@ -38,17 +39,16 @@ describe.skipIf(!hasRedis)("Redis checkpoints", () => {
 
   it("writes each checkpoint as one field of one hash, in a MULTI/EXEC with the dropping of the old chain", async () => {
     const prefix = `${run}:multi`;
-    const monitor = await (admin as Redis).monitor();
     const seen: string[][] = [];
-    monitor.on("monitor", (_time: string, args: string[]) => {
-      if (args.some((a) => typeof a === "string" && a.startsWith(prefix))) seen.push(args.map((a) => (String(a).length > 100 ? "<blob>" : String(a))));
+    const monitor = await monitorRedis(SERVICES.redis.host, SERVICES.redis.port, (args) => {
+      if (args.some((a) => a.startsWith(prefix))) seen.push(args.map((a) => (a.length > 100 ? "<blob>" : a)));
       else if (["multi", "exec"].includes(String(args[0]).toLowerCase())) seen.push([String(args[0]).toLowerCase()]);
     });
     const s = await CheckpointStateStore.openOn(await RedisCheckpointMedium.connect({ redis: url, prefix }), { fullEvery: 2 });
     for (let i = 1; i <= 5; i++) await s.commit([{ table: "t", group: 0, key: "a", value: i }], { pos: i });
     await s.close();
     await new Promise((r) => setTimeout(r, 100));
-    monitor.disconnect();
+    monitor.stop();
     // Epoch 5 starts a new chain: its HSET and the HDEL of the chain before the current one (1, 2) share one transaction.
     const writes = seen.filter((a) => a[0] !== "multi" && a[0] !== "exec" && a[0]?.toLowerCase() !== "hkeys" && a[0]?.toLowerCase() !== "client");
     const hset5 = seen.findIndex((a) => a[0]?.toLowerCase() === "hset" && a[2] === field(5));
