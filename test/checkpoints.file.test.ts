@@ -40,5 +40,7 @@ describe("checkpoint files", () => {
     const again = await CheckpointStateStore.open(dir);
     expect(again.meta()).toEqual({ pos: 1 });
     expect(readdirSync(dir)).toEqual(["000000000001.ckpt"]);
+    // What stats() and `freshet run`'s log say of the state.
+    expect(again.description).toBe(`checkpoints in ${dir}`);
   });
 });

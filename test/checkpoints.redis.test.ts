@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { CheckpointStateStore } from "../src/stores/online/checkpointStateStore.js";
-import { RedisCheckpointMedium } from "../src/stores/online/redisCheckpointMedium.js";
+import { durabilityNote, RedisCheckpointMedium } from "../src/stores/online/redisCheckpointMedium.js";
 import { StorageError } from "../src/errors.js";
 import { checkpointChainCases, type CheckpointPlace } from "./checkpointChain.cases.js";
 import { monitorRedis } from "./helpers/redisMonitor.js";
@@ -65,7 +65,11 @@ describe.skipIf(!hasRedis)("Redis checkpoints", () => {
     const aof = ((await (admin as Redis).config("GET", "appendonly")) as string[])[1];
     if (aof === "yes") expect(m.durability).toMatch(/^aof-/);
     else expect(["memory-only", "rdb-snapshots"]).toContain(m.durability);
-    await m.close();
+    // What stats() and `freshet run`'s log say of the state: where, and what the server's setting means.
+    const store = await CheckpointStateStore.openOn(m);
+    expect(store.description).toBe(`checkpoints in redis hash ${run}:dur:checkpoints (Redis ${durabilityNote(m.durability)})`);
+    expect(store.description).toMatch(aof === "yes" ? /appendfsync/ : /restart loses every checkpoint|RDB snapshots only/);
+    await store.close();
     const err = await RedisCheckpointMedium.connect({ redis: "redis://127.0.0.1:1", prefix: "x" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageError);
     expect((err as Error).message).toMatch(/cannot connect to Redis for checkpoints \(redis:\/\/127\.0\.0\.1:1/);

@@ -63,6 +63,7 @@ describe("restart with a data directory", () => {
     const onlineBefore = await a.getOnline(userStats, users, { at });
     const histBefore = await a.getHistorical(userStats, users.map((u) => ({ ...u, ts: at - 3_600_000 })));
     const statsBefore = a.stats();
+    expect(statsBefore.state).toBe(`LMDB at ${join(dir, "online")}`);
     const byUser = (rows: Array<{ user: string }>) => rows.slice().sort((x, y) => x.user.localeCompare(y.user));
     const bulkBefore = byUser(await a.bulkQuery(userStats));
     expect(bulkBefore).toHaveLength(7);

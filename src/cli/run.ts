@@ -5,7 +5,7 @@ import { OnlineJob, type CheckpointReport } from "../job/onlineJob.js";
 import { streamSources, type ServeConfig } from "../serving/serveConfig.js";
 import { openConfiguredStore, openOnline, startServer, type RunningServer, type ServeOptions } from "./serve.js";
 import type { OnlineStore } from "../stores/online/onlineStore.js";
-import { durabilityNote, RedisCheckpointMedium, type RedisCheckpointOptions } from "../stores/online/redisCheckpointMedium.js";
+import type { RedisCheckpointOptions } from "../stores/online/redisCheckpointMedium.js";
 
 export interface RunOptions extends Omit<ServeOptions, "state"> {
   /**
@@ -55,11 +55,7 @@ export async function startJob(o: RunOptions, log: (line: string) => void = () =
   };
   try {
     if (o.dir === undefined) log("warning: no --dir: checkpoints are not kept, a restart starts every source from its beginning");
-    if (typeof o.state === "object") {
-      const medium = await RedisCheckpointMedium.connect(o.state);
-      log(`checkpoints in ${medium.description} (Redis ${durabilityNote(medium.durability)})`);
-      await medium.close();
-    }
+    log(`state: ${store.stats().state}`);
     const tag = o.tag ?? config.job?.tag ?? "online";
     const sources = streamSources(config, tag);
     if (Object.keys(sources).length === 0) throw new DefinitionError(`source tag "${tag}" has no stream sources to run`, { field: "tag" });

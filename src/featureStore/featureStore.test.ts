@@ -88,6 +88,7 @@ describe("late and invalid events are never dropped silently", () => {
     expect(dl).toHaveLength(1);
     expect(dl[0]).toMatchObject({ reason: "late", eventTime: sec(89), watermark: sec(90), row: { amount: 3 } });
     expect(store.stats().datasets["orders"]).toEqual({ accepted: 2, late: 1, invalid: 0, watermark: new Date(sec(90)) });
+    expect(store.stats().state).toBe("memory (not persisted)");
     expect((await store.getOnline(perUser, [{ user: "u" }], { at: sec(100) }))[0]?.total_1m).toBe(3);
   });
 

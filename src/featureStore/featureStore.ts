@@ -655,7 +655,7 @@ export class FeatureStore {
     const tables: Record<string, { keys: number; retainedEvents: number; stateBytes: number }> = {};
     for (const [name, t] of this.runtime.tables) tables[name] = { keys: t.operator.states.size, retainedEvents: t.operator.retainedEvents(), stateBytes: t.operator.stateBytes() };
     for (const [name, t] of this.runtime.operatorTables) tables[name] = { keys: t.keyCount, retainedEvents: 0, stateBytes: 0 };
-    return { datasets, tables };
+    return { state: this.states.description, datasets, tables };
   }
 
   /** Keys and features of an applied table, operator table or on-demand feature. */

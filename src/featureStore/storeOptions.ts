@@ -112,6 +112,8 @@ export interface DatasetStats {
 }
 
 export interface StoreStats {
+  /** Where online state is kept: memory, an LMDB path, or checkpoints (files, or a Redis hash with the server's durability). */
+  readonly state: string;
   readonly datasets: Record<string, DatasetStats>;
   /** Per table: keys, events kept in memory and the bytes of their state (arrays and tile snapshots). */
   readonly tables: Record<string, { keys: number; retainedEvents: number; stateBytes: number }>;

@@ -10,6 +10,8 @@ import { StorageError } from "../../errors.js";
 export interface CheckpointMedium {
   /** Where, for messages: a directory, a Redis key. */
   readonly description: string;
+  /** What the log of a job writing here should say about durability, if anything (Redis: its persistence setting). */
+  readonly caveat?: string;
   /** The epochs stored, ascending; clears what a write cut short left behind. */
   list(): Promise<number[]>;
   /** One checkpoint's blob; throws when it cannot be read. */

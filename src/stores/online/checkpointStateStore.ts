@@ -42,6 +42,11 @@ export class CheckpointStateStore implements StateStore {
   /** A commit's write is in flight. */
   private writing = false;
 
+  get description(): string {
+    const caveat = this.medium.caveat;
+    return `checkpoints in ${this.medium.description}${caveat === undefined ? "" : ` (${caveat})`}`;
+  }
+
   private constructor(
     /** Where the checkpoints are kept. */
     readonly medium: CheckpointMedium,

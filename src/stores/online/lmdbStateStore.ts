@@ -13,7 +13,9 @@ const META_KEY = ["__meta"];
  */
 export class LmdbStateStore implements StateStore {
   private readonly db: RootDatabase;
+  readonly description: string;
   private constructor(path: string) {
+    this.description = `LMDB at ${path}`;
     try {
       this.db = open({ path, compression: false });
     } catch (cause) {

@@ -48,6 +48,10 @@ export class RedisCheckpointMedium implements CheckpointMedium {
     this.description = `redis hash ${this.chainKey}`;
   }
 
+  get caveat(): string {
+    return `Redis ${durabilityNote(this.durability)}`;
+  }
+
   static async connect(options: RedisCheckpointOptions): Promise<RedisCheckpointMedium> {
     const prefix = options.prefix ?? "freshet";
     if (typeof prefix !== "string" || prefix.length === 0) throw new StorageError("redis checkpoints: prefix must be a non-empty string");

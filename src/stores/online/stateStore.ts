@@ -15,6 +15,8 @@ export interface StateStore {
   meta(): unknown;
   /** Every key of a table, for bulk reads. */
   keys(table: string): Iterable<string>;
+  /** Where the state is kept, for logs and `FeatureStore.stats()`: memory, an LMDB path, checkpoints (and a Redis server's durability). */
+  readonly description: string;
   /** True for a store that keeps no values (MemoryStateStore): commits are given no entries. */
   readonly volatile?: boolean;
   close(): Promise<void>;
@@ -27,6 +29,7 @@ export interface StateStore {
  */
 export class MemoryStateStore implements StateStore {
   readonly volatile = true;
+  readonly description = "memory (not persisted)";
   private lastMeta: unknown = undefined;
   get(_table: string, _key: string): unknown {
     return undefined;
