@@ -205,6 +205,43 @@ describe("materializeOffline", () => {
   });
 });
 
+describe("materializeOffline of an array in time order", () => {
+  it("streams it without sorting, with times as numbers, Dates or ISO text, and gives what the sorted path gives", async () => {
+    const at = [0, 5, 5, 20, 61];
+    const asGiven = (i: number): number | Date | string => (i % 3 === 0 ? sec(at[i] as number) : i % 3 === 1 ? new Date(sec(at[i] as number)) : new Date(sec(at[i] as number)).toISOString());
+    const rows = at.map((_, i) => ({ user: i % 2 === 0 ? "u" : "v", shop: 1, amount: i + 1, at: asGiven(i) }));
+    const run = async (input: typeof rows): Promise<{ phases: string[]; out: Array<[string, number, number]> }> => {
+      const store = await open();
+      const phases: string[] = [];
+      const out: Array<[string, number, number]> = [];
+      await store.materializeOffline(
+        { orders: input },
+        {
+          onProgress: (p) => phases.push(p.phase),
+          onTableRows: (table, r) => {
+            if (table === "per_user") for (let i = 0; i < r.length; i++) out.push([String(r.keys[i]?.[0]), r.ts[i] ?? 0, Number(r.values[1]?.[i])]);
+          },
+        },
+      );
+      await store.close();
+      return { phases, out: out.sort() };
+    };
+    const inOrder = await run(rows);
+    // In order: replayed batch by batch as it is read, no "read" phase of a sort.
+    expect(inOrder.phases).toEqual(["replay"]);
+    const shuffled = await run([rows[3], rows[0], rows[4], rows[2], rows[1]] as typeof rows);
+    expect(shuffled.phases).toEqual(["read", "replay"]);
+    expect(inOrder.out).toEqual(shuffled.out);
+    expect(inOrder.out).toEqual([
+      ["u", sec(0), 1],
+      ["u", sec(5), 4],
+      ["u", sec(61), 8],
+      ["v", sec(5), 2],
+      ["v", sec(20), 6],
+    ]);
+  });
+});
+
 describe("getHistorical over several tables", () => {
   it("joins each table's point-in-time features to the entity rows, each table reading its own keys", async () => {
     const store = await open();
