@@ -29,7 +29,10 @@ export function monitorRedis(host: string, port: number, onCommand: (args: strin
       pending = lines.pop() ?? "";
       for (const line of lines) {
         if (!ok) {
-          if (line !== "+OK") return reject(new Error(`MONITOR answered ${line}`));
+          if (line !== "+OK") {
+            socket.destroy();
+            return reject(new Error(`MONITOR answered ${line}`));
+          }
           ok = true;
           resolve(monitor);
           continue;
@@ -37,7 +40,8 @@ export function monitorRedis(host: string, port: number, onCommand: (args: strin
         if (onCommand(monitorArgs(line)) === true) return socket.destroy();
       }
     });
-    socket.on("error", (e) => (ok ? undefined : reject(e)));
+    // After OK the promise is settled: a later error only ends the monitoring.
+    socket.on("error", reject);
   });
 }
 
