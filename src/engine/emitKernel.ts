@@ -10,6 +10,14 @@ export interface EmitState extends KernelState {
 }
 
 /**
+ * The kernel keeps positions in 32-bit integers: V8 otherwise carries the
+ * window starts (read from the cursor's Float64Array) as doubles, converting
+ * each one back at every array index. A key whose `end` is past this (over
+ * two billion events in its life) goes through the generic path instead.
+ */
+export const EMIT_KERNEL_MAX_POSITION = 0x7fffffff;
+
+/**
  * Emits one key's pending rows: one row per distinct event time from
  * `st.emitPos` (or `st.first`) while the time is below `upTo`, row i at
  * out[k][n + i] and outTs[n + i]. Moves `st.emitPos` past them and `cur` to
@@ -34,20 +42,20 @@ export function compileEmitKernel(layout: KernelShape): EmitKernel | undefined {
   const bound = (i: number): string => boundCode(wins[i] as (typeof wins)[number]);
   const prefixedFields = [...new Set(layout.features.filter((f) => f.field >= 0).flatMap((f) => (f.square >= 0 ? [f.field, f.square] : [f.field])))];
   const lines: string[] = [];
-  lines.push("const ts = st.ts, off = st.off, end = st.end;");
-  lines.push("let p = st.emitPos; if (p < st.first) p = st.first;");
+  lines.push("const ts = st.ts, off = st.off | 0, end = st.end | 0;");
+  lines.push("let p = st.emitPos | 0; if (p < st.first) p = st.first | 0;");
   lines.push("if (p >= end || ts[p - off] >= upTo) { st.emitPos = p; return n; }");
   // Not named n: featureLines declares its own locals (n, lo, ...) inside each feature's block.
   lines.push("let row = n;");
   lines.push("let t = ts[p - off];");
   // As the read kernel: forward from the cursor, or rebuilt at the first time.
   lines.push("if (!(cur.valid && t >= cur.t)) st.rebuild(cur, t);");
-  lines.push("let hi = cur.hi; const los = cur.lo;");
-  wins.forEach((_, i) => lines.push(`let lo${i} = los[${i}];`));
+  lines.push("let hi = cur.hi | 0; const los = cur.lo;");
+  wins.forEach((_, i) => lines.push(`let lo${i} = los[${i}] | 0;`));
   dqs.forEach((d, i) => {
     // The deque runs in locals: room for every push of this call first.
     lines.push(`const dq${i} = cur.deques[${i}]; dq${i}.reserve(end - hi);`);
-    lines.push(`const q${i} = dq${i}.buf, qv${i} = dq${i}.vals, v${i} = st.vals[${d.field}]; let h${i} = dq${i}.head, e${i} = dq${i}.tail;`);
+    lines.push(`const q${i} = dq${i}.buf, qv${i} = dq${i}.vals, v${i} = st.vals[${d.field}]; let h${i} = dq${i}.head | 0, e${i} = dq${i}.tail | 0;`);
   });
   layout.features.forEach((_, k) => lines.push(`const o${k} = out[${k}];`));
   for (const f of prefixedFields) lines.push(`const psum${f} = st.psum[${f}], pcomp${f} = st.pcomp[${f}], pnn${f} = st.pnn[${f}];`);
