@@ -36,6 +36,18 @@ describe("ColumnLog", () => {
     );
   });
 
+  it("gives a field named __proto__ back as a field, not as the row's prototype", () => {
+    const odd = { ["__proto__"]: t.string(), at: t.timestamp() };
+    const log = new ColumnLog(odd);
+    const r: Row = { at: 5 };
+    Object.defineProperty(r, "__proto__", { value: "x", enumerable: true, writable: true, configurable: true });
+    log.append([r], Float64Array.of(5));
+    const back = log.toBatch().rows[0] as Row;
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(Object.keys(back)).toEqual(["__proto__", "at"]);
+    expect(Object.getOwnPropertyDescriptor(back, "__proto__")?.value).toBe("x");
+  });
+
   /** The typed array kinds of each chunk's columns. */
   const kinds = (log: ColumnLog): string[][] =>
     (log as unknown as { chunks: Array<{ cols: ArrayLike<number>[] }> }).chunks.map((ch) => ch.cols.map((c) => c.constructor.name));

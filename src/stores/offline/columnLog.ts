@@ -156,22 +156,31 @@ export class ColumnLog {
   toBatch(): HistoryBatch {
     const rows = new Array<Row>(this.length);
     const ts = new Float64Array(this.length);
-    const nf = this.fields.length;
+    const decode = (this.decodeRows ??= compileDecode(this.fields, this.types) ?? this.decodeGeneric);
     let o = 0;
     for (const ch of this.chunks) {
       if (ch.ts !== undefined) ts.set(ch.ts, o);
-      const tsName = this.fields[ch.tsField];
-      for (let i = 0; i < ch.length; i++) {
-        const r: Row = {};
-        for (let f = 0; f < nf; f++) r[this.fields[f] as string] = this.decode(f, ch.cols[f] as Float64Array, ch.bases[f] as number, i);
-        if (tsName !== undefined) ts[o] = r[tsName] as number;
-        rows[o++] = r;
-      }
+      decode(ch.cols, ch.bases, ch.length, this.dict.strings, ch.tsField, rows, ts, o);
+      o += ch.length;
     }
     const arrivals = this.arrivalColumn();
     const lateFor = this.lateFor();
     return { rows, ts, ...(arrivals === undefined ? {} : { arrivals }), ...(lateFor === undefined ? {} : { lateFor }) };
   }
+
+  private decodeRows: DecodeRows | undefined;
+
+  /** DecodeRows, interpreted: for when code generation is disabled. */
+  private readonly decodeGeneric: DecodeRows = (cols, bases, n, _strings, tsField, rows, ts, at) => {
+    const nf = this.fields.length;
+    const tsName = this.fields[tsField];
+    for (let i = 0; i < n; i++) {
+      const r: Row = {};
+      for (let f = 0; f < nf; f++) r[this.fields[f] as string] = this.decode(f, cols[f] as Column, bases[f] as number, i);
+      if (tsName !== undefined) ts[at + i] = r[tsName] as number;
+      rows[at + i] = r;
+    }
+  };
 
   private decode(f: number, col: Column, base: number, i: number): unknown {
     const v = col[i] as number;
@@ -251,6 +260,56 @@ function fitInt32(values: Float64Array, n: number, base: number, out: Int32Array
   range[0] = lo;
   range[1] = hi;
   return true;
+}
+
+/**
+ * Rebuilds one chunk's n rows into rows[at..at + n), and, when tsField >= 0,
+ * that field's values into ts[at..at + n). Generated per schema: one object
+ * literal per row, with constant names, makes every row the same compact
+ * object in one allocation, where adding the fields one by one to {} took
+ * two (five fields outgrow its in-object slots) and most of the time of a
+ * first point-in-time read of the flights history.
+ */
+type DecodeRows = (
+  cols: readonly Column[],
+  bases: Float64Array,
+  n: number,
+  strings: readonly string[],
+  tsField: number,
+  rows: Row[],
+  ts: Float64Array,
+  at: number,
+) => void;
+
+function compileDecode(fields: readonly string[], types: readonly FieldType[]): DecodeRows | undefined {
+  // What ColumnLog.decode does for field f's value at row i, as an expression.
+  const value = (f: number): string => {
+    switch ((types[f] as FieldType).kind) {
+      case "string":
+        return `((v = c${f}[i]) < 0 ? null : strings[v])`;
+      case "bool":
+        return `((v = c${f}[i]) === ${BOOL_NULL} ? null : v === 1)`;
+      default:
+        return `(b${f} === b${f} ? ((v = c${f}[i]) === ${INT32_NULL} ? null : v + b${f}) : ((v = c${f}[i]) === v ? v : null))`;
+    }
+  };
+  // "__proto__" as a computed key defines a field instead of setting the prototype.
+  const key = (name: string): string => (name === "__proto__" ? `[${JSON.stringify(name)}]` : JSON.stringify(name));
+  const body = [
+    ...fields.map((_, f) => `const c${f} = cols[${f}], b${f} = bases[${f}];`),
+    "let v;",
+    "for (let i = 0; i < n; i++) {",
+    ...fields.map((_, f) => `  const x${f} = ${value(f)};`),
+    // The event times, when they are a timestamp field's values (see timesField).
+    ...fields.flatMap((_, f) => ((types[f] as FieldType).kind === "timestamp" ? [`  if (tsField === ${f}) ts[at + i] = x${f};`] : [])),
+    `  rows[at + i] = { ${fields.map((name, f) => `${key(name)}: x${f}`).join(", ")} };`,
+    "}",
+  ].join("\n");
+  try {
+    return new Function("cols", "bases", "n", "strings", "tsField", "rows", "ts", "at", `${body}\n//# sourceURL=freshet-generated/columnLog-decode.js`) as DecodeRows;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Copies rows into columns; generated per schema so every field read has a constant name. */
