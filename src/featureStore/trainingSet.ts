@@ -1,4 +1,5 @@
 import { parseDuration, type Duration } from "../core/duration.js";
+import { literalKey, setField } from "../core/objectLiteral.js";
 import type { Row } from "../core/schema.js";
 import { toEpochMs } from "../core/time.js";
 import type { AnyTable } from "../dsl/table.js";
@@ -287,19 +288,14 @@ function hasFields(e: Row, names: readonly string[]): boolean {
 
 function copyRow(e: Row, columns: readonly ExtraColumn[], i: number, fields: readonly string[] | undefined): Row {
   const r: Row = {};
-  for (const k of fields ?? Object.keys(e)) define(r, k, e[k]);
+  for (const k of fields ?? Object.keys(e)) setField(r, k, e[k]);
   for (const c of columns) {
     const v = c.values[i];
-    define(r, c.name, c.nanIsNull === true && typeof v === "number" && Number.isNaN(v) ? null : v);
+    setField(r, c.name, c.nanIsNull === true && typeof v === "number" && Number.isNaN(v) ? null : v);
   }
   return r;
 }
 
-/** Sets a field; "__proto__" becomes a field too instead of replacing the prototype. */
-function define(r: Row, k: string, v: unknown): void {
-  if (k === "__proto__") Object.defineProperty(r, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else r[k] = v;
-}
 
 /** Generated row makers by their code; reads repeat the same shapes, and compiling one costs far more than a small read. */
 const makers = new Map<string, RowMaker | null>();
@@ -310,9 +306,7 @@ function rowMaker(fields: readonly string[], columns: readonly ExtraColumn[]): R
   const source = new Map<string, string>();
   for (const f of fields) source.set(f, `e[${JSON.stringify(f)}]`);
   columns.forEach((c, k) => source.set(c.name, c.nanIsNull === true ? `((x = c[${k}][i]) !== x ? null : x)` : `c[${k}][i]`));
-  // Names are JSON string literals, so any name is safe; "__proto__" is a
-  // computed key, which defines a property instead of setting the prototype.
-  const props = [...source].map(([name, expr]) => `${name === "__proto__" ? `[${JSON.stringify(name)}]` : JSON.stringify(name)}: ${expr}`);
+  const props = [...source].map(([name, expr]) => `${literalKey(name)}: ${expr}`);
   const code = `let x;\nreturn { ${props.join(", ")} };`;
   const cached = makers.get(code);
   if (cached !== undefined) return cached ?? undefined;

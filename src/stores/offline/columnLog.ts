@@ -1,5 +1,6 @@
 import type { FieldType, Row, Schema } from "../../core/schema.js";
 import type { BatchArrival, HistoryBatch } from "./historyStore.js";
+import { literalKey, setField } from "../../core/objectLiteral.js";
 import { StringCodes } from "../../core/stringCodes.js";
 
 /** One appended batch, column by column. */
@@ -176,7 +177,7 @@ export class ColumnLog {
     const tsName = this.fields[tsField];
     for (let i = 0; i < n; i++) {
       const r: Row = {};
-      for (let f = 0; f < nf; f++) r[this.fields[f] as string] = this.decode(f, cols[f] as Column, bases[f] as number, i);
+      for (let f = 0; f < nf; f++) setField(r, this.fields[f] as string, this.decode(f, cols[f] as Column, bases[f] as number, i));
       if (tsName !== undefined) ts[at + i] = r[tsName] as number;
       rows[at + i] = r;
     }
@@ -293,8 +294,6 @@ function compileDecode(fields: readonly string[], types: readonly FieldType[]): 
         return `(b${f} === b${f} ? ((v = c${f}[i]) === ${INT32_NULL} ? null : v + b${f}) : ((v = c${f}[i]) === v ? v : null))`;
     }
   };
-  // "__proto__" as a computed key defines a field instead of setting the prototype.
-  const key = (name: string): string => (name === "__proto__" ? `[${JSON.stringify(name)}]` : JSON.stringify(name));
   const body = [
     ...fields.map((_, f) => `const c${f} = cols[${f}], b${f} = bases[${f}];`),
     "let v;",
@@ -302,7 +301,7 @@ function compileDecode(fields: readonly string[], types: readonly FieldType[]): 
     ...fields.map((_, f) => `  const x${f} = ${value(f)};`),
     // The event times, when they are a timestamp field's values (see timesField).
     ...fields.flatMap((_, f) => ((types[f] as FieldType).kind === "timestamp" ? [`  if (tsField === ${f}) ts[at + i] = x${f};`] : [])),
-    `  rows[at + i] = { ${fields.map((name, f) => `${key(name)}: x${f}`).join(", ")} };`,
+    `  rows[at + i] = { ${fields.map((name, f) => `${literalKey(name)}: x${f}`).join(", ")} };`,
     "}",
   ].join("\n");
   try {
