@@ -296,7 +296,6 @@ function copyRow(e: Row, columns: readonly ExtraColumn[], i: number, fields: rea
   return r;
 }
 
-
 /** Generated row makers by their code; reads repeat the same shapes, and compiling one costs far more than a small read. */
 const makers = new Map<string, RowMaker | null>();
 const MAX_MAKERS = 256;
