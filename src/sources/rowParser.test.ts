@@ -72,6 +72,25 @@ describe("RowParser.parseRun", () => {
     expect([...ts]).toEqual([0, 6, 7]);
   });
 
+  it("takes a valid Date as its epoch milliseconds and stops at an invalid one", () => {
+    const items = [{ id: "a", fare: 1, n: 1, at: new Date(Date.UTC(2001, 0, 1)) }, { id: "b", fare: 1, n: 1, at: new Date(Number.NaN) }, { id: "c", fare: 1, n: 1, at: new Date(-5) }];
+    const { rows, ts, stops } = runAll(parser, items);
+    expect(stops).toEqual([1]);
+    expect(ts).toEqual([978_307_200_000, -5]);
+    expect(rows.map((r) => r.at)).toEqual([978_307_200_000, -5]);
+    expect(() => parser.parseAt(items[1], 2)).toThrow(/field "at" is not a readable timestamp/);
+  });
+
+  it("keeps a field named __proto__ as a field of a converted row", () => {
+    const odd = new RowParser({ ...def, schema: { ["__proto__"]: t.string(), at: t.timestamp() } });
+    const item = JSON.parse('{"__proto__": "x", "at": "1970-01-01T00:00:00.001Z"}') as Row;
+    for (const row of [runAll(odd, [item]).rows[0] as Row, odd.parseAt(item, 1)]) {
+      expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+      expect(Object.getOwnPropertyDescriptor(row, "__proto__")?.value).toBe("x");
+      expect(row.at).toBe(1);
+    }
+  });
+
   it("works the same without generated code", () => {
     const interpreted = new RowParser(def);
     // The interpreted fallback is what parseRun uses where new Function is refused.

@@ -1,5 +1,6 @@
 import type { FieldType } from "../core/schema.js";
 import { DECODE_FAILURE, StreamDecodeFailure } from "./stream/streamSource.js";
+import { literalKey, setField } from "../core/objectLiteral.js";
 import { toEpochMs } from "../core/time.js";
 import { SchemaError, TimestampError, type FreshetErrorDetails } from "../errors.js";
 import type { Row, SourceDef } from "../plan/nodes.js";
@@ -109,6 +110,19 @@ export class RowParser {
   }
 }
 
+/**
+ * Statements converting v<i> (not in its typed form) through converter c[i],
+ * running `problem` when it does not convert. A Date (how Parquet and
+ * database drivers give timestamps) converts inline first: a first parse
+ * pass over 3M Parquet-shaped rows took about 290 ms with the call and 240–
+ * 300 ms with this (the same inline path for bigints made it 740 ms).
+ */
+function convertCode(ft: FieldType, i: number, problem: string): string {
+  const v = `v${i}`;
+  const call = `${v} = c[${i}](${v}); if (${v} instanceof P) ${problem}`;
+  return ft.kind === "timestamp" ? `if (${v} instanceof Date && (x = ${v}.getTime()) === x) ${v} = x; else { ${call} }` : call;
+}
+
 /** A JS condition true when `v` is already in its typed form (then no conversion call is made). */
 function alreadyTyped(ft: FieldType, v: string, text: boolean): string {
   switch (ft.kind) {
@@ -138,16 +152,16 @@ function compileParsers(
 ): { build: BuildRow; run: ParseRun | undefined } {
   // Reads and checks every field of `src` into v0, v1, ...; `problem(i)` is the statement run when v<i> does not convert.
   const checks = (problem: (i: number) => string): string[] => [
-    "let typed = true;",
+    "let typed = true, x;",
     ...names.map(
       (name, i) =>
-        `let v${i} = src[${JSON.stringify(name)}];\nif (!(${alreadyTyped(types[i] as FieldType, `v${i}`, text)})) { typed = false; v${i} = c[${i}](v${i}); if (v${i} instanceof P) ${problem(i)} }`,
+        `let v${i} = src[${JSON.stringify(name)}];\nif (!(${alreadyTyped(types[i] as FieldType, `v${i}`, text)})) { typed = false; ${convertCode(types[i] as FieldType, i, problem(i))} }`,
     ),
   ];
   // A row whose fields are all already typed is used as it is: the engine never
   // mutates rows and keeps no reference to them after a batch (history copies
   // values), so copying would only feed the GC.
-  const typedRow = `typed ? src : { ${names.map((name, i) => `${JSON.stringify(name)}: v${i}`).join(", ")} }`;
+  const typedRow = `typed ? src : { ${names.map((name, i) => `${literalKey(name)}: v${i}`).join(", ")} }`;
   const build = ["function buildRow(src) {", ...checks((i) => `return v${i};`), `return ${typedRow};`, "}"];
   const tsIndex = names.indexOf(tsField);
   const run = [
@@ -178,7 +192,7 @@ function compileParsers(
       for (let i = 0; i < names.length; i++) {
         const v = (converters[i] as Convert)(src[names[i] as string]);
         if (v instanceof FieldProblem) return v;
-        out[names[i] as string] = v;
+        setField(out, names[i] as string, v);
       }
       return out;
     };
