@@ -27,6 +27,7 @@ import { compressors } from "hyparquet-compressors";
 import { DefinitionError, SourceError } from "../../errors.js";
 import { batchSizeOption, type RowSource } from "../rowSource.js";
 import { messageOf } from "../../core/errorMessage.js";
+import { literalKey, setField } from "../../core/objectLiteral.js";
 
 export interface ParquetSourceOptions {
   /** Top-level columns to read, in this order; default all, in file order. */
@@ -147,16 +148,11 @@ type RowFactory = (columns: readonly DecodedArray[], i: number) => Record<string
 /**
  * Builds `(c, i) => ({ a: c[0][i], b: c[1][i], ... })` for these column names.
  * An object literal with a fixed set of keys gets one hidden class up front;
- * adding keys in a loop is several times slower on millions of rows. Names
- * are embedded as JSON string literals, so any name is safe; "__proto__" is
- * written as a computed key, which defines a property instead of setting the
- * prototype.
+ * adding keys in a loop is several times slower on millions of rows (see
+ * literalKey for how names are written).
  */
 function rowFactory(names: readonly string[]): RowFactory {
-  const props = names.map((name, j) => {
-    const key = name === "__proto__" ? `[${JSON.stringify(name)}]` : JSON.stringify(name);
-    return `${key}: c[${j}][i]`;
-  });
+  const props = names.map((name, j) => `${literalKey(name)}: c[${j}][i]`);
   try {
     return new Function("c", "i", `return { ${props.join(", ")} };`) as RowFactory;
   } catch {
@@ -164,7 +160,7 @@ function rowFactory(names: readonly string[]): RowFactory {
     return (columns, i) => {
       const row: Record<string, unknown> = {};
       for (let j = 0; j < names.length; j++) {
-        Object.defineProperty(row, names[j] ?? "", { value: columns[j]?.[i], enumerable: true, writable: true, configurable: true });
+        setField(row, names[j] ?? "", columns[j]?.[i]);
       }
       return row;
     };
