@@ -1,4 +1,6 @@
 import { encodeKey, keyGroupOf } from "../core/keys.js";
+import { StringCodes } from "../core/stringCodes.js";
+import { compileExtract } from "../engine/columnExtract.js";
 import { AggregateOperator, type EmitSink } from "../engine/aggregateOperator.js";
 import { KeyState } from "../engine/keyState.js";
 import type { TableRuntime } from "../engine/runtime.js";
@@ -8,7 +10,7 @@ import { pipelineOf, type Pipeline, type PlanNode, type Row, type SourceDef } fr
 import { LookupState, lookupJoin } from "../engine/lookupJoin.js";
 import { branchSteps } from "../engine/branchSteps.js";
 import type { Batch, RowSteps } from "../engine/rowSteps.js";
-import type { HistoryBatch } from "../stores/offline/historyStore.js";
+import type { HistoryBatch, HistoryStore } from "../stores/offline/historyStore.js";
 import { sortByEventTime } from "./inputs.js";
 
 const CHUNK = 65_536;
@@ -73,6 +75,62 @@ export function replayHistory(
     if (emit !== undefined) op.emit(last, emit);
   }
   if (emit !== undefined) op.emit(Number.POSITIVE_INFINITY, emit);
+  return op;
+}
+
+/**
+ * replayHistory of the usual table (one source, no join or union, only
+ * count/sum/avg/min/max) into a fresh aggregate, reading the history a batch
+ * at a time: each batch's rows go through the steps, leave only their keys'
+ * numbers, times and aggregated fields behind, and die young. Holding every
+ * row of the history at once instead cost a first point-in-time read on the
+ * flights data about a third of its time in collections. Undefined when the
+ * table is not that case, or its history is not in event-time order (then
+ * replayHistory sorts it).
+ */
+export async function replayHistoryStreamed(table: TableRuntime, history: HistoryStore): Promise<AggregateOperator | undefined> {
+  const p = pipelineOf(table.def.root);
+  const op = new AggregateOperator(table.def.name, table.def.root);
+  const layout = op.layout;
+  if (p.branches !== undefined || p.join !== undefined || !layout.basic) return undefined;
+  const def = table.source.def;
+  const pre = compileSteps(p.pre, def.lateness);
+  const extract = compileExtract(layout.keys, layout.fields);
+  // Keys numbered in first-seen order, with their values and event counts.
+  const codes = new StringCodes();
+  const idOfCode: number[] = [];
+  const keys: Array<{ key: string; values: unknown[] }> = [];
+  const miss = (row: Row, key: string): number => {
+    const id = keys.length;
+    keys.push({ key, values: layout.keys.map((f) => row[f]) });
+    idOfCode[codes.code(key)] = id;
+    return id;
+  };
+  const parts: Array<{ ids: Int32Array; ts: Float64Array; cols: Float64Array[] }> = [];
+  let last = Number.NEGATIVE_INFINITY;
+  for await (const h of history.batches(def.name, def.schema, def.timestamp)) {
+    for (let start = 0; start < h.rows.length; start += CHUNK) {
+      const end = Math.min(h.rows.length, start + CHUNK);
+      const ts = h.ts.subarray(start, end);
+      for (let i = 0; i < ts.length; i++) {
+        const t = ts[i] as number;
+        if (t < last) return undefined;
+        last = t;
+      }
+      const b = pre({ rows: h.rows.slice(start, end), ts });
+      pre.commit();
+      const ids = new Int32Array(b.rows.length);
+      const cols = layout.fields.map(() => new Float64Array(b.rows.length));
+      extract(b.rows, codes, idOfCode, miss, ids, cols);
+      parts.push({ ids, ts: Float64Array.from(b.ts), cols });
+    }
+  }
+  const counts = new Int32Array(keys.length);
+  for (const part of parts) for (let i = 0; i < part.ids.length; i++) (counts[part.ids[i] as number] as number)++;
+  // Each key's arrays sized for all its events (see sizeKeys).
+  const byId = keys.map(({ key, values }, id) => new KeyState(key, values, keyGroupOf(key), layout, Math.max(8, counts[id] as number)));
+  for (const st of byId) op.adopt(st);
+  for (const part of parts) op.processColumns(byId, part.ids, part.ts, part.cols, false);
   return op;
 }
 

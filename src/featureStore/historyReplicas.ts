@@ -3,7 +3,7 @@ import type { OperatorTableRuntime } from "../engine/operatorTable.js";
 import type { TableRuntime } from "../engine/runtime.js";
 import { DefinitionError } from "../errors.js";
 import type { HistoryBatch, HistoryStore } from "../stores/offline/historyStore.js";
-import { replayHistory, replayOperatorHistory, sourcesOf } from "./historical.js";
+import { replayHistory, replayHistoryStreamed, replayOperatorHistory, sourcesOf } from "./historical.js";
 
 /**
  * What point-in-time reads read: each table rebuilt from the recorded
@@ -19,9 +19,7 @@ export class HistoryReplicas {
 
   /** The whole history of every source a table reads; refused when one is not recorded. */
   async histories(t: TableRuntime): Promise<Map<string, HistoryBatch>> {
-    for (const d of sourcesOf(t)) {
-      if (d.record === false) throw new DefinitionError(`table "${t.def.name}" reads dataset "${d.name}", which is not recorded (record: false): point-in-time and offline reads need its history`, { dataset: d.name });
-    }
+    assertRecorded(t);
     const out = new Map<string, HistoryBatch>();
     for (const d of sourcesOf(t)) out.set(d.name, await this.history.scan(d.name, d.schema, d.timestamp));
     return out;
@@ -34,7 +32,8 @@ export class HistoryReplicas {
       .join(",");
     const cached = this.aggregates.get(t.def.name);
     if (cached !== undefined && cached.version === version) return cached.op;
-    const op = replayHistory(t, await this.histories(t));
+    assertRecorded(t);
+    const op = (await replayHistoryStreamed(t, this.history)) ?? replayHistory(t, await this.histories(t));
     this.aggregates.set(t.def.name, { version, op });
     return op;
   }
@@ -51,5 +50,12 @@ export class HistoryReplicas {
     await replayOperatorHistory(table, await this.history.scan(src.name, src.schema, src.timestamp));
     this.operatorTables.set(t.def.name, { version, table });
     return table;
+  }
+}
+
+/** Refuses a table reading a dataset that is not recorded: point-in-time reads need its history. */
+function assertRecorded(t: TableRuntime): void {
+  for (const d of sourcesOf(t)) {
+    if (d.record === false) throw new DefinitionError(`table "${t.def.name}" reads dataset "${d.name}", which is not recorded (record: false): point-in-time and offline reads need its history`, { dataset: d.name });
   }
 }

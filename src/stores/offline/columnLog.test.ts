@@ -36,6 +36,24 @@ describe("ColumnLog", () => {
     );
   });
 
+  it("gives the same rows batch by batch, in slices, as of the call", () => {
+    const log = new ColumnLog(schema);
+    const at = (i: number): number => 1_700_000_000_000 + i * 1000;
+    const batch = (from: number, n: number): Row[] => Array.from({ length: n }, (_, i) => ({ k: "abc"[(from + i) % 3], n: from + i, flag: null, at: at(from + i), other: null }));
+    log.append(batch(0, 10), Float64Array.from({ length: 10 }, (_, i) => at(i)), { arrival: 3, lateFor: { t: 5 } });
+    // Event times that are no field's values: kept beside the columns.
+    log.append(batch(10, 5), Float64Array.from({ length: 5 }, (_, i) => i));
+    const slices = log.batches(undefined, 4);
+    log.append(batch(15, 3), new Float64Array(3));
+    const got = [...slices];
+    expect(got.map((b) => b.rows.length)).toEqual([4, 4, 2, 4, 1]);
+    const whole = log.toBatch();
+    expect(got.flatMap((b) => b.rows)).toEqual(whole.rows.slice(0, 15));
+    expect(got.flatMap((b) => [...b.ts])).toEqual([...whole.ts.subarray(0, 15)]);
+    expect(got.map((b) => (b.arrivals === undefined ? 0 : b.arrivals[0]))).toEqual([3, 3, 3, 0, 0]);
+    expect(got.map((b) => b.lateFor?.get(3))).toEqual([{ t: 5 }, { t: 5 }, { t: 5 }, undefined, undefined]);
+  });
+
   it("gives a field named __proto__ back as a field, not as the row's prototype", () => {
     const odd = { ["__proto__"]: t.string(), at: t.timestamp() };
     const log = new ColumnLog(odd);

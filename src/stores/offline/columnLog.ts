@@ -161,7 +161,7 @@ export class ColumnLog {
     let o = 0;
     for (const ch of this.chunks) {
       if (ch.ts !== undefined) ts.set(ch.ts, o);
-      decode(ch.cols, ch.bases, ch.length, this.dict.strings, ch.tsField, rows, ts, o);
+      decode(ch.cols, ch.bases, 0, ch.length, this.dict.strings, ch.tsField, rows, ts, o);
       o += ch.length;
     }
     const arrivals = this.arrivalColumn();
@@ -169,17 +169,43 @@ export class ColumnLog {
     return { rows, ts, ...(arrivals === undefined ? {} : { arrivals }), ...(lateFor === undefined ? {} : { lateFor }) };
   }
 
+  /**
+   * toBatch a slice of at most `slice` rows at a time, of the batches
+   * appended before the call (`count`, evaluated then), however long the
+   * caller takes to read. Small slices keep what a young-generation
+   * collection finds alive small: with whole 65,536-row batches decoded,
+   * each such collection copied the batch's rows.
+   */
+  *batches(count = this.chunks.length, slice = 8192): Generator<HistoryBatch> {
+    const decode = (this.decodeRows ??= compileDecode(this.fields, this.types) ?? this.decodeGeneric);
+    for (let c = 0; c < count; c++) {
+      const ch = this.chunks[c] as Chunk;
+      for (let from = 0; from < ch.length; from += slice) {
+        const to = Math.min(ch.length, from + slice);
+        const rows = new Array<Row>(to - from);
+        const ts = ch.ts === undefined ? new Float64Array(to - from) : ch.ts.slice(from, to);
+        decode(ch.cols, ch.bases, from, to, this.dict.strings, ch.tsField, rows, ts, 0);
+        yield {
+          rows,
+          ts,
+          ...(ch.arrival > 0 ? { arrivals: new Float64Array(to - from).fill(ch.arrival) } : {}),
+          ...(ch.lateFor !== undefined ? { lateFor: new Map([[ch.arrival, ch.lateFor]]) } : {}),
+        };
+      }
+    }
+  }
+
   private decodeRows: DecodeRows | undefined;
 
   /** DecodeRows, interpreted: for when code generation is disabled. */
-  private readonly decodeGeneric: DecodeRows = (cols, bases, n, _strings, tsField, rows, ts, at) => {
+  private readonly decodeGeneric: DecodeRows = (cols, bases, from, to, _strings, tsField, rows, ts, at) => {
     const nf = this.fields.length;
     const tsName = this.fields[tsField];
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       const r: Row = {};
       for (let f = 0; f < nf; f++) setField(r, this.fields[f] as string, this.decode(f, cols[f] as Column, bases[f] as number, i));
-      if (tsName !== undefined) ts[at + i] = r[tsName] as number;
-      rows[at + i] = r;
+      if (tsName !== undefined) ts[at + i - from] = r[tsName] as number;
+      rows[at + i - from] = r;
     }
   };
 
@@ -264,8 +290,8 @@ function fitInt32(values: Float64Array, n: number, base: number, out: Int32Array
 }
 
 /**
- * Rebuilds one chunk's n rows into rows[at..at + n), and, when tsField >= 0,
- * that field's values into ts[at..at + n). Generated per schema: one object
+ * Rebuilds one chunk's rows from..to into rows[at..], and, when tsField >=
+ * 0, that field's values into ts[at..]. Generated per schema: one object
  * literal per row, with constant names, makes every row the same compact
  * object in one allocation, where adding the fields one by one to {} took
  * two (five fields outgrow its in-object slots): with the collections that
@@ -274,7 +300,8 @@ function fitInt32(values: Float64Array, n: number, base: number, out: Int32Array
 type DecodeRows = (
   cols: readonly Column[],
   bases: Float64Array,
-  n: number,
+  from: number,
+  to: number,
   strings: readonly string[],
   tsField: number,
   rows: Row[],
@@ -297,15 +324,15 @@ function compileDecode(fields: readonly string[], types: readonly FieldType[]): 
   const body = [
     ...fields.map((_, f) => `const c${f} = cols[${f}], b${f} = bases[${f}];`),
     "let v;",
-    "for (let i = 0; i < n; i++) {",
+    "for (let i = from, o = at; i < to; i++, o++) {",
     ...fields.map((_, f) => `  const x${f} = ${value(f)};`),
     // The event times, when they are a timestamp field's values (see timesField).
-    ...fields.flatMap((_, f) => ((types[f] as FieldType).kind === "timestamp" ? [`  if (tsField === ${f}) ts[at + i] = x${f};`] : [])),
-    `  rows[at + i] = { ${fields.map((name, f) => `${literalKey(name)}: x${f}`).join(", ")} };`,
+    ...fields.flatMap((_, f) => ((types[f] as FieldType).kind === "timestamp" ? [`  if (tsField === ${f}) ts[o] = x${f};`] : [])),
+    `  rows[o] = { ${fields.map((name, f) => `${literalKey(name)}: x${f}`).join(", ")} };`,
     "}",
   ].join("\n");
   try {
-    return new Function("cols", "bases", "n", "strings", "tsField", "rows", "ts", "at", `${body}\n//# sourceURL=freshet-generated/columnLog-decode.js`) as DecodeRows;
+    return new Function("cols", "bases", "from", "to", "strings", "tsField", "rows", "ts", "at", `${body}\n//# sourceURL=freshet-generated/columnLog-decode.js`) as DecodeRows;
   } catch {
     return undefined;
   }

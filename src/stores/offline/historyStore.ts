@@ -40,6 +40,12 @@ export interface HistoryStore {
   append(dataset: string, schema: Schema, rows: readonly Row[], ts: Float64Array, merge?: BatchArrival): void;
   /** All events of a dataset, in processing order. */
   scan(dataset: string, schema: Schema, timestampField: string): Promise<HistoryBatch>;
+  /**
+   * The same events as scan, a batch at a time (an appended batch, a Parquet
+   * row group), as of the call: a reader that keeps only what it derives
+   * lets each batch's rows go, where scan holds every row at once.
+   */
+  batches(dataset: string, schema: Schema, timestampField: string): AsyncIterable<HistoryBatch>;
   /** Changes whenever the dataset's history grows (for caches). */
   version(dataset: string): number;
   /** Makes appended events durable. */

@@ -19,6 +19,13 @@ export class MemoryHistory implements HistoryStore {
     return this.logs.get(dataset)?.toBatch() ?? { rows: [], ts: new Float64Array(0) };
   }
 
+  batches(dataset: string): AsyncIterable<HistoryBatch> {
+    const batches = this.logs.get(dataset)?.batches();
+    return (async function* () {
+      if (batches !== undefined) yield* batches;
+    })();
+  }
+
   version(dataset: string): number {
     return this.versions.get(dataset) ?? 0;
   }

@@ -1,6 +1,6 @@
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from "hyparquet";
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { parquetWriteFile, type ColumnSource } from "hyparquet-writer";
 import { literalKey, setField } from "../../core/objectLiteral.js";
@@ -42,6 +42,23 @@ export class ParquetHistory implements HistoryStore {
     const pending = this.pending.get(dataset);
     if (pending !== undefined && pending.length > 0) parts.push(pending.toBatch());
     return concatHistory(parts);
+  }
+
+  /** Every part row group by row group, then what is pending (as of the call). */
+  async *batches(dataset: string, schema: Schema, timestampField: string): AsyncIterable<HistoryBatch> {
+    const files = await this.partFiles(dataset);
+    // What is pending now: a flush meanwhile writes it to a part not in `files`.
+    const pendingBatches = this.pending.get(dataset)?.batches() ?? [];
+    for (const name of files) {
+      const part = await openPart(join(this.dir, dataset, name));
+      let start = 0;
+      for (const group of part.meta.row_groups) {
+        const end = start + Number(group.num_rows);
+        yield await readRows(part, schema, timestampField, start, end);
+        start = end;
+      }
+    }
+    yield* pendingBatches;
   }
 
   async flush(schemas: ReadonlyMap<string, { schema: Schema; timestamp: string }>): Promise<void> {
@@ -127,10 +144,30 @@ function columnsOf(log: ColumnLog, schema: Schema): ColumnSource[] {
 }
 
 async function readPart(path: string, schema: Schema, timestampField: string): Promise<HistoryBatch> {
+  const part = await openPart(path);
+  return readRows(part, schema, timestampField, 0, Number(part.meta.num_rows));
+}
+
+interface OpenPart {
+  readonly path: string;
+  readonly file: AsyncBuffer;
+  readonly meta: FileMetaData;
+}
+
+async function openPart(path: string): Promise<OpenPart> {
   try {
     const file = await asyncBufferFromFile(path);
-    const meta = await parquetMetadataAsync(file);
-    const n = Number(meta.num_rows);
+    return { path, file, meta: await parquetMetadataAsync(file) };
+  } catch (cause) {
+    throw new StorageError(`cannot read history part ${path}`, { cause });
+  }
+}
+
+/** Rows [start, end) of a part (a row group, or all of it). */
+async function readRows(part: OpenPart, schema: Schema, timestampField: string, start: number, end: number): Promise<HistoryBatch> {
+  const { path, file, meta } = part;
+  try {
+    const n = end - start;
     const names = Object.keys(schema);
     const withArrivals = meta.schema.some((el) => el.name === ARRIVAL_COLUMN);
     const withLateFor = withArrivals && meta.schema.some((el) => el.name === LATE_FOR_COLUMN);
@@ -138,13 +175,18 @@ async function readPart(path: string, schema: Schema, timestampField: string): P
     await parquetRead({
       file,
       metadata: meta,
+      rowStart: start,
+      rowEnd: end,
       columns: [...names, ...(withArrivals ? [ARRIVAL_COLUMN] : []), ...(withLateFor ? [LATE_FOR_COLUMN] : [])],
       compressors,
       onChunk(chunk) {
         let col = columns.get(chunk.columnName);
         if (col === undefined) columns.set(chunk.columnName, (col = new Array<unknown>(n)));
         const data = chunk.columnData;
-        for (let i = 0; i < data.length; i++) col[chunk.rowStart + i] = data[i];
+        // Chunks are whole pages: they may begin before `start` or run past `end`.
+        const from = Math.max(0, start - chunk.rowStart);
+        const to = Math.min(data.length, end - chunk.rowStart);
+        for (let i = from; i < to; i++) col[chunk.rowStart - start + i] = data[i];
       },
     });
     const rows = new Array<Row>(n);
