@@ -31,7 +31,7 @@ describe("generated sweep kernel", () => {
           const nf = layout.features.length;
           const swept = Array.from({ length: nf }, () => new Float64Array(times.length));
           const generic = Array.from({ length: nf }, () => new Float64Array(times.length));
-          const deques = layout.deques.map(() => new Float64Array(Math.max(1, st.size)));
+          const deques = layout.deques.map(() => new Int32Array(Math.max(1, st.size)));
           // Output rows reversed: read j goes to row n − 1 − j.
           const rows = Uint32Array.from(times, (_, j) => times.length - 1 - j);
           sweep(st, times, from, times.length, rows, swept, deques);

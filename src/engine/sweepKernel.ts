@@ -2,6 +2,9 @@ import { boundCode, featureLines, type KernelShape, type KernelState } from "./r
 import type { FeatureColumn } from "./windowReaders.js";
 import { perLayout } from "./kernelCache.js";
 
+/** The largest key position a sweep takes (see SweepKernel); older keys are read one time at a time. */
+export const SWEEP_MAX_POSITION = 0x7fffffff;
+
 /** What a sweep reads of a key's state beyond the read kernel's (KeyState has these). */
 export interface SweepState extends KernelState {
   readonly first: number;
@@ -12,8 +15,10 @@ export interface SweepState extends KernelState {
  * Reads one key at the times `times[from..to)` (non-decreasing, finite) and
  * writes every feature of read j into out[k][rows[j]]. `deques[d]` is
  * scratch for min/max feature d, at least as long as the key's retained events.
+ * Positions are kept in 32-bit integers (as in the emit kernel): the key's
+ * `end` must be at most SWEEP_MAX_POSITION.
  */
-export type SweepKernel = (st: SweepState, times: Float64Array, from: number, to: number, rows: Uint32Array, out: readonly FeatureColumn[], deques: readonly Float64Array[]) => void;
+export type SweepKernel = (st: SweepState, times: Float64Array, from: number, to: number, rows: Uint32Array, out: readonly FeatureColumn[], deques: readonly Int32Array[]) => void;
 
 /**
  * Generates a sweep for one table's layout: the read kernel's arithmetic
@@ -36,10 +41,10 @@ export function compileSweepKernel(layout: KernelShape): SweepKernel | undefined
     const worse = slot.kind === "max" ? "<=" : ">=";
     return `{ const v = v${d}[p - off]; if (v === v) { while (e${d} > h${d} && v${d}[q${d}[e${d} - 1] - off] ${worse} v) e${d}--; q${d}[e${d}++] = p; } }`;
   };
-  lines.push("const ts = st.ts, off = st.off, end = st.end;");
+  lines.push("const ts = st.ts, off = st.off | 0, end = st.end | 0;");
   lines.push("let t = times[from];");
-  lines.push("let hi = st.upperBound(t);");
-  wins.forEach((_, i) => lines.push(`let lo${i} = st.upperBound(${bound(i)});`));
+  lines.push("let hi = st.upperBound(t) | 0;");
+  wins.forEach((_, i) => lines.push(`let lo${i} = st.upperBound(${bound(i)}) | 0;`));
   dqs.forEach((d, i) => {
     lines.push(`const q${i} = deques[${i}], v${i} = st.vals[${d.field}]; let h${i} = 0, e${i} = 0;`);
     lines.push(`for (let p = lo${d.window}; p < hi; p++) ${push(i)}`);

@@ -2,7 +2,7 @@ import type { Row } from "../core/schema.js";
 import { encodeKey } from "../core/keys.js";
 import type { AggregateOperator } from "../engine/aggregateOperator.js";
 import type { KeyState } from "../engine/keyState.js";
-import { sweepKernelOf, type SweepKernel } from "../engine/sweepKernel.js";
+import { SWEEP_MAX_POSITION, sweepKernelOf, type SweepKernel } from "../engine/sweepKernel.js";
 import type { FeatureColumn } from "../engine/windowReaders.js";
 import { SchemaError } from "../errors.js";
 import { toEpochMs } from "../core/time.js";
@@ -96,7 +96,7 @@ function sweepRead(
   }
   // Scratch for the min/max deques, grown to the largest key swept so far.
   let room = -1;
-  let deques: Float64Array[] = [];
+  let deques: Int32Array[] = [];
   let j = 0;
   while (j < n) {
     const s = slots[j] as number;
@@ -105,12 +105,12 @@ function sweepRead(
     const st = op.stateForRead(slotKeys[s] as unknown[]);
     // The run's first read is its earliest: the first, in read order, that a retention limit refuses.
     op.assertReadable(at[j] as number);
-    if (st === undefined) {
-      for (let q = j; q < end; q++) op.readState(undefined, at[q] as number, columns, order[q] as number);
+    if (st === undefined || st.end > SWEEP_MAX_POSITION) {
+      for (let q = j; q < end; q++) op.readState(st, at[q] as number, columns, order[q] as number);
     } else {
       if (room < st.size) {
         room = Math.max(64, 2 * st.size);
-        deques = op.layout.deques.map(() => new Float64Array(room));
+        deques = op.layout.deques.map(() => new Int32Array(room));
       }
       sweep(st, at, j, end, order, columns, deques);
     }
