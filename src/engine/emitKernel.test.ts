@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { kernelEvents, kernelTable } from "../../test/helpers/kernelTable.js";
+import { kernelEvents, kernelTable, shiftPositions } from "../../test/helpers/kernelTable.js";
 import { topK } from "../dsl/aggregations.js";
 import { AggregateOperator } from "./aggregateOperator.js";
 import { EMIT_KERNEL_MAX_POSITION, emitKernelOf } from "./emitKernel.js";
@@ -70,14 +70,7 @@ describe("generated emit kernel", () => {
     const emitted = (shift: number): EmittedRows[] => {
       const op = new AggregateOperator("t", spec);
       op.process(rows, Float64Array.from(rows, (r) => r.ts), true);
-      for (const st of op.states.values()) {
-        // Absolute positions, as after two billion earlier events (evicted long ago).
-        st.off += shift;
-        st.first += shift;
-        st.end += shift;
-        st.emitPos += shift;
-        st.originPos += shift;
-      }
+      shiftPositions(op.states.values(), shift);
       const out: EmittedRows[] = [];
       op.emit(Number.POSITIVE_INFINITY, (r) => out.push(r));
       return out;

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { kernelTable } from "../../test/helpers/kernelTable.js";
+import { kernelTable, shiftPositions } from "../../test/helpers/kernelTable.js";
 import { AggregateOperator } from "../engine/aggregateOperator.js";
 import { SWEEP_MAX_POSITION } from "../engine/sweepKernel.js";
 import { readOrder, readPointInTime } from "./pointInTimeRead.js";
@@ -64,13 +64,7 @@ describe("readOrder", () => {
     const read = (shift: number): unknown[][] => {
       const op = new AggregateOperator("t", spec);
       op.process(events, Float64Array.from(events, (e) => e.ts), false);
-      for (const st of op.states.values()) {
-        // Absolute positions, as after two billion earlier events (evicted long ago).
-        st.off += shift;
-        st.first += shift;
-        st.end += shift;
-        st.originPos += shift;
-      }
+      shiftPositions(op.states.values(), shift);
       return readPointInTime(op, "t", reads, times, false).columns.map((c) => Array.from(c));
     };
     const near = read(0);

@@ -2,6 +2,7 @@
 import { t } from "../../src/core/schema.js";
 import { avg, count, forever, hopping, max, min, stddev, sum, tumbling, variance } from "../../src/dsl/aggregations.js";
 import { dataset } from "../../src/dsl/dataset.js";
+import type { KeyState } from "../../src/engine/keyState.js";
 
 export const kernelEvents = dataset("ev", { k: t.string(), a: t.float().optional(), b: t.float(), ts: t.timestamp() }, { timestamp: "ts" });
 
@@ -22,4 +23,15 @@ export function kernelTable(w1: number, w2: number, hop: number, hops: number) {
       top: max("a", { window: forever() }),
     })
     .as("t");
+}
+
+/** Moves every key's absolute positions up by `shift`, as after that many earlier events (evicted long ago). */
+export function shiftPositions(states: Iterable<KeyState>, shift: number): void {
+  for (const st of states) {
+    st.off += shift;
+    st.first += shift;
+    st.end += shift;
+    st.emitPos += shift;
+    st.originPos += shift;
+  }
 }
