@@ -5,7 +5,8 @@ import type { AggregateNode, Row } from "../plan/nodes.js";
 
 /** What an aggregate computes: its key fields and named aggregations (plain data, no functions). */
 export type AggregateSpec = Pick<AggregateNode, "keys" | "aggregations">;
-import { EMIT_KERNEL_MAX_POSITION, emitKernelOf, type EmitKernel } from "./emitKernel.js";
+import { emitKernelOf, type EmitKernel } from "./emitKernel.js";
+import { KERNEL_MAX_POSITION } from "./readKernel.js";
 import { KeyState } from "./keyState.js";
 import { layoutOf, type Layout } from "./layout.js";
 import { WindowCursor } from "./windowCursor.js";
@@ -367,7 +368,7 @@ export class AggregateOperator {
     for (const st of this.pendingEmit) {
       const cur = (st.emitCursor ??= WindowCursor.of(this.layout));
       const from = n;
-      n = kernel !== undefined && st.end <= EMIT_KERNEL_MAX_POSITION ? kernel(st, cur, upTo, ts, values, n) : this.emitGeneric(st, cur, upTo, ts, values, n);
+      n = kernel !== undefined && st.end <= KERNEL_MAX_POSITION ? kernel(st, cur, upTo, ts, values, n) : this.emitGeneric(st, cur, upTo, ts, values, n);
       if (n > from) {
         runs.push(st);
         runEnds.push(n);

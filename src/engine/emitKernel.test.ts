@@ -3,10 +3,11 @@ import { describe, expect, it } from "vitest";
 import { kernelEvents, kernelTable, shiftPositions } from "../../test/helpers/kernelTable.js";
 import { topK } from "../dsl/aggregations.js";
 import { AggregateOperator } from "./aggregateOperator.js";
-import { EMIT_KERNEL_MAX_POSITION, emitKernelOf } from "./emitKernel.js";
+import { emitKernelOf } from "./emitKernel.js";
 import type { EmittedRows } from "./emittedRows.js";
 import { KeyState } from "./keyState.js";
 import { layoutOf } from "./layout.js";
+import { KERNEL_MAX_POSITION } from "./readKernel.js";
 import { WindowCursor } from "./windowCursor.js";
 
 const event = fc.tuple(fc.integer({ min: 0, max: 400 }), fc.oneof(fc.constant(Number.NaN), fc.constant(-0), fc.double({ min: -1e3, max: 1e3, noNaN: true })), fc.integer({ min: -9, max: 9 }));
@@ -75,7 +76,7 @@ describe("generated emit kernel", () => {
       op.emit(Number.POSITIVE_INFINITY, (r) => out.push(r));
       return out;
     };
-    const shift = EMIT_KERNEL_MAX_POSITION;
+    const shift = KERNEL_MAX_POSITION;
     const [near] = emitted(0);
     const [far] = emitted(shift);
     expect(near?.length).toBe(new Set(rows.map((r) => `${r.k}@${r.ts}`)).size);

@@ -10,19 +10,12 @@ export interface EmitState extends KernelState {
 }
 
 /**
- * The kernel keeps positions in 32-bit integers: V8 otherwise carries the
- * window starts (read from the cursor's Float64Array) as doubles, converting
- * each one back at every array index. A key whose `end` is past this (over
- * two billion events in its life) goes through the generic path instead.
- */
-export const EMIT_KERNEL_MAX_POSITION = 0x7fffffff;
-
-/**
  * Emits one key's pending rows: one row per distinct event time from
  * `st.emitPos` (or `st.first`) while the time is below `upTo`, row i at
  * out[k][n + i] and outTs[n + i]. Moves `st.emitPos` past them and `cur` to
  * the last time emitted; returns n plus the rows written. The columns must
  * have room for one row per pending event.
+ * The key's `end` must be at most KERNEL_MAX_POSITION.
  */
 export type EmitKernel = (st: EmitState, cur: WindowCursor, upTo: number, outTs: Float64Array, out: readonly FeatureColumn[], n: number) => number;
 

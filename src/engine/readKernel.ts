@@ -15,6 +15,15 @@ export interface KernelState {
   rebuild(cur: WindowCursor, t: number): void;
 }
 
+/**
+ * The largest key position (KernelState.end) the emit and sweep kernels
+ * take. They keep positions in 32-bit integers (`| 0` where they load them):
+ * V8 otherwise carries positions read from a Float64Array (the cursor's) as
+ * doubles and converts each back at every array index. A key past this
+ * (over two billion events in its life) goes through the generic path.
+ */
+export const KERNEL_MAX_POSITION = 0x7fffffff;
+
 /** The parts of a layout the generator unrolls. */
 export interface KernelShape {
   readonly windows: readonly WindowSlot[]; // sliding and hopping only (sessions use the generic path)

@@ -2,9 +2,6 @@ import { boundCode, featureLines, type KernelShape, type KernelState } from "./r
 import type { FeatureColumn } from "./windowReaders.js";
 import { perLayout } from "./kernelCache.js";
 
-/** The largest key position a sweep takes (see SweepKernel); older keys are read one time at a time. */
-export const SWEEP_MAX_POSITION = 0x7fffffff;
-
 /** What a sweep reads of a key's state beyond the read kernel's (KeyState has these). */
 export interface SweepState extends KernelState {
   readonly first: number;
@@ -15,8 +12,7 @@ export interface SweepState extends KernelState {
  * Reads one key at the times `times[from..to)` (non-decreasing, finite) and
  * writes every feature of read j into out[k][rows[j]]. `deques[d]` is
  * scratch for min/max feature d, at least as long as the key's retained events.
- * Positions are kept in 32-bit integers (as in the emit kernel): the key's
- * `end` must be at most SWEEP_MAX_POSITION.
+ * The key's `end` must be at most KERNEL_MAX_POSITION.
  */
 export type SweepKernel = (st: SweepState, times: Float64Array, from: number, to: number, rows: Uint32Array, out: readonly FeatureColumn[], deques: readonly Int32Array[]) => void;
 

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { kernelTable, shiftPositions } from "../../test/helpers/kernelTable.js";
 import { AggregateOperator } from "../engine/aggregateOperator.js";
-import { SWEEP_MAX_POSITION } from "../engine/sweepKernel.js";
+import { KERNEL_MAX_POSITION } from "../engine/readKernel.js";
 import { readOrder, readPointInTime } from "./pointInTimeRead.js";
 
 /** The order readOrder promises: by slot, then time, then input position. */
@@ -68,7 +68,7 @@ describe("readOrder", () => {
       return readPointInTime(op, "t", reads, times, false).columns.map((c) => Array.from(c));
     };
     const near = read(0);
-    const far = read(SWEEP_MAX_POSITION);
+    const far = read(KERNEL_MAX_POSITION);
     expect(near[0]?.some((v) => typeof v === "number" && v > 0)).toBe(true);
     near.forEach((col, k) => col.forEach((v, j) => expect(Object.is(far[k]?.[j], v)).toBe(true)));
   });

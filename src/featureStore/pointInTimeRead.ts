@@ -2,7 +2,8 @@ import type { Row } from "../core/schema.js";
 import { encodeKey } from "../core/keys.js";
 import type { AggregateOperator } from "../engine/aggregateOperator.js";
 import type { KeyState } from "../engine/keyState.js";
-import { SWEEP_MAX_POSITION, sweepKernelOf, type SweepKernel } from "../engine/sweepKernel.js";
+import { KERNEL_MAX_POSITION } from "../engine/readKernel.js";
+import { sweepKernelOf, type SweepKernel } from "../engine/sweepKernel.js";
 import type { FeatureColumn } from "../engine/windowReaders.js";
 import { SchemaError } from "../errors.js";
 import { toEpochMs } from "../core/time.js";
@@ -105,7 +106,7 @@ function sweepRead(
     const st = op.stateForRead(slotKeys[s] as unknown[]);
     // The run's first read is its earliest: the first, in read order, that a retention limit refuses.
     op.assertReadable(at[j] as number);
-    if (st === undefined || st.end > SWEEP_MAX_POSITION) {
+    if (st === undefined || st.end > KERNEL_MAX_POSITION) {
       for (let q = j; q < end; q++) op.readState(st, at[q] as number, columns, order[q] as number);
     } else {
       if (room < st.size) {
