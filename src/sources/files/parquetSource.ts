@@ -27,7 +27,7 @@ import { compressors } from "hyparquet-compressors";
 import { DefinitionError, SourceError } from "../../errors.js";
 import { batchSizeOption, type RowSource } from "../rowSource.js";
 import { messageOf } from "../../core/errorMessage.js";
-import { literalKey, setField } from "../../core/objectLiteral.js";
+import { rowFactory } from "../../core/objectLiteral.js";
 
 export interface ParquetSourceOptions {
   /** Top-level columns to read, in this order; default all, in file order. */
@@ -141,30 +141,6 @@ function columnRange(chunks: readonly ColumnData[], start: number, end: number, 
     throw new SourceError(`Parquet column "${name}" decoded ${filled} of ${end - start} rows (rows ${start + 1}-${end})`, { file: path });
   }
   return out;
-}
-
-type RowFactory = (columns: readonly DecodedArray[], i: number) => Record<string, unknown>;
-
-/**
- * Builds `(c, i) => ({ a: c[0][i], b: c[1][i], ... })` for these column names.
- * An object literal with a fixed set of keys gets one hidden class up front;
- * adding keys in a loop is several times slower on millions of rows (see
- * literalKey for how names are written).
- */
-function rowFactory(names: readonly string[]): RowFactory {
-  const props = names.map((name, j) => `${literalKey(name)}: c[${j}][i]`);
-  try {
-    return new Function("c", "i", `return { ${props.join(", ")} };`) as RowFactory;
-  } catch {
-    // Code generation from strings can be disabled (--disallow-code-generation-from-strings).
-    return (columns, i) => {
-      const row: Record<string, unknown> = {};
-      for (let j = 0; j < names.length; j++) {
-        setField(row, names[j] ?? "", columns[j]?.[i]);
-      }
-      return row;
-    };
-  }
 }
 
 async function openFile(path: string): Promise<AsyncBuffer> {

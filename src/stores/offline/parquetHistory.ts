@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { parquetWriteFile, type ColumnSource } from "hyparquet-writer";
-import { literalKey, setField } from "../../core/objectLiteral.js";
+import { rowFactory, type RowFactory } from "../../core/objectLiteral.js";
 import type { FieldType, Row, Schema } from "../../core/schema.js";
 import { StorageError } from "../../errors.js";
 import { ColumnLog } from "./columnLog.js";
@@ -191,7 +191,8 @@ async function readRows(part: OpenPart, schema: Schema, timestampField: string, 
     });
     const rows = new Array<Row>(n);
     const cols = names.map((name) => columns.get(name) ?? new Array<unknown>(n).fill(null));
-    rowsOf(names)(cols, n, rows);
+    const make = rowFactoryOf(names);
+    for (let i = 0; i < n; i++) rows[i] = make(cols, i);
     const tsCol = columns.get(timestampField) ?? [];
     const ts = new Float64Array(n);
     for (let i = 0; i < n; i++) ts[i] = Number(tsCol[i]);
@@ -212,36 +213,12 @@ async function readRows(part: OpenPart, schema: Schema, timestampField: string, 
   }
 }
 
-/** Writes rows[i] = { names[c]: cols[c][i] ?? null, ... } for i below n. */
-type RowsOfColumns = (cols: ReadonlyArray<readonly unknown[]>, n: number, rows: Row[]) => void;
+/** The row factories of history parts, by field list: a part is read a row group at a time. */
+const rowFactories = new Map<string, RowFactory>();
 
-const rowMakers = new Map<string, RowsOfColumns>();
-
-/**
- * Generated per field list: one object literal per row with constant names
- * (one allocation, one hidden class), where adding the fields one by one to
- * {} took two allocations per row once there were more than four fields.
- */
-function rowsOf(names: readonly string[]): RowsOfColumns {
+function rowFactoryOf(names: readonly string[]): RowFactory {
   const id = JSON.stringify(names);
-  let make = rowMakers.get(id);
-  if (make !== undefined) return make;
-  const body = [
-    ...names.map((_, c) => `const c${c} = cols[${c}];`),
-    `for (let i = 0; i < n; i++) rows[i] = { ${names.map((name, c) => `${literalKey(name)}: c${c}[i] ?? null`).join(", ")} };`,
-  ].join("\n");
-  try {
-    make = new Function("cols", "n", "rows", `${body}\n//# sourceURL=freshet-generated/history-part-rows.js`) as RowsOfColumns;
-  } catch {
-    // Code generation disabled: the same, interpreted.
-    make = (cols, count, rows) => {
-      for (let i = 0; i < count; i++) {
-        const r: Row = {};
-        for (let c = 0; c < names.length; c++) setField(r, names[c] as string, (cols[c] as unknown[])[i] ?? null);
-        rows[i] = r;
-      }
-    };
-  }
-  rowMakers.set(id, make);
+  let make = rowFactories.get(id);
+  if (make === undefined) rowFactories.set(id, (make = rowFactory(names, true)));
   return make;
 }
