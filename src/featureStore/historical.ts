@@ -122,7 +122,7 @@ export async function replayHistoryStreamed(table: TableRuntime, history: Histor
       const ids = new Int32Array(b.rows.length);
       const cols = layout.fields.map(() => new Float64Array(b.rows.length));
       extract(b.rows, codes, idOfCode, miss, ids, cols);
-      parts.push({ ids, ts: Float64Array.from(b.ts), cols });
+      parts.push({ ids, ts: b.ts, cols });
     }
   }
   const counts = new Int32Array(keys.length);

@@ -157,7 +157,7 @@ export class ColumnLog {
   toBatch(): HistoryBatch {
     const rows = new Array<Row>(this.length);
     const ts = new Float64Array(this.length);
-    const decode = (this.decodeRows ??= compileDecode(this.fields, this.types) ?? this.decodeGeneric);
+    const decode = this.decoder();
     let o = 0;
     for (const ch of this.chunks) {
       if (ch.ts !== undefined) ts.set(ch.ts, o);
@@ -177,7 +177,7 @@ export class ColumnLog {
    * each such collection copied the batch's rows.
    */
   *batches(count = this.chunks.length, slice = 8192): Generator<HistoryBatch> {
-    const decode = (this.decodeRows ??= compileDecode(this.fields, this.types) ?? this.decodeGeneric);
+    const decode = this.decoder();
     for (let c = 0; c < count; c++) {
       const ch = this.chunks[c] as Chunk;
       for (let from = 0; from < ch.length; from += slice) {
@@ -196,6 +196,11 @@ export class ColumnLog {
   }
 
   private decodeRows: DecodeRows | undefined;
+
+  /** The generated DecodeRows of this schema, compiled on first use; interpreted where code generation is disabled. */
+  private decoder(): DecodeRows {
+    return (this.decodeRows ??= compileDecode(this.fields, this.types) ?? this.decodeGeneric);
+  }
 
   /** DecodeRows, interpreted: for when code generation is disabled. */
   private readonly decodeGeneric: DecodeRows = (cols, bases, from, to, _strings, tsField, rows, ts, at) => {
